@@ -1,0 +1,80 @@
+"""Scale-to-zero Apache Airflow 3 on ECS Fargate and RDS PostgreSQL: read settings, compose, export."""
+
+import pulumi
+
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
+from components.airflow_service import SecretArnsInput
+from components.broker import Broker, BrokerArgs
+from components.database import Database, DatabaseArgs
+from components.image import AirflowImage, AirflowImageArgs
+from components.network import Network, NetworkArgs
+from components.secrets import AirflowSecrets, AirflowSecretsArgs
+from components.storage import Storage, StorageArgs
+from components.ui import WebUi, WebUiArgs
+from settings import read_stack_settings
+from stack_context import create_context
+
+settings = read_stack_settings()
+context = create_context(settings)
+opts = context.options()
+
+network = Network("network", NetworkArgs(context), opts)
+database = Database("database", DatabaseArgs(context, network.database_subnet_ids, network.database_sg.id), opts)
+secrets = AirflowSecrets("secrets", AirflowSecretsArgs(context), opts)
+storage = Storage("storage", StorageArgs(context), opts)
+broker = Broker("broker", BrokerArgs(context), opts)
+image = AirflowImage("image", AirflowImageArgs(context), opts)
+
+ui = None
+if settings.ui.load_balancer:
+    assert network.load_balancer_sg is not None
+    oidc_secret = pulumi.Config().require_secret("uiOidcClientSecret") if settings.ui.oidc else None
+    ui = WebUi("ui", WebUiArgs(context, network.vpc_id, network.load_balancer_subnet_ids
+                               if settings.ui.scheme == "internet-facing" else network.task_subnet_ids,
+                               network.load_balancer_sg.id, oidc_secret), opts)
+
+airflow = AirflowCluster("airflow", AirflowClusterArgs(
+    context=context,
+    image_uri=image.image_uri,
+    repository_arn=image.repository_arn,
+    vpc_id=network.vpc_id,
+    task_subnet_ids=network.task_subnet_ids,
+    tasks_security_group_id=network.tasks_sg.id,
+    api_server_security_group_id=network.api_server_sg.id,
+    worker_security_group_id=network.worker_sg.id,
+    bucket_name=storage.bucket_name,
+    bucket_arn=storage.bucket_arn,
+    queue_url=broker.queue_url,
+    queue_arn=broker.queue_arn,
+    secret_arns=SecretArnsInput(
+        database=database.connection_secret.arn,
+        fernet_key=secrets.fernet_key_arn,
+        jwt_secret=secrets.jwt_secret_arn,
+        api_secret_key=secrets.api_secret_key_arn,
+        admin_password=secrets.admin_password_arn,
+    ),
+    database_identifier=database.identifier,
+    database_arn=database.arn,
+    database_ready=[database.instance, database],
+    ui_url=ui.url if ui else None,
+    target_group_arn=ui.target_group_arn if ui else None,
+), opts)
+
+pulumi.export("region", settings.region)
+pulumi.export("airflowVersion", settings.image.airflow_version if not settings.image.uri else "from image")
+pulumi.export("clusterName", airflow.cluster_name)
+pulumi.export("serviceNames", airflow.service_names)
+pulumi.export("logGroups", airflow.log_groups)
+pulumi.export("uiUrl", ui.url if ui else airflow.execution_api_url.removesuffix("/execution/"))
+pulumi.export("executionApiUrl", airflow.execution_api_url)
+pulumi.export("dagBucket", storage.bucket_name)
+pulumi.export("dagBundleUri", storage.bucket_name.apply(lambda b: f"s3://{b}/dags/"))
+pulumi.export("brokerQueueUrl", broker.queue_url)
+pulumi.export("brokerQueueName", broker.queue_name)
+pulumi.export("databaseEndpoint", database.endpoint)
+pulumi.export("databaseIdentifier", database.identifier)
+pulumi.export("databaseConnectionSecretArn", database.connection_secret.arn)
+pulumi.export("fernetKeySecretArn", secrets.fernet_key_arn)
+pulumi.export("adminPasswordSecretArn", secrets.admin_password_arn)
+pulumi.export("imageUri", image.image_uri)
+pulumi.export("migrationFunction", airflow.migration.runner.name)

@@ -1,0 +1,226 @@
+"""The one Airflow environment every component shares, and each component's container definitions.
+
+Pure functions over plain values (the Pulumi side resolves Outputs first), modelled on the official
+Helm chart: one `AIRFLOW__...` environment for all components, secrets injected by ECS from Secrets
+Manager ARNs (never inlined), the JWT secret only where tokens are signed or checked, every component
+waiting for `airflow db migrate` before it starts, and health checks as the chart's probes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+API_SERVER_PORT = 8080
+WORKER_LOG_SERVER_PORT = 8793
+CELERY_QUEUE = "default"
+MIGRATION_WAIT_SECONDS = 600
+HEALTH_PATH = "/api/v2/monitor/health"
+ADMIN_USERNAME = "admin"
+DAGS_PREFIX = "dags/"
+LOGS_PREFIX = "logs/"
+
+
+@dataclass(frozen=True)
+class AirflowEndpoints:
+    """Where the shared environment points; plain values, resolved from the stack's resources."""
+
+    region: str
+    bucket: str
+    broker_queue_url: str
+    execution_api_url: str
+    base_url: str
+    connections_prefix: str
+    variables_prefix: str
+    worker_concurrency: int
+    broker_visibility_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class SecretArns:
+    database: str  # JSON with conn, conn_async, username, password, host, port, dbname
+    fernet_key: str
+    jwt_secret: str
+    api_secret_key: str
+    admin_password: str
+
+
+# Environment variable -> (which secret, JSON key or None for the whole string, components that get it).
+# JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only
+# carry the token they are given, and the dag-processor and triggerer use the in-process API.
+# API secret key: the api-server signs log-fetch requests that the worker's log server checks.
+_ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
+SECRET_ENVIRONMENT: dict[str, tuple[str, str | None, frozenset[str]]] = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _ALL),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _ALL),
+    "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", None, _ALL),
+    "AIRFLOW__API_AUTH__JWT_SECRET": ("jwt_secret", None, frozenset({"api-server", "scheduler"})),
+    "AIRFLOW__API__SECRET_KEY": ("api_secret_key", None, frozenset({"api-server", "worker"})),
+    "_AIRFLOW_ADMIN_PASSWORD": ("admin_password", None, frozenset({"migrate"})),
+}
+
+
+def airflow_environment(endpoints: AirflowEndpoints) -> dict[str, str]:
+    """The `AIRFLOW__...` environment shared by every component (nothing secret in it)."""
+    e = endpoints
+    dag_bundles = [{
+        "name": "dags",
+        "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+        "kwargs": {"bucket_name": e.bucket, "prefix": DAGS_PREFIX.rstrip("/"), "refresh_interval": 30},
+    }]
+    secrets_backend_kwargs = {
+        "connections_prefix": e.connections_prefix,
+        "variables_prefix": e.variables_prefix,
+        "config_prefix": None,
+        "region_name": e.region,
+    }
+    return {
+        "AWS_DEFAULT_REGION": e.region,
+        "AWS_REGION": e.region,
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": e.execution_api_url,
+        "AIRFLOW__API__BASE_URL": e.base_url,
+        "AIRFLOW__API__PORT": str(API_SERVER_PORT),
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(dag_bundles),
+        "AIRFLOW__CELERY__BROKER_URL": "sqs://",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(e.worker_concurrency),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__REGION": e.region,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__PREDEFINED_QUEUES": json.dumps(
+            {CELERY_QUEUE: {"url": e.broker_queue_url}}
+        ),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(e.broker_visibility_timeout_seconds),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": CELERY_QUEUE,
+        "AIRFLOW__SECRETS__BACKEND": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(secrets_backend_kwargs),
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{e.bucket}/{LOGS_PREFIX.rstrip('/')}",
+        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": "aws_default",
+        # The task role supplies credentials; the connection only fixes the region.
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "extra": {"region_name": e.region}}),
+    }
+
+
+def secret_references(component: str, arns: SecretArns) -> list[dict[str, str]]:
+    """ECS `secrets` entries for a component: environment variable name -> Secrets Manager reference."""
+    references = []
+    for name, (secret, json_key, components) in SECRET_ENVIRONMENT.items():
+        if component in components:
+            arn = getattr(arns, secret)
+            references.append({"name": name, "valueFrom": f"{arn}:{json_key}::" if json_key else arn})
+    return references
+
+
+def secret_arns_for(component: str, arns: SecretArns) -> list[str]:
+    """The secret ARNs a component's execution role must be able to read."""
+    return sorted({getattr(arns, secret) for secret, _, components in SECRET_ENVIRONMENT.values()
+                   if component in components})
+
+
+COMMANDS: dict[str, list[str]] = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer"],
+    "worker": ["celery", "worker"],
+}
+
+# Health checks as the Helm chart's liveness probes. The Celery worker has none: the chart's probe is
+# `celery inspect ping`, which needs broadcast (remote control) that the SQS transport does not offer;
+# the worker process is the container's essential process, so ECS replaces the task when it exits.
+_JOB_CHECK = "airflow jobs check --job-type {job} --local || exit 1"
+HEALTH_CHECKS: dict[str, list[str]] = {
+    "api-server": ["CMD-SHELL", f"curl --fail --silent http://localhost:{API_SERVER_PORT}{HEALTH_PATH} || exit 1"],
+    "scheduler": ["CMD-SHELL", _JOB_CHECK.format(job="SchedulerJob")],
+    "dag-processor": ["CMD-SHELL", _JOB_CHECK.format(job="DagProcessorJob")],
+    "triggerer": ["CMD-SHELL", _JOB_CHECK.format(job="TriggererJob")],
+}
+
+MIGRATE_SCRIPT = (
+    "set -euo pipefail; "
+    "airflow db migrate; "
+    f"airflow users create --username {ADMIN_USERNAME} --role Admin --firstname Airflow --lastname Admin "
+    f"--email {ADMIN_USERNAME}@localhost --password \"$_AIRFLOW_ADMIN_PASSWORD\""
+)
+
+
+def _log_configuration(log_group: str, region: str, stream_prefix: str) -> dict[str, Any]:
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": stream_prefix,
+        },
+    }
+
+
+def _environment_list(environment: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in sorted(environment.items())]
+
+
+def container_definitions(
+    component: str,
+    *,
+    image: str,
+    environment: dict[str, str],
+    arns: SecretArns,
+    log_group: str,
+    region: str,
+) -> list[dict[str, Any]]:
+    """The containers of a component's task: a wait-for-migrations init container, then the component."""
+    env = _environment_list(environment)
+    secrets = secret_references(component, arns)
+    wait = {
+        "name": "wait-for-migrations",
+        "image": image,
+        "essential": False,
+        "command": ["db", "check-migrations", "--migration-wait-timeout", str(MIGRATION_WAIT_SECONDS)],
+        "environment": env,
+        "secrets": secrets,
+        "logConfiguration": _log_configuration(log_group, region, "wait-for-migrations"),
+    }
+    main: dict[str, Any] = {
+        "name": component,
+        "image": image,
+        "essential": True,
+        "command": COMMANDS[component],
+        "environment": env,
+        "secrets": secrets,
+        "logConfiguration": _log_configuration(log_group, region, component),
+        "dependsOn": [{"containerName": "wait-for-migrations", "condition": "SUCCESS"}],
+        "stopTimeout": 120 if component == "worker" else 30,
+    }
+    if component == "api-server":
+        main["portMappings"] = [{"containerPort": API_SERVER_PORT, "protocol": "tcp", "name": "api"}]
+    if component == "worker":
+        main["portMappings"] = [{"containerPort": WORKER_LOG_SERVER_PORT, "protocol": "tcp", "name": "logs"}]
+    if component in HEALTH_CHECKS:
+        main["healthCheck"] = {
+            "command": HEALTH_CHECKS[component],
+            "interval": 30,
+            "timeout": 20,
+            "retries": 5,
+            "startPeriod": 120,
+        }
+    return [wait, main]
+
+
+def migration_container_definitions(
+    *, image: str, environment: dict[str, str], arns: SecretArns, log_group: str, region: str
+) -> list[dict[str, Any]]:
+    """The one-off task that runs `airflow db migrate` and creates the first admin user."""
+    return [{
+        "name": "migrate",
+        "image": image,
+        "essential": True,
+        "command": ["bash", "-c", MIGRATE_SCRIPT],
+        "environment": _environment_list(environment),
+        "secrets": secret_references("migrate", arns),
+        "logConfiguration": _log_configuration(log_group, region, "migrate"),
+    }]

@@ -1,0 +1,141 @@
+"""One Airflow component on ECS Fargate: its log group, its two roles, its task definition, its service.
+
+Every service is declared with desired count 0 and `ignore_changes` on the desired count: the waker
+owns the count, and `pulumi up` never undoes what it set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+import iam_policies
+from airflow_env import SecretArns, secret_arns_for
+from stack_context import StackContext
+
+DESIRED_COUNT_IS_THE_WAKERS = ["desiredCount"]
+CPU_ARCHITECTURES = {"arm64": "ARM64", "x86_64": "X86_64"}
+
+
+@dataclass(frozen=True)
+class TaskRoles:
+    execution: aws.iam.Role
+    task: aws.iam.Role
+
+
+def task_roles(name: str, context: StackContext, *, parent: pulumi.Resource, component: str,
+               repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str], secret_arns: SecretArnsInput,
+               task_policy: pulumi.Input[str] | None) -> TaskRoles:
+    """A component's execution role (start the task) and task role (what its code may do)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    trust = json.dumps(iam_policies.assume_role(context.service_principal("ecs-tasks"), context.account_id))
+    execution = aws.iam.Role(f"{name}-execution", assume_role_policy=trust,
+                             description=f"{context.name} {component}: start the task", opts=child)
+    execution_policy = pulumi.Output.all(repository_arn, log_group_arn, secret_arns.resolve()).apply(
+        lambda v: json.dumps(iam_policies.task_execution(
+            repository_arn=v[0], log_group_arn=v[1], secret_arns=secret_arns_for(component, v[2]),
+        ))
+    )
+    aws.iam.RolePolicy(f"{name}-execution", role=execution.id, policy=execution_policy, opts=child)
+
+    task = aws.iam.Role(f"{name}-task", assume_role_policy=trust,
+                        description=f"{context.name} {component}: what Airflow does", opts=child)
+    if task_policy is not None:
+        aws.iam.RolePolicy(f"{name}-task", role=task.id, policy=task_policy, opts=child)
+    return TaskRoles(execution, task)
+
+
+@dataclass(frozen=True)
+class SecretArnsInput:
+    """The secret ARNs as Pulumi inputs, resolved together into plain `SecretArns`."""
+
+    database: pulumi.Input[str]
+    fernet_key: pulumi.Input[str]
+    jwt_secret: pulumi.Input[str]
+    api_secret_key: pulumi.Input[str]
+    admin_password: pulumi.Input[str]
+
+    def resolve(self) -> pulumi.Output[SecretArns]:
+        return pulumi.Output.all(self.database, self.fernet_key, self.jwt_secret, self.api_secret_key,
+                                 self.admin_password).apply(lambda v: SecretArns(*v))
+
+
+@dataclass(frozen=True)
+class AirflowServiceArgs:
+    context: StackContext
+    component: str
+    cluster_arn: pulumi.Input[str]
+    containers: pulumi.Output[list[dict[str, Any]]]  # from airflow_env.container_definitions
+    roles: TaskRoles
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+    service_registry_arn: pulumi.Input[str] | None = None
+    target_group_arn: pulumi.Input[str] | None = None
+    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+class AirflowService(pulumi.ComponentResource):
+    def __init__(self, name: str, args: AirflowServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow:services:AirflowService", name, None, opts)
+        context = args.context
+        size = context.settings.services.sizes[args.component]
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{context.name}-{args.component}",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(size.cpu),
+            memory=str(size.memory_mb),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX",
+                cpu_architecture=CPU_ARCHITECTURES[context.settings.image.architecture],
+            ),
+            execution_role_arn=args.roles.execution.arn,
+            task_role_arn=args.roles.task.arn,
+            container_definitions=args.containers.apply(json.dumps),
+            opts=child,
+        )
+
+        spot = args.component == "worker" and context.settings.services.worker_spot
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            name=args.component,
+            cluster=args.cluster_arn,
+            task_definition=self.task_definition.arn,
+            desired_count=0,
+            launch_type=None if spot else "FARGATE",
+            capacity_provider_strategies=[
+                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1),
+            ] if spot else None,
+            platform_version="LATEST",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids,
+                security_groups=list(args.security_group_ids),
+                assign_public_ip=context.settings.network.assign_public_ip,
+            ),
+            service_registries=aws.ecs.ServiceServiceRegistriesArgs(registry_arn=args.service_registry_arn)
+            if args.service_registry_arn is not None else None,
+            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=args.target_group_arn,
+                container_name=args.component,
+                container_port=8080,
+            )] if args.target_group_arn is not None else None,
+            health_check_grace_period_seconds=300 if args.target_group_arn is not None else None,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=False,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=DESIRED_COUNT_IS_THE_WAKERS,
+                                        depends_on=list(args.depends_on)),
+        )
+        self.service_name = self.service.name
+        self.register_outputs({"serviceName": self.service_name, "taskDefinition": self.task_definition.arn})

@@ -1,0 +1,148 @@
+"""The Airflow metadata database: RDS PostgreSQL, private, encrypted, TLS only.
+
+The master password is generated (a Pulumi secret, never in plain text) and kept with the connection
+strings in one Secrets Manager secret that ECS injects into the tasks by ARN. A stack can instead
+restore the instance from a snapshot (a staging stack rehearsing an upgrade on a copy of prod).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from stack_context import StackContext
+
+DATABASE_NAME = "airflow"
+MASTER_USERNAME = "airflow"
+RDS_CA = "rds-ca-rsa2048-g1"
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    context: StackContext
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+
+
+def connection_document(username: str, password: str, host: str, port: int, dbname: str) -> str:
+    """The JSON kept in the connection secret: RDS's usual keys plus Airflow's sync and async URLs."""
+    credentials = f"{quote(username, safe='')}:{quote(password, safe='')}@{host}:{port}/{dbname}"
+    return json.dumps({
+        "engine": "postgres",
+        "username": username,
+        "password": password,
+        "host": host,
+        "port": port,
+        "dbname": dbname,
+        # rds.force_ssl refuses plain connections; both drivers are told to use TLS.
+        "conn": f"postgresql+psycopg2://{credentials}?sslmode=require",
+        "conn_async": f"postgresql+asyncpg://{credentials}?ssl=require",
+    })
+
+
+class Database(pulumi.ComponentResource):
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow:database:Database", name, None, opts)
+        context = args.context
+        settings = context.settings.database
+        child = pulumi.ResourceOptions(parent=self)
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=args.subnet_ids,
+            description=f"{context.name} metadata database (isolated subnets)",
+            opts=child,
+        )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-parameters",
+            family=settings.parameter_group_family,
+            description=f"{context.name} metadata database: TLS only",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="immediate"),
+                aws.rds.ParameterGroupParameterArgs(
+                    name="log_min_duration_statement", value="5000", apply_method="immediate"
+                ),
+            ],
+            opts=child,
+        )
+        password = random.RandomPassword(
+            f"{name}-password",
+            length=40,
+            special=True,
+            override_special="-_.~",  # URL-safe, so the connection URL needs no escaping surprises
+            opts=child,
+        )
+
+        identifier = context.name
+        # RDS would create its log groups itself, with no retention; create them first, with one.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{log}",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=context.settings.log_retention_days,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
+        self.instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier=identifier,
+            engine="postgres",
+            engine_version=settings.engine_version,
+            instance_class=settings.instance_class,
+            allocated_storage=settings.allocated_storage_gb,
+            max_allocated_storage=settings.max_allocated_storage_gb or None,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=None if settings.restore_from_snapshot else DATABASE_NAME,
+            username=None if settings.restore_from_snapshot else MASTER_USERNAME,
+            password=password.result,
+            snapshot_identifier=settings.restore_from_snapshot,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[args.security_group_id],
+            parameter_group_name=parameters.name,
+            publicly_accessible=False,
+            multi_az=settings.multi_az,
+            ca_cert_identifier=RDS_CA,
+            backup_retention_period=settings.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            deletion_protection=settings.deletion_protection,
+            skip_final_snapshot=not settings.final_snapshot,
+            final_snapshot_identifier=f"{identifier}-final" if settings.final_snapshot else None,
+            auto_minor_version_upgrade=True,
+            apply_immediately=not settings.deletion_protection,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.deletion_protection, depends_on=log_groups),
+        )
+
+        self.connection_secret = aws.secretsmanager.Secret(
+            f"{name}-connection",
+            name_prefix=f"{context.name}-db-connection-",
+            description=f"{context.name}: Airflow metadata database connection",
+            recovery_window_in_days=context.settings.secrets.recovery_window_days,
+            opts=child,
+        )
+        document = pulumi.Output.all(
+            password.result, self.instance.address, self.instance.port, self.instance.username
+        ).apply(lambda v: connection_document(v[3] or MASTER_USERNAME, v[0], v[1], int(v[2]), DATABASE_NAME))
+        aws.secretsmanager.SecretVersion(
+            f"{name}-connection-value",
+            secret_id=self.connection_secret.id,
+            secret_string=pulumi.Output.secret(document),
+            opts=child,
+        )
+
+        self.identifier = self.instance.identifier
+        self.arn = self.instance.arn
+        self.endpoint = self.instance.endpoint
+        self.register_outputs({
+            "identifier": self.identifier,
+            "endpoint": self.endpoint,
+            "connectionSecretArn": self.connection_secret.arn,
+        })

@@ -1,0 +1,85 @@
+"""IAM policy documents for the stack's roles: pure functions of the ARNs they may touch.
+
+Every statement names the stack's own resources. The only `"Resource": "*"` statements are for actions
+that support no resource-level permissions (listed in `UNSCOPABLE_ACTIONS`, and checked by tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_env import DAGS_PREFIX, LOGS_PREFIX
+
+# Actions for which IAM supports no resource-level scoping (AWS Service Authorization Reference).
+UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
+
+Policy = dict[str, Any]
+
+
+def policy(*statements: dict[str, Any]) -> Policy:
+    return {"Version": "2012-10-17", "Statement": [s for s in statements if s]}
+
+
+def allow(actions: Sequence[str], resources: Sequence[str], condition: dict[str, Any] | None = None,
+          ) -> dict[str, Any]:
+    if not resources:
+        return {}
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": sorted(actions), "Resource": sorted(resources)}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def assume_role(service: str, account_id: str) -> Policy:
+    """Trust policy for an AWS service principal, limited to this account (confused-deputy guard)."""
+    return policy({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    })
+
+
+def task_execution(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> Policy:
+    """What ECS needs to start a component's task: pull its image, write its logs, read its secrets."""
+    return policy(
+        allow(["ecr:GetAuthorizationToken"], ["*"]),
+        allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              [repository_arn]),
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
+        allow(["secretsmanager:GetSecretValue"], list(secret_arns)),
+    )
+
+
+# What each Airflow component does with the stack's bucket and broker.
+READS_DAGS = frozenset({"dag-processor", "worker", "triggerer"})
+WRITES_LOGS = frozenset({"worker", "triggerer", "dag-processor"})
+READS_LOGS = frozenset({"api-server", "worker", "triggerer", "dag-processor"})
+SENDS_TASKS = frozenset({"scheduler", "worker"})
+RECEIVES_TASKS = frozenset({"worker"})
+
+
+def _prefix_listing(bucket_arn: str, prefixes: Sequence[str]) -> dict[str, Any]:
+    return allow(["s3:ListBucket"], [bucket_arn],
+                 {"StringLike": {"s3:prefix": [p for prefix in prefixes for p in (prefix, f"{prefix}*")]}})
+
+
+def airflow_task(component: str, *, bucket_arn: str, queue_arn: str, secrets_backend_arns: Sequence[str],
+                 ) -> Policy:
+    """What a component's own code may do: its share of the bucket and broker, and the secrets backend."""
+    readable = [p for p, who in ((DAGS_PREFIX, READS_DAGS), (LOGS_PREFIX, READS_LOGS)) if component in who]
+    queue_actions = []
+    if component in SENDS_TASKS:
+        queue_actions += ["sqs:SendMessage"]
+    if component in RECEIVES_TASKS:
+        queue_actions += ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    if queue_actions:
+        queue_actions += ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    return policy(
+        _prefix_listing(bucket_arn, readable) if readable else {},
+        allow(["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket_arn}/{p}*" for p in readable]),
+        allow(["s3:PutObject"], [f"{bucket_arn}/{LOGS_PREFIX}*"] if component in WRITES_LOGS else []),
+        allow(queue_actions, [queue_arn] if queue_actions else []),
+        allow(["secretsmanager:GetSecretValue"], list(secrets_backend_arns)),
+    )

@@ -1,0 +1,211 @@
+"""Run the real Pulumi program offline, under Pulumi's own mocks, and record every resource.
+
+No AWS account and no Pulumi CLI are needed: `pulumi.runtime.set_mocks` stands in for the engine, the
+mocks below answer what the providers would (IDs, ARNs in the stack's partition, endpoints), and a
+monitor subclass records each resource's type, name, inputs and options (`ignore_changes`, `protect`,
+parent). Used by the offline plan (`make plan`) and by the tests.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from settings import PROJECT, REGION_PARTITIONS, stack_config_from_yaml
+
+INFRA_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = INFRA_DIR.parent
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class RecordedResource:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    parent: str = ""
+    ignore_changes: list[str] = field(default_factory=list)
+    protect: bool = False
+    custom: bool = True
+
+
+@dataclass
+class Recording:
+    stack: str
+    resources: list[RecordedResource]
+    exports: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> RecordedResource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_} {name or ''}, found {[r.name for r in found]}")
+        return found[0]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+class StackMocks(pulumi_mocks.Mocks):
+    """Answers as the AWS provider would, with ARNs in the stack's partition and region."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.partition = REGION_PARTITIONS.get(region, "aws")
+
+    def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
+        return (f"arn:{self.partition}:{service}:{self.region if regional else ''}:"
+                f"{MOCK_ACCOUNT if account else ''}:{resource}")
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"id": self.partition, "partition": self.partition, "dnsSuffix": "amazonaws.com",
+                    "reverseDnsPrefix": "com.amazonaws"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"id": MOCK_ACCOUNT, "accountId": MOCK_ACCOUNT, "userId": "AIDAMOCK",
+                    "arn": self.arn("iam", "user/deployer", regional=False)}
+        if args.token == "aws:ec2/getVpc:getVpc":
+            return {"id": args.args.get("id"), "cidrBlock": "10.20.0.0/16"}
+        raise NotImplementedError(f"the offline mocks do not answer {args.token}")
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        inputs = dict(args.inputs)
+        name = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
+        resource_id = f"{args.name}-id"
+        outputs: dict[str, Any] = {**inputs}
+        token = args.typ
+        service = token.split(":")[1].split("/")[0] if token.startswith("aws:") else ""
+
+        if token == "awsx:ec2:Vpc":
+            zones = int(inputs.get("numberOfAvailabilityZones") or 2)
+            kinds = [spec["type"] for spec in inputs.get("subnetSpecs", [])]
+            outputs = {"vpcId": "vpc-0123456789abcdef0"}
+            for kind, key in (("Public", "publicSubnetIds"), ("Private", "privateSubnetIds"),
+                              ("Isolated", "isolatedSubnetIds")):
+                outputs[key] = [f"subnet-{kind.lower()[:4]}{i:013x}" for i in range(zones)] if kind in kinds else []
+            return resource_id, outputs
+        if token == "awsx:ecr:Image":
+            digest = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
+            return resource_id, {"imageUri": f"{inputs['repositoryUrl']}@sha256:{digest}"}
+        if token.startswith("random:"):
+            return resource_id, {**outputs, "result": "mock-random-" + _short_hash(args.name) * 4,
+                                 "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0="}
+
+        if service == "iam":
+            outputs["arn"] = self.arn("iam", f"role/{name}", regional=False)
+        elif token == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}{_short_hash(args.name)}"
+            outputs.update(bucket=bucket, arn=f"arn:{self.partition}:s3:::{bucket}")
+            resource_id = bucket
+        elif token == "aws:sqs/queue:Queue":
+            outputs.update(arn=self.arn("sqs", name),
+                           url=f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT}/{name}")
+            resource_id = outputs["url"]
+        elif token == "aws:secretsmanager/secret:Secret":
+            secret_name = inputs.get("name") or f"{inputs.get('namePrefix', '')}{_short_hash(args.name)}"
+            outputs.update(name=secret_name, arn=self.arn("secretsmanager", f"secret:{secret_name}-AbCdEf"))
+            resource_id = outputs["arn"]
+        elif token == "aws:rds/instance:Instance":
+            address = f"{inputs.get('identifier')}.abcdefghijkl.{self.region}.rds.amazonaws.com"
+            outputs.update(address=address, port=5432, endpoint=f"{address}:5432",
+                           username=inputs.get("username") or "airflow",
+                           arn=self.arn("rds", f"db:{inputs.get('identifier')}"))
+        elif token == "aws:ecr/repository:Repository":
+            outputs.update(arn=self.arn("ecr", f"repository/{name}"),
+                           repositoryUrl=f"{MOCK_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}")
+        elif token == "aws:ecs/cluster:Cluster":
+            outputs["arn"] = self.arn("ecs", f"cluster/{name}")
+        elif token == "aws:ecs/taskDefinition:TaskDefinition":
+            outputs["arn"] = self.arn("ecs", f"task-definition/{inputs.get('family')}:1")
+        elif token == "aws:ecs/service:Service":
+            outputs["arn"] = self.arn("ecs", f"service/{name}")
+        elif token == "aws:cloudwatch/logGroup:LogGroup":
+            outputs["arn"] = self.arn("logs", f"log-group:{name}")
+        elif token == "aws:lambda/function:Function":
+            outputs["arn"] = self.arn("lambda", f"function:{name}")
+        elif token == "aws:lb/loadBalancer:LoadBalancer":
+            outputs.update(arn=self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/0123456789abcdef"),
+                           dnsName=f"{name}-1234567890.{self.region}.elb.amazonaws.com")
+        elif token == "aws:lb/targetGroup:TargetGroup":
+            outputs["arn"] = self.arn("elasticloadbalancing", f"targetgroup/{name}/0123456789abcdef")
+        elif service:
+            outputs.setdefault("arn", self.arn(service, f"{token.split(':')[-1].lower()}/{name}"))
+        outputs.setdefault("name", name)
+        return resource_id, outputs
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps each resource's options, which plain mocks never see."""
+
+    def __init__(self, mocks: StackMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            state = self.resources[response.urn].state
+            inputs = rpc.deserialize_properties(request.object)
+            self.recorded.append(RecordedResource(
+                type=request.type,
+                name=request.name,
+                inputs=inputs,
+                outputs=dict(state),
+                parent=request.parent,
+                ignore_changes=list(request.ignoreChanges),
+                protect=bool(request.protect),
+                custom=bool(request.custom),
+            ))
+        return response
+
+
+def load_stack_file(stack: str) -> dict[str, Any]:
+    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                        for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(stacks)}")
+    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
+
+
+def run_program(stack: str, config: Mapping[str, Any]) -> Recording:
+    """Run infra/__main__.py for `stack` with `config` under mocks and return what it declared."""
+    return contextvars.Context().run(_run_program, stack, dict(config))
+
+
+def _run_program(stack: str, config: dict[str, Any]) -> Recording:
+    mocks = StackMocks(str(config.get("aws:region", "")))
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(config, [k for k, v in config.items() if v == "[secret]"])
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(INFRA_DIR), run_name="__main__")))
+
+    root = get_root_resource()
+    exports: dict[str, Any] = {}
+    for key, value in getattr(root, "outputs", {}).items():
+        exports[key] = _sync_await(pulumi.Output.from_input(value).future())
+    return Recording(stack, monitor.recorded, exports)
+
+
+def run_stack(stack: str, overrides: Mapping[str, Any] | None = None) -> Recording:
+    """Run the program with a committed stack file's config, optionally changed by `overrides`."""
+    config = load_stack_file(stack)
+    config.update(overrides or {})
+    return run_program(stack, config)

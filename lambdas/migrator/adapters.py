@@ -1,0 +1,39 @@
+"""The AWS calls of the migration runner, each taking its boto3 client as an argument."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def database_status(rds: Any, instance_id: str) -> str:
+    instances = rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
+    return instances[0]["DBInstanceStatus"]
+
+
+def start_database(rds: Any, instance_id: str) -> None:
+    rds.start_db_instance(DBInstanceIdentifier=instance_id)
+
+
+def run_task(ecs: Any, *, cluster: str, task_definition: str, subnets: Sequence[str],
+             security_groups: Sequence[str], assign_public_ip: bool, started_by: str) -> str:
+    response = ecs.run_task(
+        cluster=cluster,
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        count=1,
+        startedBy=started_by,
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": list(subnets),
+            "securityGroups": list(security_groups),
+            "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
+        }},
+    )
+    if response.get("failures") or not response.get("tasks"):
+        raise RuntimeError(f"ECS could not start the migration task: {response.get('failures')}")
+    return response["tasks"][0]["taskArn"]
+
+
+def describe_task(ecs: Any, *, cluster: str, task_arn: str) -> dict[str, Any]:
+    tasks = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"]
+    return tasks[0] if tasks else {"taskArn": task_arn, "lastStatus": "UNKNOWN"}

@@ -1,0 +1,122 @@
+"""Runs `airflow db migrate` once per image version, before any component of that version starts.
+
+`pulumi up` invokes this function (an `aws.lambda_.Invocation` whose input carries the migration task
+definition, so a new image means a new invocation); the ECS services depend on the invocation, so a
+failed migration fails the update and leaves the services on the task definitions they had. The
+function starts the metadata database if the waker stopped it, runs the one-off migration task on
+Fargate and waits for it within its own timeout.
+
+Event: {"taskDefinitionArn": "<arn>"}. Environment: CLUSTER, SUBNETS, SECURITY_GROUPS (comma-separated),
+ASSIGN_PUBLIC_IP (true/false), DB_INSTANCE_ID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from migrator import adapters
+from migrator.policy import database_action, judge_task
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+POLL_SECONDS = 15
+SAFETY_MARGIN_SECONDS = 20
+
+
+class MigrationFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    cluster: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    assign_public_ip: bool
+    db_instance_id: str
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> RunnerConfig:
+        missing = [k for k in ("CLUSTER", "SUBNETS", "SECURITY_GROUPS", "DB_INSTANCE_ID") if not env.get(k)]
+        if missing:
+            raise MigrationFailed(f"environment variables missing: {', '.join(missing)}")
+        return cls(
+            cluster=env["CLUSTER"],
+            subnets=tuple(s for s in env["SUBNETS"].split(",") if s),
+            security_groups=tuple(s for s in env["SECURITY_GROUPS"].split(",") if s),
+            assign_public_ip=env.get("ASSIGN_PUBLIC_IP", "false").lower() == "true",
+            db_instance_id=env["DB_INSTANCE_ID"],
+        )
+
+
+def log(event: str, **fields: Any) -> None:
+    logger.info(json.dumps({"event": event, **fields}, default=str))
+
+
+def task_definition_of(event: Any) -> str:
+    arn = event.get("taskDefinitionArn") if isinstance(event, dict) else None
+    if not isinstance(arn, str) or ":task-definition/" not in arn:
+        raise MigrationFailed('event must be {"taskDefinitionArn": "<ECS task definition ARN>"}, '
+                              f"got {json.dumps(event, default=str)[:200]}")
+    return arn
+
+
+def migrate(event: Any, *, config: RunnerConfig, ecs: Any, rds: Any, seconds_left: Callable[[], float],
+            sleep: Callable[[float], None] = time.sleep) -> dict[str, str]:
+    task_definition = task_definition_of(event)
+
+    started_database = False
+    while True:
+        status = adapters.database_status(rds, config.db_instance_id)
+        action = database_action(status)
+        log("database", instance=config.db_instance_id, status=status, action=action)
+        if action == "proceed":
+            break
+        if action == "fail":
+            raise MigrationFailed(f"database {config.db_instance_id} is {status}; cannot migrate")
+        if action == "start" and not started_database:
+            adapters.start_database(rds, config.db_instance_id)
+            started_database = True
+        if seconds_left() < POLL_SECONDS + SAFETY_MARGIN_SECONDS:
+            raise MigrationFailed(f"database {config.db_instance_id} is still {status}; run `pulumi up` "
+                                  "again once it is available")
+        sleep(POLL_SECONDS)
+
+    task_arn = adapters.run_task(
+        ecs, cluster=config.cluster, task_definition=task_definition, subnets=config.subnets,
+        security_groups=config.security_groups, assign_public_ip=config.assign_public_ip,
+        started_by="airflow-migrate",
+    )
+    log("migration-started", task=task_arn, taskDefinition=task_definition)
+    while True:
+        outcome = judge_task(adapters.describe_task(ecs, cluster=config.cluster, task_arn=task_arn))
+        if outcome.finished:
+            break
+        if seconds_left() < POLL_SECONDS + SAFETY_MARGIN_SECONDS:
+            raise MigrationFailed(f"migration task {task_arn} is still running ({outcome.reason}); the "
+                                  "components keep their current version: run `pulumi up` again when it ends")
+        sleep(POLL_SECONDS)
+
+    log("migration-finished", task=task_arn, succeeded=outcome.succeeded, reason=outcome.reason)
+    if not outcome.succeeded:
+        raise MigrationFailed(outcome.reason)
+    return {"status": "migrated", "taskArn": task_arn, "taskDefinitionArn": task_definition}
+
+
+def handler(event: Any, context: Any) -> dict[str, str]:
+    import boto3
+
+    return migrate(
+        event,
+        config=RunnerConfig.from_environment(os.environ),
+        ecs=boto3.client("ecs"),
+        rds=boto3.client("rds"),
+        seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
