@@ -50,10 +50,12 @@ class SecretArns:
 # JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only
 # carry the token they are given, and the dag-processor and triggerer use the in-process API.
 # API secret key: the api-server signs log-fetch requests that the worker's log server checks.
+# The wait-for-migrations init container only reads the schema version, so it gets the database alone.
 _ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
+WAIT_FOR_MIGRATIONS = "wait-for-migrations"
 SECRET_ENVIRONMENT: dict[str, tuple[str, str | None, frozenset[str]]] = {
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _ALL),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _ALL),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _ALL | {WAIT_FOR_MIGRATIONS}),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _ALL | {WAIT_FOR_MIGRATIONS}),
     "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", None, _ALL),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("jwt_secret", None, frozenset({"api-server", "scheduler"})),
     "AIRFLOW__API__SECRET_KEY": ("api_secret_key", None, frozenset({"api-server", "worker"})),
@@ -175,15 +177,14 @@ def container_definitions(
 ) -> list[dict[str, Any]]:
     """The containers of a component's task: a wait-for-migrations init container, then the component."""
     env = _environment_list(environment)
-    secrets = secret_references(component, arns)
     wait = {
-        "name": "wait-for-migrations",
+        "name": WAIT_FOR_MIGRATIONS,
         "image": image,
         "essential": False,
         "command": ["db", "check-migrations", "--migration-wait-timeout", str(MIGRATION_WAIT_SECONDS)],
         "environment": env,
-        "secrets": secrets,
-        "logConfiguration": _log_configuration(log_group, region, "wait-for-migrations"),
+        "secrets": secret_references(WAIT_FOR_MIGRATIONS, arns),
+        "logConfiguration": _log_configuration(log_group, region, WAIT_FOR_MIGRATIONS),
     }
     main: dict[str, Any] = {
         "name": component,
@@ -191,9 +192,9 @@ def container_definitions(
         "essential": True,
         "command": COMMANDS[component],
         "environment": env,
-        "secrets": secrets,
+        "secrets": secret_references(component, arns),
         "logConfiguration": _log_configuration(log_group, region, component),
-        "dependsOn": [{"containerName": "wait-for-migrations", "condition": "SUCCESS"}],
+        "dependsOn": [{"containerName": WAIT_FOR_MIGRATIONS, "condition": "SUCCESS"}],
         "stopTimeout": 120 if component == "worker" else 30,
     }
     if component == "api-server":

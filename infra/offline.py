@@ -33,6 +33,7 @@ MOCK_ACCOUNT = "123456789012"
 
 @dataclass
 class RecordedResource:
+    urn: str
     type: str
     name: str
     inputs: dict[str, Any]
@@ -51,6 +52,14 @@ class Recording:
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
+
+    def top_level_component(self, resource: RecordedResource) -> RecordedResource | None:
+        """The component directly under the stack that `resource` belongs to (None for the stack's own)."""
+        by_urn = {r.urn: r for r in self.resources}
+        current = resource
+        while current.parent in by_urn:
+            current = by_urn[current.parent]
+        return None if current is resource else current
 
     def one(self, type_: str, name: str | None = None) -> RecordedResource:
         found = [r for r in self.of_type(type_) if name is None or r.name == name]
@@ -164,6 +173,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             state = self.resources[response.urn].state
             inputs = rpc.deserialize_properties(request.object)
             self.recorded.append(RecordedResource(
+                urn=response.urn,
                 type=request.type,
                 name=request.name,
                 inputs=inputs,
