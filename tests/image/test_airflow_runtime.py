@@ -1,0 +1,169 @@
+"""The shared environment and the containers' commands, run by real Airflow 3 against real PostgreSQL.
+
+What the task definitions ask of Airflow is exercised here as the containers would run it: the migration
+script (twice: it must be repeatable), the wait-for-migrations check, the health checks, every
+component's command line, and the configuration the environment builds (Celery on SQS, the S3 DAG
+bundle, the Secrets Manager backend, TLS connections through both database drivers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_env import (
+    COMMANDS,
+    HEALTH_CHECKS,
+    MIGRATE_SCRIPT,
+    MIGRATION_WAIT_SECONDS,
+    AirflowEndpoints,
+    airflow_environment,
+)
+from components.database import connection_document
+from tests.support.postgres import running_postgres
+
+QUEUE_URL = "https://sqs.us-gov-east-1.amazonaws.com/123456789012/airflow-test-celery"
+ENDPOINTS = AirflowEndpoints(
+    region="us-gov-east-1",
+    bucket="airflow-test-bucket",
+    broker_queue_url=QUEUE_URL,
+    execution_api_url="http://api-server.airflow-test.internal:8080/execution/",
+    base_url="http://api-server.airflow-test.internal:8080",
+    connections_prefix="airflow-test/connections",
+    variables_prefix="airflow-test/variables",
+    worker_concurrency=4,
+    broker_visibility_timeout_seconds=21600,
+)
+
+
+@pytest.fixture(scope="module")
+def container_env(tmp_path_factory):
+    """The environment a container gets: the shared AIRFLOW__ settings plus the secrets ECS injects."""
+    with running_postgres() as pg:
+        document = json.loads(connection_document(pg.user, pg.password, pg.host, pg.port, pg.dbname))
+        home = tmp_path_factory.mktemp("airflow-home")
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "HOME": str(home),
+            "AIRFLOW_HOME": str(home),
+            **airflow_environment(ENDPOINTS),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": document["conn"],
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": document["conn_async"],
+            "AIRFLOW__CORE__FERNET_KEY": "x1WqTfMXs8DaY5bCMaqMLWtyKaXm9S1Ys6WLBgLzxOI=",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-tests",
+            "AIRFLOW__API__SECRET_KEY": "api-secret-key-for-tests",
+            "_AIRFLOW_ADMIN_PASSWORD": "admin-password-for-tests",
+            # No AWS here: keep boto3 from looking for credentials or instance metadata.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        migrated = run(env, ["bash", "-c", MIGRATE_SCRIPT], timeout=600)
+        assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+        yield env
+
+
+def run(env: dict[str, str], args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return run(env, [sys.executable, "-m", "airflow", *args])
+
+
+def test_migration_script_creates_the_admin_and_can_run_again(container_env):
+    # The fixture ran the script once already, exactly as the migrate task does.
+    again = run(container_env, ["bash", "-c", MIGRATE_SCRIPT], timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already exist" in again.stdout + again.stderr
+    users = airflow(container_env, "users", "list", "--output", "json")
+    assert users.returncode == 0, users.stderr[-2000:]
+    listing = next(line for line in users.stdout.splitlines() if line.startswith("["))
+    assert [u["username"] for u in json.loads(listing)] == ["admin"]
+
+
+def test_wait_for_migrations_passes_once_migrated(container_env):
+    result = airflow(container_env, "db", "check-migrations", "--migration-wait-timeout",
+                     str(MIGRATION_WAIT_SECONDS))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("component", sorted(HEALTH_CHECKS))
+def test_health_checks_are_valid_commands(container_env, component):
+    kind, script = HEALTH_CHECKS[component]
+    assert kind == "CMD-SHELL"
+    command = shlex.split(script.split("||")[0])
+    if command[0] == "curl":
+        assert command[-1] == "http://localhost:8080/api/v2/monitor/health"
+        return
+    result = airflow(container_env, *command[1:])
+    # No job of that kind runs here, so the check must fail the way it fails in a dead container:
+    # exit 1 with Airflow's message, not a usage error (exit 2).
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "No alive jobs found" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("component", sorted(COMMANDS))
+def test_component_commands_exist(container_env, component):
+    result = airflow(container_env, *COMMANDS[component], "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+PROBE = """
+import asyncio, json
+from airflow.configuration import conf
+from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+from airflow.dag_processing.bundles.manager import DagBundlesManager
+from airflow.configuration import initialize_secrets_backends
+from airflow import settings
+from sqlalchemy import text
+
+bundles = DagBundlesManager()
+bundles.parse_config()
+bundle = bundles.get_bundle("dags")
+backends = initialize_secrets_backends()
+
+async def async_select():
+    async with settings.async_engine.connect() as connection:
+        value = (await connection.execute(text("select 1"))).scalar()
+    await settings.async_engine.dispose()
+    return value
+
+with settings.engine.connect() as connection:
+    sync_ssl = connection.execute(text("select ssl from pg_stat_ssl where pid = pg_backend_pid()")).scalar()
+
+print(json.dumps({
+    "executor": conf.get("core", "executor"),
+    "broker_url": DEFAULT_CELERY_CONFIG["broker_url"],
+    "transport": DEFAULT_CELERY_CONFIG["broker_transport_options"],
+    "result_backend_is_db": DEFAULT_CELERY_CONFIG["result_backend"].startswith("db+postgresql"),
+    "bundle": [type(bundle).__name__, bundle.bucket_name, bundle.prefix],
+    "backends": [type(b).__name__ for b in backends],
+    "secrets_prefixes": [backends[0].connections_prefix, backends[0].variables_prefix],
+    "sync_ssl": sync_ssl,
+    "async_select": asyncio.run(async_select()),
+}))
+"""
+
+
+def test_environment_configures_airflow_as_intended(container_env):
+    result = run(container_env, [sys.executable, "-c", PROBE])
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert probe["executor"] == "CeleryExecutor"
+    assert probe["broker_url"] == "sqs://"
+    assert probe["transport"]["predefined_queues"] == {"default": {"url": QUEUE_URL}}
+    assert probe["transport"]["region"] == "us-gov-east-1"
+    assert probe["transport"]["visibility_timeout"] == 21600
+    assert probe["result_backend_is_db"] is True
+    assert probe["bundle"] == ["S3DagBundle", "airflow-test-bucket", "dags"]
+    assert probe["backends"][0] == "SecretsManagerBackend"
+    assert probe["secrets_prefixes"] == ["airflow-test/connections", "airflow-test/variables"]
+    assert probe["sync_ssl"] is True, "the psycopg2 connection must use TLS"
+    assert probe["async_select"] == 1, "the asyncpg connection must work over TLS"
