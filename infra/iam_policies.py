@@ -31,6 +31,18 @@ def allow(actions: Sequence[str], resources: Sequence[str], condition: dict[str,
     return statement
 
 
+def deny_insecure_transport(service: str, resources: Sequence[str]) -> Policy:
+    """A resource policy refusing any request that does not use TLS."""
+    return policy({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": f"{service}:*",
+        "Resource": list(resources),
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    })
+
+
 def assume_role(service: str, account_id: str) -> Policy:
     """Trust policy for an AWS service principal, limited to this account (confused-deputy guard)."""
     return policy({

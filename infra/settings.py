@@ -240,8 +240,9 @@ def _task_size(section: Section, default: TaskSize) -> TaskSize:
     section.reject_unknown()
     if cpu in FARGATE_MEMORY and memory not in FARGATE_MEMORY[cpu]:
         allowed = FARGATE_MEMORY[cpu]
-        section.fail("memoryMb", f"with cpu {cpu} Fargate allows {allowed[0]} to {allowed[-1]} "
-                                 f"in steps of {allowed[1] - allowed[0]}; got {memory}")
+        choices = (", ".join(map(str, allowed)) if len(allowed) < 5
+                   else f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+        section.fail("memoryMb", f"with cpu {cpu} Fargate allows {choices}; got {memory}")
     return TaskSize(cpu, memory)
 
 
@@ -466,6 +467,12 @@ def read_stack_settings() -> Settings:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
+    class StackSettingsError(SettingsError, pulumi.RunError):
+        """Reported by `pulumi up` as the message alone, without a Python traceback."""
+
     raw: dict[str, Any] = dict(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
-    return load_settings(pulumi.get_stack(), raw)
+    try:
+        return load_settings(pulumi.get_stack(), raw)
+    except SettingsError as error:
+        raise StackSettingsError(error.problems) from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import iam_policies
 from stack_context import StackContext
 
 MAX_RECEIVES = 5
@@ -51,17 +52,9 @@ class Broker(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{name}-tls-only",
             queue_url=self.queue.url,
-            policy=self.queue.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sqs:*",
-                    "Resource": arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
-            })),
+            policy=self.queue.arn.apply(
+                lambda arn: json.dumps(iam_policies.deny_insecure_transport("sqs", [arn]))
+            ),
             opts=child,
         )
         self.queue_url = self.queue.url

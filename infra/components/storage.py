@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+import iam_policies
 from airflow_env import LOGS_PREFIX
 from stack_context import StackContext
 
@@ -19,20 +20,6 @@ from stack_context import StackContext
 @dataclass(frozen=True)
 class StorageArgs:
     context: StackContext
-
-
-def tls_only_policy(bucket_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
-    })
 
 
 class Storage(pulumi.ComponentResource):
@@ -108,7 +95,9 @@ class Storage(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(tls_only_policy),
+            policy=self.bucket.arn.apply(
+                lambda arn: json.dumps(iam_policies.deny_insecure_transport("s3", [arn, f"{arn}/*"]))
+            ),
             opts=child,
         )
 
