@@ -1,7 +1,6 @@
 """Scale-to-zero Apache Airflow 3 on ECS Fargate and RDS PostgreSQL: read settings, compose, export."""
 
 import pulumi
-
 from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
 from components.airflow_service import SecretArnsInput
 from components.broker import Broker, BrokerArgs
@@ -29,36 +28,48 @@ ui = None
 if settings.ui.load_balancer:
     assert network.load_balancer_sg is not None
     oidc_secret = pulumi.Config().require_secret("uiOidcClientSecret") if settings.ui.oidc else None
-    ui = WebUi("ui", WebUiArgs(context, network.vpc_id, network.load_balancer_subnet_ids
-                               if settings.ui.scheme == "internet-facing" else network.task_subnet_ids,
-                               network.load_balancer_sg.id, oidc_secret), opts)
+    ui = WebUi(
+        "ui",
+        WebUiArgs(
+            context,
+            network.vpc_id,
+            network.load_balancer_subnet_ids if settings.ui.scheme == "internet-facing" else network.task_subnet_ids,
+            network.load_balancer_sg.id,
+            oidc_secret,
+        ),
+        opts,
+    )
 
-airflow = AirflowCluster("airflow", AirflowClusterArgs(
-    context=context,
-    image_uri=image.image_uri,
-    repository_arn=image.repository_arn,
-    vpc_id=network.vpc_id,
-    task_subnet_ids=network.task_subnet_ids,
-    tasks_security_group_id=network.tasks_sg.id,
-    api_server_security_group_id=network.api_server_sg.id,
-    worker_security_group_id=network.worker_sg.id,
-    bucket_name=storage.bucket_name,
-    bucket_arn=storage.bucket_arn,
-    queue_url=broker.queue_url,
-    queue_arn=broker.queue_arn,
-    secret_arns=SecretArnsInput(
-        database=database.connection_secret.arn,
-        fernet_key=secrets.fernet_key_arn,
-        jwt_secret=secrets.jwt_secret_arn,
-        api_secret_key=secrets.api_secret_key_arn,
-        admin_password=secrets.admin_password_arn,
+airflow = AirflowCluster(
+    "airflow",
+    AirflowClusterArgs(
+        context=context,
+        image_uri=image.image_uri,
+        repository_arn=image.repository_arn,
+        vpc_id=network.vpc_id,
+        task_subnet_ids=network.task_subnet_ids,
+        tasks_security_group_id=network.tasks_sg.id,
+        api_server_security_group_id=network.api_server_sg.id,
+        worker_security_group_id=network.worker_sg.id,
+        bucket_name=storage.bucket_name,
+        bucket_arn=storage.bucket_arn,
+        queue_url=broker.queue_url,
+        queue_arn=broker.queue_arn,
+        secret_arns=SecretArnsInput(
+            database=database.connection_secret.arn,
+            fernet_key=secrets.fernet_key_arn,
+            jwt_secret=secrets.jwt_secret_arn,
+            api_secret_key=secrets.api_secret_key_arn,
+            admin_password=secrets.admin_password_arn,
+        ),
+        database_identifier=database.identifier,
+        database_arn=database.arn,
+        database_ready=[database.instance, database],
+        ui_url=ui.url if ui else None,
+        target_group_arn=ui.target_group_arn if ui else None,
     ),
-    database_identifier=database.identifier,
-    database_arn=database.arn,
-    database_ready=[database.instance, database],
-    ui_url=ui.url if ui else None,
-    target_group_arn=ui.target_group_arn if ui else None,
-), opts)
+    opts,
+)
 
 pulumi.export("region", settings.region)
 pulumi.export("airflowVersion", settings.image.airflow_version if not settings.image.uri else "from image")

@@ -66,11 +66,13 @@ SECRET_ENVIRONMENT: dict[str, tuple[str, str | None, frozenset[str]]] = {
 def airflow_environment(endpoints: AirflowEndpoints) -> dict[str, str]:
     """The `AIRFLOW__...` environment shared by every component (nothing secret in it)."""
     e = endpoints
-    dag_bundles = [{
-        "name": "dags",
-        "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
-        "kwargs": {"bucket_name": e.bucket, "prefix": DAGS_PREFIX.rstrip("/"), "refresh_interval": 30},
-    }]
+    dag_bundles = [
+        {
+            "name": "dags",
+            "classpath": "airflow.providers.amazon.aws.bundles.s3.S3DagBundle",
+            "kwargs": {"bucket_name": e.bucket, "prefix": DAGS_PREFIX.rstrip("/"), "refresh_interval": 30},
+        }
+    ]
     secrets_backend_kwargs = {
         "connections_prefix": e.connections_prefix,
         "variables_prefix": e.variables_prefix,
@@ -120,8 +122,9 @@ def secret_references(component: str, arns: SecretArns) -> list[dict[str, str]]:
 
 def secret_arns_for(component: str, arns: SecretArns) -> list[str]:
     """The secret ARNs a component's execution role must be able to read."""
-    return sorted({getattr(arns, secret) for secret, _, components in SECRET_ENVIRONMENT.values()
-                   if component in components})
+    return sorted(
+        {getattr(arns, secret) for secret, _, components in SECRET_ENVIRONMENT.values() if component in components}
+    )
 
 
 COMMANDS: dict[str, list[str]] = {
@@ -147,7 +150,7 @@ MIGRATE_SCRIPT = (
     "set -euo pipefail; "
     "airflow db migrate; "
     f"airflow users create --username {ADMIN_USERNAME} --role Admin --firstname Airflow --lastname Admin "
-    f"--email {ADMIN_USERNAME}@localhost --password \"$_AIRFLOW_ADMIN_PASSWORD\""
+    f'--email {ADMIN_USERNAME}@localhost --password "$_AIRFLOW_ADMIN_PASSWORD"'
 )
 
 
@@ -216,12 +219,14 @@ def migration_container_definitions(
     *, image: str, environment: dict[str, str], arns: SecretArns, log_group: str, region: str
 ) -> list[dict[str, Any]]:
     """The one-off task that runs `airflow db migrate` and creates the first admin user."""
-    return [{
-        "name": "migrate",
-        "image": image,
-        "essential": True,
-        "command": ["bash", "-c", MIGRATE_SCRIPT],
-        "environment": _environment_list(environment),
-        "secrets": secret_references("migrate", arns),
-        "logConfiguration": _log_configuration(log_group, region, "migrate"),
-    }]
+    return [
+        {
+            "name": "migrate",
+            "image": image,
+            "essential": True,
+            "command": ["bash", "-c", MIGRATE_SCRIPT],
+            "environment": _environment_list(environment),
+            "secrets": secret_references("migrate", arns),
+            "logConfiguration": _log_configuration(log_group, region, "migrate"),
+        }
+    ]

@@ -107,9 +107,7 @@ def arn(partition: str, service: str, resource: str, example: str) -> Validator[
 
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not regex.fullmatch(value):
-            raise InvalidSetting(
-                f"must be an ARN like {example.format(partition=partition)}, got {_describe(value)}"
-            )
+            raise InvalidSetting(f"must be an ARN like {example.format(partition=partition)}, got {_describe(value)}")
         return value
 
     return parse
@@ -136,8 +134,7 @@ def string_map(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         value = _json(value)
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 256
-        for k, v in value.items()
+        isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 256 for k, v in value.items()
     ):
         raise InvalidSetting("must be a map of tag names (1-128 chars) to string values (up to 256 chars)")
     return dict(value)

@@ -21,8 +21,11 @@ def policy(*statements: dict[str, Any]) -> Policy:
     return {"Version": "2012-10-17", "Statement": [s for s in statements if s]}
 
 
-def allow(actions: Sequence[str], resources: Sequence[str], condition: dict[str, Any] | None = None,
-          ) -> dict[str, Any]:
+def allow(
+    actions: Sequence[str],
+    resources: Sequence[str],
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     if not resources:
         return {}
     statement: dict[str, Any] = {"Effect": "Allow", "Action": sorted(actions), "Resource": sorted(resources)}
@@ -33,32 +36,35 @@ def allow(actions: Sequence[str], resources: Sequence[str], condition: dict[str,
 
 def deny_insecure_transport(service: str, resources: Sequence[str]) -> Policy:
     """A resource policy refusing any request that does not use TLS."""
-    return policy({
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": f"{service}:*",
-        "Resource": list(resources),
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    })
+    return policy(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": f"{service}:*",
+            "Resource": list(resources),
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
 
 
 def assume_role(service: str, account_id: str) -> Policy:
     """Trust policy for an AWS service principal, limited to this account (confused-deputy guard)."""
-    return policy({
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-    })
+    return policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )
 
 
 def task_execution(*, repository_arn: str, log_group_arn: str, secret_arns: Sequence[str]) -> Policy:
     """What ECS needs to start a component's task: pull its image, write its logs, read its secrets."""
     return policy(
         allow(["ecr:GetAuthorizationToken"], ["*"]),
-        allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-              [repository_arn]),
+        allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [repository_arn]),
         allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
         allow(["secretsmanager:GetSecretValue"], list(secret_arns)),
     )
@@ -73,12 +79,20 @@ RECEIVES_TASKS = frozenset({"worker"})
 
 
 def _prefix_listing(bucket_arn: str, prefixes: Sequence[str]) -> dict[str, Any]:
-    return allow(["s3:ListBucket"], [bucket_arn],
-                 {"StringLike": {"s3:prefix": [p for prefix in prefixes for p in (prefix, f"{prefix}*")]}})
+    return allow(
+        ["s3:ListBucket"],
+        [bucket_arn],
+        {"StringLike": {"s3:prefix": [p for prefix in prefixes for p in (prefix, f"{prefix}*")]}},
+    )
 
 
-def airflow_task(component: str, *, bucket_arn: str, queue_arn: str, secrets_backend_arns: Sequence[str],
-                 ) -> Policy:
+def airflow_task(
+    component: str,
+    *,
+    bucket_arn: str,
+    queue_arn: str,
+    secrets_backend_arns: Sequence[str],
+) -> Policy:
     """What a component's own code may do: its share of the bucket and broker, and the secrets backend."""
     readable = [p for p, who in ((DAGS_PREFIX, READS_DAGS), (LOGS_PREFIX, READS_LOGS)) if component in who]
     queue_actions = []

@@ -23,7 +23,6 @@ from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
-
 from settings import PROJECT, REGION_PARTITIONS, stack_config_from_yaml
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -80,82 +79,108 @@ class StackMocks(pulumi_mocks.Mocks):
         self.partition = REGION_PARTITIONS.get(region, "aws")
 
     def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
-        return (f"arn:{self.partition}:{service}:{self.region if regional else ''}:"
-                f"{MOCK_ACCOUNT if account else ''}:{resource}")
+        return (
+            f"arn:{self.partition}:{service}:{self.region if regional else ''}:"
+            f"{MOCK_ACCOUNT if account else ''}:{resource}"
+        )
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"id": self.partition, "partition": self.partition, "dnsSuffix": "amazonaws.com",
-                    "reverseDnsPrefix": "com.amazonaws"}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"id": MOCK_ACCOUNT, "accountId": MOCK_ACCOUNT, "userId": "AIDAMOCK",
-                    "arn": self.arn("iam", "user/deployer", regional=False)}
-        if args.token == "aws:ec2/getVpc:getVpc":
-            return {"id": args.args.get("id"), "cidrBlock": "10.20.0.0/16"}
-        raise NotImplementedError(f"the offline mocks do not answer {args.token}")
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        answers = {
+            "aws:index/getPartition:getPartition": lambda _: {
+                "id": self.partition,
+                "partition": self.partition,
+                "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws",
+            },
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda _: {
+                "id": MOCK_ACCOUNT,
+                "accountId": MOCK_ACCOUNT,
+                "userId": "AIDAMOCK",
+                "arn": self.arn("iam", "user/deployer", regional=False),
+            },
+            "aws:ec2/getVpc:getVpc": lambda call_args: {"id": call_args.get("id"), "cidrBlock": "10.20.0.0/16"},
+        }
+        if args.token not in answers:
+            raise NotImplementedError(f"the offline mocks do not answer {args.token}")
+        return answers[args.token](args.args), []
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
         name = inputs.get("name") or f"{args.name}-{_short_hash(args.name)}"
         resource_id = f"{args.name}-id"
         outputs: dict[str, Any] = {**inputs}
-        token = args.typ
-        service = token.split(":")[1].split("/")[0] if token.startswith("aws:") else ""
+        resource_type = args.typ
+        service = resource_type.split(":")[1].split("/")[0] if resource_type.startswith("aws:") else ""
 
-        if token == "awsx:ec2:Vpc":
+        if resource_type == "awsx:ec2:Vpc":
             zones = int(inputs.get("numberOfAvailabilityZones") or 2)
             kinds = [spec["type"] for spec in inputs.get("subnetSpecs", [])]
             outputs = {"vpcId": "vpc-0123456789abcdef0"}
-            for kind, key in (("Public", "publicSubnetIds"), ("Private", "privateSubnetIds"),
-                              ("Isolated", "isolatedSubnetIds")):
+            for kind, key in (
+                ("Public", "publicSubnetIds"),
+                ("Private", "privateSubnetIds"),
+                ("Isolated", "isolatedSubnetIds"),
+            ):
                 outputs[key] = [f"subnet-{kind.lower()[:4]}{i:013x}" for i in range(zones)] if kind in kinds else []
             return resource_id, outputs
-        if token == "awsx:ecr:Image":
+        if resource_type == "awsx:ecr:Image":
             digest = hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
             return resource_id, {"imageUri": f"{inputs['repositoryUrl']}@sha256:{digest}"}
-        if token.startswith("random:"):
-            return resource_id, {**outputs, "result": "mock-random-" + _short_hash(args.name) * 4,
-                                 "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0="}
+        if resource_type.startswith("random:"):
+            return resource_id, {
+                **outputs,
+                "result": "mock-random-" + _short_hash(args.name) * 4,
+                "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0=",
+            }
 
         if service == "iam":
             outputs["arn"] = self.arn("iam", f"role/{name}", regional=False)
-        elif token == "aws:s3/bucket:Bucket":
+        elif resource_type == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}{_short_hash(args.name)}"
             outputs.update(bucket=bucket, arn=f"arn:{self.partition}:s3:::{bucket}")
             resource_id = bucket
-        elif token == "aws:sqs/queue:Queue":
-            outputs.update(arn=self.arn("sqs", name),
-                           url=f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT}/{name}")
+        elif resource_type == "aws:sqs/queue:Queue":
+            outputs.update(
+                arn=self.arn("sqs", name), url=f"https://sqs.{self.region}.amazonaws.com/{MOCK_ACCOUNT}/{name}"
+            )
             resource_id = outputs["url"]
-        elif token == "aws:secretsmanager/secret:Secret":
+        elif resource_type == "aws:secretsmanager/secret:Secret":
             secret_name = inputs.get("name") or f"{inputs.get('namePrefix', '')}{_short_hash(args.name)}"
             outputs.update(name=secret_name, arn=self.arn("secretsmanager", f"secret:{secret_name}-AbCdEf"))
             resource_id = outputs["arn"]
-        elif token == "aws:rds/instance:Instance":
+        elif resource_type == "aws:rds/instance:Instance":
             address = f"{inputs.get('identifier')}.abcdefghijkl.{self.region}.rds.amazonaws.com"
-            outputs.update(address=address, port=5432, endpoint=f"{address}:5432",
-                           username=inputs.get("username") or "airflow",
-                           arn=self.arn("rds", f"db:{inputs.get('identifier')}"))
-        elif token == "aws:ecr/repository:Repository":
-            outputs.update(arn=self.arn("ecr", f"repository/{name}"),
-                           repositoryUrl=f"{MOCK_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}")
-        elif token == "aws:ecs/cluster:Cluster":
+            outputs.update(
+                address=address,
+                port=5432,
+                endpoint=f"{address}:5432",
+                username=inputs.get("username") or "airflow",
+                arn=self.arn("rds", f"db:{inputs.get('identifier')}"),
+            )
+        elif resource_type == "aws:ecr/repository:Repository":
+            outputs.update(
+                arn=self.arn("ecr", f"repository/{name}"),
+                repositoryUrl=f"{MOCK_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}",
+            )
+        elif resource_type == "aws:ecs/cluster:Cluster":
             outputs["arn"] = self.arn("ecs", f"cluster/{name}")
-        elif token == "aws:ecs/taskDefinition:TaskDefinition":
+        elif resource_type == "aws:ecs/taskDefinition:TaskDefinition":
             outputs["arn"] = self.arn("ecs", f"task-definition/{inputs.get('family')}:1")
-        elif token == "aws:ecs/service:Service":
+        elif resource_type == "aws:ecs/service:Service":
             outputs["arn"] = self.arn("ecs", f"service/{name}")
-        elif token == "aws:cloudwatch/logGroup:LogGroup":
+        elif resource_type == "aws:cloudwatch/logGroup:LogGroup":
             outputs["arn"] = self.arn("logs", f"log-group:{name}")
-        elif token == "aws:lambda/function:Function":
+        elif resource_type == "aws:lambda/function:Function":
             outputs["arn"] = self.arn("lambda", f"function:{name}")
-        elif token == "aws:lb/loadBalancer:LoadBalancer":
-            outputs.update(arn=self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/0123456789abcdef"),
-                           dnsName=f"{name}-1234567890.{self.region}.elb.amazonaws.com")
-        elif token == "aws:lb/targetGroup:TargetGroup":
+        elif resource_type == "aws:lb/loadBalancer:LoadBalancer":
+            outputs.update(
+                arn=self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/0123456789abcdef"),
+                dnsName=f"{name}-1234567890.{self.region}.elb.amazonaws.com",
+            )
+        elif resource_type == "aws:lb/targetGroup:TargetGroup":
             outputs["arn"] = self.arn("elasticloadbalancing", f"targetgroup/{name}/0123456789abcdef")
         elif service:
-            outputs.setdefault("arn", self.arn(service, f"{token.split(':')[-1].lower()}/{name}"))
+            outputs.setdefault("arn", self.arn(service, f"{resource_type.split(':')[-1].lower()}/{name}"))
         outputs.setdefault("name", name)
         return resource_id, outputs
 
@@ -167,30 +192,31 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
 
-    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             state = self.resources[response.urn].state
             inputs = rpc.deserialize_properties(request.object)
-            self.recorded.append(RecordedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                inputs=inputs,
-                outputs=dict(state),
-                parent=request.parent,
-                ignore_changes=list(request.ignoreChanges),
-                protect=bool(request.protect),
-                custom=bool(request.custom),
-            ))
+            self.recorded.append(
+                RecordedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    inputs=inputs,
+                    outputs=dict(state),
+                    parent=request.parent,
+                    ignore_changes=list(request.ignoreChanges),
+                    protect=bool(request.protect),
+                    custom=bool(request.custom),
+                )
+            )
         return response
 
 
 def load_stack_file(stack: str) -> dict[str, Any]:
     path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
-                        for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(stacks)}")
     return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
 
@@ -205,7 +231,11 @@ def _run_program(stack: str, config: dict[str, Any]) -> Recording:
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(config, [k for k, v in config.items() if v == "[secret]"])
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(INFRA_DIR), run_name="__main__")))
+
+    def program() -> None:
+        runpy.run_path(str(INFRA_DIR), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
 
     root = get_root_resource()
     exports: dict[str, Any] = {}

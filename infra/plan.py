@@ -37,40 +37,53 @@ def _containers(i: dict[str, Any]) -> str:
     containers = json.loads(i.get("containerDefinitions") or "[]")
     names = ", ".join(c["name"] for c in containers)
     secrets = sum(len(c.get("secrets", [])) for c in containers if c.get("essential", True))
-    return (f"{i.get('cpu')} CPU / {i.get('memory')} MiB, {i['runtimePlatform']['cpuArchitecture']}; "
-            f"containers {names}; {secrets} secrets by ARN")
+    return (
+        f"{i.get('cpu')} CPU / {i.get('memory')} MiB, {i['runtimePlatform']['cpuArchitecture']}; "
+        f"containers {names}; {secrets} secrets by ARN"
+    )
 
 
 SUMMARIES: dict[str, Summary] = {
-    "awsx:ec2:Vpc": lambda i: (f"new VPC with its subnets, route tables and internet gateway: {i.get('cidrBlock')}, {_n(i.get('numberOfAvailabilityZones'))} zones, NAT "
-                               f"{i.get('natGateways', {}).get('strategy')}, subnets "
-                               f"{'/'.join(s['type'] for s in i.get('subnetSpecs', []))}"),
-    "awsx:ecr:Image": lambda i: (f"docker build of {i.get('dockerfile', '').rsplit('/', 2)[-2]}/Dockerfile for "
-                                 f"{i.get('platform')}, AIRFLOW_VERSION {i.get('args', {}).get('AIRFLOW_VERSION')}, "
-                                 f"pushed to the stack's ECR repository"),
+    "awsx:ec2:Vpc": lambda i: (
+        f"new VPC with its subnets, route tables and internet gateway: {i.get('cidrBlock')}, "
+        f"{_n(i.get('numberOfAvailabilityZones'))} zones, NAT "
+        f"{i.get('natGateways', {}).get('strategy')}, subnets "
+        f"{'/'.join(s['type'] for s in i.get('subnetSpecs', []))}"
+    ),
+    "awsx:ecr:Image": lambda i: (
+        f"docker build of {i.get('dockerfile', '').rsplit('/', 2)[-2]}/Dockerfile for "
+        f"{i.get('platform')}, AIRFLOW_VERSION {i.get('args', {}).get('AIRFLOW_VERSION')}, "
+        f"pushed to the stack's ECR repository"
+    ),
     "aws:rds/instance:Instance": lambda i: (
         f"{i.get('engine')} {i.get('engineVersion')} {i.get('instanceClass')}, {_n(i.get('allocatedStorage'))} GB "
         f"{i.get('storageType')}, encrypted {_yes(i.get('storageEncrypted'))}, public "
         f"{_yes(i.get('publiclyAccessible'))}, multi-AZ {_yes(i.get('multiAz'))}, deletion protection "
         f"{_yes(i.get('deletionProtection'))}, final snapshot {_yes(not i.get('skipFinalSnapshot'))}, backups "
-        f"{_n(i.get('backupRetentionPeriod'))} d" + (f", restored from {i['snapshotIdentifier']}"
-                                                  if i.get("snapshotIdentifier") else "")),
+        f"{_n(i.get('backupRetentionPeriod'))} d"
+        + (f", restored from {i['snapshotIdentifier']}" if i.get("snapshotIdentifier") else "")
+    ),
     "aws:rds/parameterGroup:ParameterGroup": lambda i: ", ".join(
-        f"{p['name']}={p['value']}" for p in i.get("parameters", [])),
+        f"{p['name']}={p['value']}" for p in i.get("parameters", [])
+    ),
     "aws:ecs/service:Service": lambda i: (
         f"desired {int(i.get('desiredCount', 0))}, "
         f"{'FARGATE_SPOT' if i.get('capacityProviderStrategies') else i.get('launchType')}, public IP "
         f"{_yes(i.get('networkConfiguration', {}).get('assignPublicIp'))}"
-        + (", behind the load balancer" if i.get("loadBalancers") else "")),
+        + (", behind the load balancer" if i.get("loadBalancers") else "")
+    ),
     "aws:ecs/taskDefinition:TaskDefinition": _containers,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _rule,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _rule,
     "aws:cloudwatch/logGroup:LogGroup": lambda i: f"{i.get('name')}, retention {_n(i.get('retentionInDays'))} d",
-    "aws:sqs/queue:Queue": lambda i: (f"{i.get('name')}, SSE {_yes(i.get('sqsManagedSseEnabled'))}, visibility "
-                                      f"{_n(i.get('visibilityTimeoutSeconds', 30))} s"),
+    "aws:sqs/queue:Queue": lambda i: (
+        f"{i.get('name')}, SSE {_yes(i.get('sqsManagedSseEnabled'))}, visibility "
+        f"{_n(i.get('visibilityTimeoutSeconds', 30))} s"
+    ),
     "aws:s3/bucketVersioning:BucketVersioning": lambda i: i["versioningConfiguration"]["status"],
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: (
-        i["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: i["rules"][0][
+        "applyServerSideEncryptionByDefault"
+    ]["sseAlgorithm"],
     "aws:lb/loadBalancer:LoadBalancer": lambda i: "internal" if i.get("internal") else "internet-facing",
     "aws:lb/listener:Listener": lambda i: f"{i.get('protocol')}:{_n(i.get('port'))} {i.get('sslPolicy') or ''}".strip(),
     "aws:lambda/function:Function": lambda i: f"{i.get('runtime')}, timeout {_n(i.get('timeout'))} s",
@@ -90,10 +103,15 @@ def describe(resource: RecordedResource) -> str:
 
 def render(recording: Recording) -> str:
     # Custom resources, and the awsx components (which create their own children when deployed).
-    custom = [r for r in recording.resources
-              if (r.custom or r.type.startswith("awsx:")) and not r.type.startswith("pulumi:providers:")]
-    lines = [f"Offline plan for stack '{recording.stack}': {len(custom)} resources "
-             f"(no AWS account or Pulumi CLI used; IDs and ARNs come from the mocks)"]
+    custom = [
+        r
+        for r in recording.resources
+        if (r.custom or r.type.startswith("awsx:")) and not r.type.startswith("pulumi:providers:")
+    ]
+    lines = [
+        f"Offline plan for stack '{recording.stack}': {len(custom)} resources "
+        f"(no AWS account or Pulumi CLI used; IDs and ARNs come from the mocks)"
+    ]
     groups: dict[str, list[RecordedResource]] = {}
     for resource in custom:
         component = recording.top_level_component(resource)
@@ -114,7 +132,7 @@ def render(recording: Recording) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Offline plan: what `pulumi up -s STACK` would create.")
     parser.add_argument("stack", nargs="+", help="stack name(s): Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     for stack in args.stack:

@@ -64,8 +64,30 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # FIPS 140 validated TLS policies for the ALB's HTTPS listener.
 FIPS_TLS_POLICIES = (
@@ -187,8 +209,17 @@ class Settings:
 
 # The top-level keys under the `airflow:` namespace; anything else there is a typo.
 TOP_LEVEL_KEYS = (
-    "network", "database", "services", "image", "ui", "secrets", "logRetentionDays",
-    "brokerVisibilityTimeoutSeconds", "lambdaRuntime", "tags", "uiOidcClientSecret",
+    "network",
+    "database",
+    "services",
+    "image",
+    "ui",
+    "secrets",
+    "logRetentionDays",
+    "brokerVisibilityTimeoutSeconds",
+    "lambdaRuntime",
+    "tags",
+    "uiOidcClientSecret",
 )
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
@@ -209,16 +240,18 @@ def _instance_class(value: Any) -> str:
     if family not in DB_INSTANCE_CLASSES:
         raise InvalidSetting(f"family must be one of {', '.join(DB_INSTANCE_CLASSES)}; got {family!r}")
     if size not in DB_INSTANCE_CLASSES[family]:
-        raise InvalidSetting(
-            f"{family} has no size {size!r}; allowed: {', '.join(DB_INSTANCE_CLASSES[family])}"
-        )
+        raise InvalidSetting(f"{family} has no size {size!r}; allowed: {', '.join(DB_INSTANCE_CLASSES[family])}")
     return value
 
 
 def _snapshot(partition: str) -> Any:
     identifier = text(r"[a-zA-Z][a-zA-Z0-9-]{0,254}", "")
-    snapshot_arn = arn(partition, "rds", r"(snapshot|cluster-snapshot):[a-zA-Z][a-zA-Z0-9:-]{0,254}",
-                       "arn:{partition}:rds:us-gov-east-1:123456789012:snapshot:name")
+    snapshot_arn = arn(
+        partition,
+        "rds",
+        r"(snapshot|cluster-snapshot):[a-zA-Z][a-zA-Z0-9:-]{0,254}",
+        "arn:{partition}:rds:us-gov-east-1:123456789012:snapshot:name",
+    )
 
     def parse(value: Any) -> str:
         if isinstance(value, str) and value.startswith("arn:"):
@@ -240,8 +273,11 @@ def _task_size(section: Section, default: TaskSize) -> TaskSize:
     section.reject_unknown()
     if cpu in FARGATE_MEMORY and memory not in FARGATE_MEMORY[cpu]:
         allowed = FARGATE_MEMORY[cpu]
-        choices = (", ".join(map(str, allowed)) if len(allowed) < 5
-                   else f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}")
+        choices = (
+            ", ".join(map(str, allowed))
+            if len(allowed) < 5
+            else f"{allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+        )
         section.fail("memoryMb", f"with cpu {cpu} Fargate allows {choices}; got {memory}")
     return TaskSize(cpu, memory)
 
@@ -254,8 +290,13 @@ DEFAULT_SIZES = {
     "worker": TaskSize(1024, 4096),
 }
 
-_COMPONENT_KEYS = {"api-server": "apiServer", "scheduler": "scheduler", "dag-processor": "dagProcessor",
-                   "triggerer": "triggerer", "worker": "worker"}
+_COMPONENT_KEYS = {
+    "api-server": "apiServer",
+    "scheduler": "scheduler",
+    "dag-processor": "dagProcessor",
+    "triggerer": "triggerer",
+    "worker": "worker",
+}
 
 
 def _network(section: Section) -> NetworkSettings:
@@ -272,8 +313,7 @@ def _network(section: Section) -> NetworkSettings:
             if section.has(name):
                 section.fail(name, "is only used with an existing VPC: set vpcId too, or remove it")
         if section.has("assignPublicIp") and assign_public_ip != (nat == "none"):
-            section.fail("assignPublicIp", "follows natGateway for a new VPC (public IPs only without NAT); "
-                                           "remove it")
+            section.fail("assignPublicIp", "follows natGateway for a new VPC (public IPs only without NAT); remove it")
     else:
         for name in ("taskSubnetIds", "databaseSubnetIds"):
             if not section.has(name):
@@ -281,8 +321,10 @@ def _network(section: Section) -> NetworkSettings:
         if section.has("natGateway"):
             section.fail("natGateway", "only applies to a VPC the program creates; remove it with vpcId")
         if set(task_subnets) & set(db_subnets):
-            section.fail("databaseSubnetIds", "must not share subnets with taskSubnetIds: the database "
-                                              "subnets must have no route from the internet")
+            section.fail(
+                "databaseSubnetIds",
+                "must not share subnets with taskSubnetIds: the database subnets must have no route from the internet",
+            )
     return NetworkSettings(vpc_id, vpc_cidr, zones, nat, task_subnets, db_subnets, assign_public_ip)
 
 
@@ -301,14 +343,18 @@ def _database(section: Section, stack: str, partition: str) -> DatabaseSettings:
     )
     section.reject_unknown()
     if 0 < settings.max_allocated_storage_gb < settings.allocated_storage_gb:
-        section.fail("maxAllocatedStorageGb", f"must be 0 (no autoscaling) or at least allocatedStorageGb "
-                                              f"({settings.allocated_storage_gb})")
+        section.fail(
+            "maxAllocatedStorageGb",
+            f"must be 0 (no autoscaling) or at least allocatedStorageGb ({settings.allocated_storage_gb})",
+        )
     return settings
 
 
 def _services(section: Section) -> ServicesSettings:
-    sizes = {component: _task_size(section.section(key), DEFAULT_SIZES[component])
-             for component, key in _COMPONENT_KEYS.items()}
+    sizes = {
+        component: _task_size(section.section(key), DEFAULT_SIZES[component])
+        for component, key in _COMPONENT_KEYS.items()
+    }
     settings = ServicesSettings(
         sizes=sizes,
         triggerer_enabled=section.get("triggererEnabled", boolean, True),
@@ -322,15 +368,17 @@ def _services(section: Section) -> ServicesSettings:
 
 def _image(section: Section) -> ImageSettings:
     settings = ImageSettings(
-        airflow_version=section.get("airflowVersion", text(r"3\.\d+\.\d+", "an Airflow 3 release like 3.3.2"),
-                                    DEFAULT_AIRFLOW_VERSION),
+        airflow_version=section.get(
+            "airflowVersion", text(r"3\.\d+\.\d+", "an Airflow 3 release like 3.3.2"), DEFAULT_AIRFLOW_VERSION
+        ),
         uri=section.get("uri", _ECR_IMAGE, None),
         architecture=section.get("architecture", one_of("arm64", "x86_64"), "arm64"),
     )
     section.reject_unknown()
     if settings.uri and section.has("airflowVersion"):
-        section.fail("airflowVersion", "is the version the program builds; with uri, the image is yours: "
-                                       "remove one of them")
+        section.fail(
+            "airflowVersion", "is the version the program builds; with uri, the image is yours: remove one of them"
+        )
     return settings
 
 
@@ -338,16 +386,24 @@ def _oidc(section: Section) -> OidcSettings | None:
     if not section.raw:
         section.reject_unknown()
         return None
-    fields = {name: section.get(name, _HTTPS_URL, "") for name in
-              ("issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint")}
+    fields = {
+        name: section.get(name, _HTTPS_URL, "")
+        for name in ("issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint")
+    }
     client_id = section.get("clientId", text(r"\S{1,255}", "the OIDC client id"), "")
     scope = section.get("scope", text(r"[\w:./ -]{1,255}", "space-separated scopes"), "openid")
     section.reject_unknown()
     for name in (*fields, "clientId"):
         if not section.has(name):
             section.fail(name, "is required when oidc is set")
-    return OidcSettings(fields["issuer"], fields["authorizationEndpoint"], fields["tokenEndpoint"],
-                        fields["userInfoEndpoint"], client_id, scope)
+    return OidcSettings(
+        fields["issuer"],
+        fields["authorizationEndpoint"],
+        fields["tokenEndpoint"],
+        fields["userInfoEndpoint"],
+        client_id,
+        scope,
+    )
 
 
 def _ui(section: Section, partition: str) -> UiSettings:
@@ -355,12 +411,23 @@ def _ui(section: Section, partition: str) -> UiSettings:
     settings = UiSettings(
         load_balancer=load_balancer,
         scheme=section.get("scheme", one_of("internet-facing", "internal"), "internal"),
-        certificate_arn=section.get("certificateArn", arn(partition, "acm", r"certificate/[0-9a-f-]{36}",
-                                    "arn:{partition}:acm:us-gov-east-1:123456789012:certificate/<uuid>"), None),
+        certificate_arn=section.get(
+            "certificateArn",
+            arn(
+                partition,
+                "acm",
+                r"certificate/[0-9a-f-]{36}",
+                "arn:{partition}:acm:us-gov-east-1:123456789012:certificate/<uuid>",
+            ),
+            None,
+        ),
         tls_policy=section.get("tlsPolicy", one_of(*FIPS_TLS_POLICIES), FIPS_TLS_POLICIES[0]),
         allowed_cidrs=section.get("allowedCidrs", list_of(cidr(private_only=not load_balancer)), ()),
-        host_name=section.get("hostName", text(r"(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}",
-                                               "a DNS name like airflow.example.gov"), None),
+        host_name=section.get(
+            "hostName",
+            text(r"(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}", "a DNS name like airflow.example.gov"),
+            None,
+        ),
         oidc=_oidc(section.section("oidc")),
     )
     section.reject_unknown()
@@ -388,9 +455,16 @@ def _recovery_window(value: Any) -> int:
 
 def _secrets(section: Section, stack: str, partition: str) -> SecretsSettings:
     settings = SecretsSettings(
-        fernet_key_secret_arn=section.get("fernetKeySecretArn", arn(
-            partition, "secretsmanager", r"secret:[\w/+=.@-]+-[A-Za-z0-9]{6}",
-            "arn:{partition}:secretsmanager:us-gov-east-1:123456789012:secret:name-AbCdEf"), None),
+        fernet_key_secret_arn=section.get(
+            "fernetKeySecretArn",
+            arn(
+                partition,
+                "secretsmanager",
+                r"secret:[\w/+=.@-]+-[A-Za-z0-9]{6}",
+                "arn:{partition}:secretsmanager:us-gov-east-1:123456789012:secret:name-AbCdEf",
+            ),
+            None,
+        ),
         recovery_window_days=section.get("recoveryWindowDays", _recovery_window, 30 if stack == "prod" else 0),
     )
     section.reject_unknown()
@@ -401,8 +475,12 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
     """Build the stack's settings from raw config (`namespace:key` -> value), or raise SettingsError."""
     problems: list[tuple[str, str]] = []
     if not _STACK_NAME.fullmatch(stack):
-        problems.append(("stack", f"name must be lowercase letters, digits and hyphens (up to 21), "
-                                  f"starting with a letter; got {stack!r}"))
+        problems.append(
+            (
+                "stack",
+                f"name must be lowercase letters, digits and hyphens (up to 21), starting with a letter; got {stack!r}",
+            )
+        )
 
     region = config.get("aws:region")
     if region not in REGION_PARTITIONS:
@@ -412,18 +490,22 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
 
     prefix = f"{NAMESPACE}:"
     for key in sorted(config):
-        if key.startswith(prefix) and key[len(prefix):] not in TOP_LEVEL_KEYS:
+        if key.startswith(prefix) and key[len(prefix) :] not in TOP_LEVEL_KEYS:
             problems.append((key, f"is not a known setting; known: {', '.join(TOP_LEVEL_KEYS)}"))
 
     def section(name: str) -> Section:
         return Section(prefix + name, config.get(prefix + name), problems)
 
-    root = Section(prefix, {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}, problems)
+    root = Section(prefix, {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, problems)
 
     ui = _ui(section("ui"), partition)
     if ui.oidc is not None and not root.has("uiOidcClientSecret"):
-        problems.append((f"{prefix}uiOidcClientSecret", "is required with ui.oidc; set it with "
-                                                         "`pulumi config set --secret uiOidcClientSecret`"))
+        problems.append(
+            (
+                f"{prefix}uiOidcClientSecret",
+                "is required with ui.oidc; set it with `pulumi config set --secret uiOidcClientSecret`",
+            )
+        )
 
     settings = Settings(
         stack=stack,
@@ -436,8 +518,7 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
         ui=ui,
         secrets=_secrets(section("secrets"), stack, partition),
         log_retention_days=root.get("logRetentionDays", one_of(*LOG_RETENTION_DAYS), 30),
-        broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200),
-                                                   21600),
+        broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200), 21600),
         migration_lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
         tags=root.get("tags", string_map, {}),
     )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-
 from settings import PROJECT, Settings
 
 
@@ -52,6 +51,8 @@ def create_context(settings: Settings) -> StackContext:
     partition = aws.get_partition(opts=invoke)
     identity = aws.get_caller_identity(opts=invoke)
     if partition.partition != settings.partition:
-        raise ValueError(f"aws:region {settings.region} is in partition {settings.partition}, but the "
-                         f"credentials in use are for {partition.partition}")
+        raise ValueError(
+            f"aws:region {settings.region} is in partition {settings.partition}, but the "
+            f"credentials in use are for {partition.partition}"
+        )
     return StackContext(settings, provider, partition.partition, partition.dns_suffix, identity.account_id)

@@ -8,12 +8,12 @@ component of a new version, and one `AirflowService` per enabled component (all 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import iam_policies
 import pulumi
 import pulumi_aws as aws
-
-import iam_policies
 from airflow_env import (
     API_SERVER_PORT,
     AirflowEndpoints,
@@ -21,9 +21,10 @@ from airflow_env import (
     container_definitions,
     migration_container_definitions,
 )
+from stack_context import StackContext
+
 from components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
 from components.migration import Migration, MigrationArgs
-from stack_context import StackContext
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class AirflowClusterArgs:
     image_uri: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
-    task_subnet_ids: pulumi.Input[list[str]]
+    task_subnet_ids: pulumi.Input[Sequence[str]]
     tasks_security_group_id: pulumi.Input[str]
     api_server_security_group_id: pulumi.Input[str]
     worker_security_group_id: pulumi.Input[str]
@@ -58,10 +59,12 @@ class AirflowCluster(pulumi.ComponentResource):
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=context.name,
-            settings=[aws.ecs.ClusterSettingArgs(
-                name="containerInsights",
-                value="enabled" if settings.services.container_insights else "disabled",
-            )],
+            settings=[
+                aws.ecs.ClusterSettingArgs(
+                    name="containerInsights",
+                    value="enabled" if settings.services.container_insights else "disabled",
+                )
+            ],
             opts=child,
         )
         aws.ecs.ClusterCapacityProviders(
@@ -106,8 +109,9 @@ class AirflowCluster(pulumi.ComponentResource):
             )
         )
         environment = endpoints.apply(airflow_environment)
-        secrets_backend_arns = [context.arn("secretsmanager", f"secret:{context.name}/{kind}/*")
-                                for kind in ("connections", "variables")]
+        secrets_backend_arns = [
+            context.arn("secretsmanager", f"secret:{context.name}/{kind}/*") for kind in ("connections", "variables")
+        ]
 
         def log_group(component: str) -> aws.cloudwatch.LogGroup:
             return aws.cloudwatch.LogGroup(
@@ -118,23 +122,30 @@ class AirflowCluster(pulumi.ComponentResource):
             )
 
         migrate_logs = log_group("migrate")
-        self.migration = Migration(f"{name}-migration", MigrationArgs(
-            context=context,
-            cluster_arn=self.cluster.arn,
-            cluster_name=self.cluster.name,
-            containers=pulumi.Output.all(args.image_uri, environment, args.secret_arns.resolve(),
-                                         migrate_logs.name).apply(
-                lambda v: migration_container_definitions(image=v[0], environment=v[1], arns=v[2],
-                                                          log_group=v[3], region=context.region)),
-            repository_arn=args.repository_arn,
-            log_group_arn=migrate_logs.arn,
-            secret_arns=args.secret_arns,
-            subnet_ids=args.task_subnet_ids,
-            security_group_ids=[args.tasks_security_group_id],
-            database_identifier=args.database_identifier,
-            database_arn=args.database_arn,
-            database_ready=args.database_ready,
-        ), opts=child)
+        self.migration = Migration(
+            f"{name}-migration",
+            MigrationArgs(
+                context=context,
+                cluster_arn=self.cluster.arn,
+                cluster_name=self.cluster.name,
+                containers=pulumi.Output.all(
+                    args.image_uri, environment, args.secret_arns.resolve(), migrate_logs.name
+                ).apply(
+                    lambda v: migration_container_definitions(
+                        image=v[0], environment=v[1], arns=v[2], log_group=v[3], region=context.region
+                    )
+                ),
+                repository_arn=args.repository_arn,
+                log_group_arn=migrate_logs.arn,
+                secret_arns=args.secret_arns,
+                subnet_ids=args.task_subnet_ids,
+                security_group_ids=[args.tasks_security_group_id],
+                database_identifier=args.database_identifier,
+                database_arn=args.database_arn,
+                database_ready=args.database_ready,
+            ),
+            opts=child,
+        )
 
         self.services: dict[str, AirflowService] = {}
         self.log_groups: dict[str, pulumi.Output[str]] = {"migrate": migrate_logs.name}
@@ -142,40 +153,59 @@ class AirflowCluster(pulumi.ComponentResource):
             logs = log_group(component)
             self.log_groups[component] = logs.name
             task_policy = pulumi.Output.all(args.bucket_arn, args.queue_arn).apply(
-                lambda v, c=component: json.dumps(iam_policies.airflow_task(
-                    c, bucket_arn=v[0], queue_arn=v[1], secrets_backend_arns=secrets_backend_arns,
-                ))
+                lambda v, c=component: json.dumps(
+                    iam_policies.airflow_task(
+                        c,
+                        bucket_arn=v[0],
+                        queue_arn=v[1],
+                        secrets_backend_arns=secrets_backend_arns,
+                    )
+                )
             )
-            roles = task_roles(f"{name}-{component}", context, parent=self, component=component,
-                               repository_arn=args.repository_arn, log_group_arn=logs.arn,
-                               secret_arns=args.secret_arns, task_policy=task_policy)
-            containers = pulumi.Output.all(args.image_uri, environment, args.secret_arns.resolve(),
-                                           logs.name).apply(
-                lambda v, c=component: container_definitions(c, image=v[0], environment=v[1], arns=v[2],
-                                                             log_group=v[3], region=context.region))
+            roles = task_roles(
+                f"{name}-{component}",
+                context,
+                parent=self,
+                component=component,
+                repository_arn=args.repository_arn,
+                log_group_arn=logs.arn,
+                secret_arns=args.secret_arns,
+                task_policy=task_policy,
+            )
+            containers = pulumi.Output.all(args.image_uri, environment, args.secret_arns.resolve(), logs.name).apply(
+                lambda v, c=component: container_definitions(
+                    c, image=v[0], environment=v[1], arns=v[2], log_group=v[3], region=context.region
+                )
+            )
             groups = [args.tasks_security_group_id]
             if component == "api-server":
                 groups.append(args.api_server_security_group_id)
             if component == "worker":
                 groups.append(args.worker_security_group_id)
-            self.services[component] = AirflowService(f"{name}-{component}", AirflowServiceArgs(
-                context=context,
-                component=component,
-                cluster_arn=self.cluster.arn,
-                containers=containers,
-                roles=roles,
-                subnet_ids=args.task_subnet_ids,
-                security_group_ids=groups,
-                service_registry_arn=api_registry.arn if component == "api-server" else None,
-                target_group_arn=args.target_group_arn if component == "api-server" else None,
-                depends_on=[self.migration.invocation],
-            ), opts=child)
+            self.services[component] = AirflowService(
+                f"{name}-{component}",
+                AirflowServiceArgs(
+                    context=context,
+                    component=component,
+                    cluster_arn=self.cluster.arn,
+                    containers=containers,
+                    roles=roles,
+                    subnet_ids=args.task_subnet_ids,
+                    security_group_ids=groups,
+                    service_registry_arn=api_registry.arn if component == "api-server" else None,
+                    target_group_arn=args.target_group_arn if component == "api-server" else None,
+                    depends_on=[self.migration.invocation],
+                ),
+                opts=child,
+            )
 
         self.cluster_name = self.cluster.name
         self.service_names = {component: service.service_name for component, service in self.services.items()}
         self.execution_api_url = f"{internal_api}/execution/"
-        self.register_outputs({
-            "clusterName": self.cluster_name,
-            "serviceNames": self.service_names,
-            "logGroups": self.log_groups,
-        })
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "serviceNames": self.service_names,
+                "logGroups": self.log_groups,
+            }
+        )

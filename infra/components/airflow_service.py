@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import iam_policies
 import pulumi
 import pulumi_aws as aws
-
-import iam_policies
 from airflow_env import SecretArns, secret_arns_for
 from stack_context import StackContext
 
@@ -28,23 +27,43 @@ class TaskRoles:
     task: aws.iam.Role
 
 
-def task_roles(name: str, context: StackContext, *, parent: pulumi.Resource, component: str,
-               repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str], secret_arns: SecretArnsInput,
-               task_policy: pulumi.Input[str] | None) -> TaskRoles:
+def task_roles(
+    name: str,
+    context: StackContext,
+    *,
+    parent: pulumi.Resource,
+    component: str,
+    repository_arn: pulumi.Input[str],
+    log_group_arn: pulumi.Input[str],
+    secret_arns: SecretArnsInput,
+    task_policy: pulumi.Input[str] | None,
+) -> TaskRoles:
     """A component's execution role (start the task) and task role (what its code may do)."""
     child = pulumi.ResourceOptions(parent=parent)
     trust = json.dumps(iam_policies.assume_role(context.service_principal("ecs-tasks"), context.account_id))
-    execution = aws.iam.Role(f"{name}-execution", assume_role_policy=trust,
-                             description=f"{context.name} {component}: start the task", opts=child)
+    execution = aws.iam.Role(
+        f"{name}-execution",
+        assume_role_policy=trust,
+        description=f"{context.name} {component}: start the task",
+        opts=child,
+    )
     execution_policy = pulumi.Output.all(repository_arn, log_group_arn, secret_arns.resolve()).apply(
-        lambda v: json.dumps(iam_policies.task_execution(
-            repository_arn=v[0], log_group_arn=v[1], secret_arns=secret_arns_for(component, v[2]),
-        ))
+        lambda v: json.dumps(
+            iam_policies.task_execution(
+                repository_arn=v[0],
+                log_group_arn=v[1],
+                secret_arns=secret_arns_for(component, v[2]),
+            )
+        )
     )
     aws.iam.RolePolicy(f"{name}-execution", role=execution.id, policy=execution_policy, opts=child)
 
-    task = aws.iam.Role(f"{name}-task", assume_role_policy=trust,
-                        description=f"{context.name} {component}: what Airflow does", opts=child)
+    task = aws.iam.Role(
+        f"{name}-task",
+        assume_role_policy=trust,
+        description=f"{context.name} {component}: what Airflow does",
+        opts=child,
+    )
     if task_policy is not None:
         aws.iam.RolePolicy(f"{name}-task", role=task.id, policy=task_policy, opts=child)
     return TaskRoles(execution, task)
@@ -61,8 +80,9 @@ class SecretArnsInput:
     admin_password: pulumi.Input[str]
 
     def resolve(self) -> pulumi.Output[SecretArns]:
-        return pulumi.Output.all(self.database, self.fernet_key, self.jwt_secret, self.api_secret_key,
-                                 self.admin_password).apply(lambda v: SecretArns(*v))
+        return pulumi.Output.all(
+            self.database, self.fernet_key, self.jwt_secret, self.api_secret_key, self.admin_password
+        ).apply(lambda v: SecretArns(*v))
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,9 @@ class AirflowService(pulumi.ComponentResource):
             launch_type=None if spot else "FARGATE",
             capacity_provider_strategies=[
                 aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1),
-            ] if spot else None,
+            ]
+            if spot
+            else None,
             platform_version="LATEST",
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids,
@@ -121,12 +143,17 @@ class AirflowService(pulumi.ComponentResource):
                 assign_public_ip=context.settings.network.assign_public_ip,
             ),
             service_registries=aws.ecs.ServiceServiceRegistriesArgs(registry_arn=args.service_registry_arn)
-            if args.service_registry_arn is not None else None,
-            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
-                target_group_arn=args.target_group_arn,
-                container_name=args.component,
-                container_port=8080,
-            )] if args.target_group_arn is not None else None,
+            if args.service_registry_arn is not None
+            else None,
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name=args.component,
+                    container_port=8080,
+                )
+            ]
+            if args.target_group_arn is not None
+            else None,
             health_check_grace_period_seconds=300 if args.target_group_arn is not None else None,
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             deployment_minimum_healthy_percent=100,
@@ -134,8 +161,9 @@ class AirflowService(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
             wait_for_steady_state=False,
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=DESIRED_COUNT_IS_THE_WAKERS,
-                                        depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=DESIRED_COUNT_IS_THE_WAKERS, depends_on=list(args.depends_on)
+            ),
         )
         self.service_name = self.service.name
         self.register_outputs({"serviceName": self.service_name, "taskDefinition": self.task_definition.arn})

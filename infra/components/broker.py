@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import iam_policies
 import pulumi
 import pulumi_aws as aws
-
-import iam_policies
 from stack_context import StackContext
 
 MAX_RECEIVES = 5
@@ -52,9 +51,7 @@ class Broker(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{name}-tls-only",
             queue_url=self.queue.url,
-            policy=self.queue.arn.apply(
-                lambda arn: json.dumps(iam_policies.deny_insecure_transport("sqs", [arn]))
-            ),
+            policy=self.queue.arn.apply(lambda arn: json.dumps(iam_policies.deny_insecure_transport("sqs", [arn]))),
             opts=child,
         )
         self.queue_url = self.queue.url

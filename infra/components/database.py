@@ -8,13 +8,13 @@ restore the instance from a snapshot (a staging stack rehearsing an upgrade on a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
-
 from stack_context import StackContext
 
 DATABASE_NAME = "airflow"
@@ -26,24 +26,26 @@ LOG_EXPORTS = ("postgresql", "upgrade")
 @dataclass(frozen=True)
 class DatabaseArgs:
     context: StackContext
-    subnet_ids: pulumi.Input[list[str]]
+    subnet_ids: pulumi.Input[Sequence[str]]
     security_group_id: pulumi.Input[str]
 
 
 def connection_document(username: str, password: str, host: str, port: int, dbname: str) -> str:
     """The JSON kept in the connection secret: RDS's usual keys plus Airflow's sync and async URLs."""
     credentials = f"{quote(username, safe='')}:{quote(password, safe='')}@{host}:{port}/{dbname}"
-    return json.dumps({
-        "engine": "postgres",
-        "username": username,
-        "password": password,
-        "host": host,
-        "port": port,
-        "dbname": dbname,
-        # rds.force_ssl refuses plain connections; both drivers are told to use TLS.
-        "conn": f"postgresql+psycopg2://{credentials}?sslmode=require",
-        "conn_async": f"postgresql+asyncpg://{credentials}?ssl=require",
-    })
+    return json.dumps(
+        {
+            "engine": "postgres",
+            "username": username,
+            "password": password,
+            "host": host,
+            "port": port,
+            "dbname": dbname,
+            # rds.force_ssl refuses plain connections; both drivers are told to use TLS.
+            "conn": f"postgresql+psycopg2://{credentials}?sslmode=require",
+            "conn_async": f"postgresql+asyncpg://{credentials}?ssl=require",
+        }
+    )
 
 
 class Database(pulumi.ComponentResource):
@@ -141,8 +143,10 @@ class Database(pulumi.ComponentResource):
         self.identifier = self.instance.identifier
         self.arn = self.instance.arn
         self.endpoint = self.instance.endpoint
-        self.register_outputs({
-            "identifier": self.identifier,
-            "endpoint": self.endpoint,
-            "connectionSecretArn": self.connection_secret.arn,
-        })
+        self.register_outputs(
+            {
+                "identifier": self.identifier,
+                "endpoint": self.endpoint,
+                "connectionSecretArn": self.connection_secret.arn,
+            }
+        )

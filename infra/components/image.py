@@ -15,7 +15,6 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
-
 from stack_context import StackContext
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"
@@ -38,12 +37,18 @@ def repository_arn_of(context: StackContext, image_uri: str) -> str:
 
 
 def lifecycle_policy() -> str:
-    return json.dumps({"rules": [{
-        "rulePriority": 1,
-        "description": f"keep the newest {KEEP_IMAGES} images",
-        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
-        "action": {"type": "expire"},
-    }]})
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"keep the newest {KEEP_IMAGES} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
 
 
 class AirflowImage(pulumi.ComponentResource):
@@ -69,8 +74,9 @@ class AirflowImage(pulumi.ComponentResource):
                 force_delete=not context.settings.database.deletion_protection,
                 opts=child,
             )
-            aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=repository.name, policy=lifecycle_policy(),
-                                    opts=child)
+            aws.ecr.LifecyclePolicy(
+                f"{name}-lifecycle", repository=repository.name, policy=lifecycle_policy(), opts=child
+            )
             image = awsx.ecr.Image(
                 f"{name}-airflow",
                 repository_url=repository.repository_url,

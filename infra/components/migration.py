@@ -9,16 +9,17 @@ update stops there and the services stay on their previous task definitions.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import iam_policies
 import pulumi
 import pulumi_aws as aws
-
-import iam_policies
-from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
 from stack_context import StackContext
+
+from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "migrator"
 TIMEOUT_SECONDS = 900
@@ -35,23 +36,30 @@ class MigrationArgs:
     repository_arn: pulumi.Input[str]
     log_group_arn: pulumi.Input[str]
     secret_arns: SecretArnsInput
-    subnet_ids: pulumi.Input[list[str]]
+    subnet_ids: pulumi.Input[Sequence[str]]
     security_group_ids: list[pulumi.Input[str]]
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
 
 
-def runner_policy(*, ecs_arn_prefix: str, cluster_arn: str, cluster_name: str, family: str,
-                  role_arns: list[str], ecs_tasks_principal: str, database_arn: str, log_group_arn: str,
-                  ) -> dict[str, Any]:
+def runner_policy(
+    *,
+    ecs_arn_prefix: str,
+    cluster_arn: str,
+    cluster_name: str,
+    family: str,
+    role_arns: list[str],
+    ecs_tasks_principal: str,
+    database_arn: str,
+    log_group_arn: str,
+) -> dict[str, Any]:
     """The runner may start this stack's migration task, watch it, and start this stack's database."""
     task_definitions = f"{ecs_arn_prefix}task-definition/{family}:*"
     return iam_policies.policy(
         iam_policies.allow(["ecs:RunTask"], [task_definitions], {"ArnEquals": {"ecs:cluster": cluster_arn}}),
         iam_policies.allow(["ecs:DescribeTasks"], [f"{ecs_arn_prefix}task/{cluster_name}/*"]),
-        iam_policies.allow(["iam:PassRole"], role_arns,
-                           {"StringEquals": {"iam:PassedToService": ecs_tasks_principal}}),
+        iam_policies.allow(["iam:PassRole"], role_arns, {"StringEquals": {"iam:PassedToService": ecs_tasks_principal}}),
         iam_policies.allow(["rds:DescribeDBInstances", "rds:StartDBInstance"], [database_arn]),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
     )
@@ -64,9 +72,16 @@ class Migration(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         family = f"{context.name}-migrate"
 
-        roles = task_roles(f"{name}-task", context, parent=self, component="migrate",
-                           repository_arn=args.repository_arn, log_group_arn=args.log_group_arn,
-                           secret_arns=args.secret_arns, task_policy=None)
+        roles = task_roles(
+            f"{name}-task",
+            context,
+            parent=self,
+            component="migrate",
+            repository_arn=args.repository_arn,
+            log_group_arn=args.log_group_arn,
+            secret_arns=args.secret_arns,
+            task_policy=None,
+        )
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=family,
@@ -91,18 +106,35 @@ class Migration(pulumi.ComponentResource):
             opts=child,
         )
         trust = json.dumps(iam_policies.assume_role(context.service_principal("lambda"), context.account_id))
-        runner_role = aws.iam.Role(f"{name}-runner", assume_role_policy=trust,
-                                   description=f"{context.name}: runs airflow db migrate", opts=child)
+        runner_role = aws.iam.Role(
+            f"{name}-runner",
+            assume_role_policy=trust,
+            description=f"{context.name}: runs airflow db migrate",
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-runner",
             role=runner_role.id,
-            policy=pulumi.Output.all(args.cluster_arn, args.cluster_name, roles.execution.arn, roles.task.arn,
-                                     args.database_arn, runner_logs.arn).apply(
-                lambda v: json.dumps(runner_policy(
-                    ecs_arn_prefix=context.arn("ecs", ""), cluster_arn=v[0], cluster_name=v[1],
-                    family=family, role_arns=[v[2], v[3]], ecs_tasks_principal=context.service_principal("ecs-tasks"),
-                    database_arn=v[4], log_group_arn=v[5],
-                ))
+            policy=pulumi.Output.all(
+                args.cluster_arn,
+                args.cluster_name,
+                roles.execution.arn,
+                roles.task.arn,
+                args.database_arn,
+                runner_logs.arn,
+            ).apply(
+                lambda v: json.dumps(
+                    runner_policy(
+                        ecs_arn_prefix=context.arn("ecs", ""),
+                        cluster_arn=v[0],
+                        cluster_name=v[1],
+                        family=family,
+                        role_arns=[v[2], v[3]],
+                        ecs_tasks_principal=context.service_principal("ecs-tasks"),
+                        database_arn=v[4],
+                        log_group_arn=v[5],
+                    )
+                )
             ),
             opts=child,
         )
@@ -117,15 +149,16 @@ class Migration(pulumi.ComponentResource):
             role=runner_role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=128,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
-                "CLUSTER": args.cluster_name,
-                "SUBNETS": pulumi.Output.from_input(args.subnet_ids).apply(",".join),
-                "SECURITY_GROUPS": pulumi.Output.all(*args.security_group_ids).apply(",".join),
-                "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
-                "DB_INSTANCE_ID": args.database_identifier,
-            }),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text",
-                                                                 log_group=runner_logs.name),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "CLUSTER": args.cluster_name,
+                    "SUBNETS": pulumi.Output.from_input(args.subnet_ids).apply(",".join),
+                    "SECURITY_GROUPS": pulumi.Output.all(*args.security_group_ids).apply(",".join),
+                    "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
+                    "DB_INSTANCE_ID": args.database_identifier,
+                }
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=runner_logs.name),
             opts=child,
         )
         self.invocation = aws.lambda_.Invocation(

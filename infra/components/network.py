@@ -11,12 +11,12 @@ accepts 8793 from the api-server only; the database accepts 5432 from the Airflo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
-
 from airflow_env import API_SERVER_PORT, WORKER_LOG_SERVER_PORT
 from stack_context import StackContext
 
@@ -32,9 +32,9 @@ class NetworkArgs:
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
-    task_subnet_ids: pulumi.Output[list[str]]
-    load_balancer_subnet_ids: pulumi.Output[list[str]]
-    database_subnet_ids: pulumi.Output[list[str]]
+    task_subnet_ids: pulumi.Output[Sequence[str]]
+    load_balancer_subnet_ids: pulumi.Output[Sequence[str]]
+    database_subnet_ids: pulumi.Output[Sequence[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("airflow:network:Network", name, None, opts)
@@ -53,7 +53,8 @@ class Network(pulumi.ComponentResource):
                 number_of_availability_zones=settings.availability_zones,
                 subnet_specs=specs,
                 nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(
-                    strategy=awsx.ec2.NatGatewayStrategy.SINGLE if settings.nat_gateway == "single"
+                    strategy=awsx.ec2.NatGatewayStrategy.SINGLE
+                    if settings.nat_gateway == "single"
                     else awsx.ec2.NatGatewayStrategy.NONE
                 ),
                 enable_dns_hostnames=True,
@@ -64,8 +65,7 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = vpc.vpc_id
             self.vpc_cidr = pulumi.Output.from_input(settings.vpc_cidr)
             self.load_balancer_subnet_ids = vpc.public_subnet_ids
-            self.task_subnet_ids = (vpc.public_subnet_ids if settings.nat_gateway == "none"
-                                    else vpc.private_subnet_ids)
+            self.task_subnet_ids = vpc.public_subnet_ids if settings.nat_gateway == "none" else vpc.private_subnet_ids
             self.database_subnet_ids = vpc.isolated_subnet_ids
         else:
             assert settings.vpc_id is not None
@@ -90,8 +90,9 @@ class Network(pulumi.ComponentResource):
         self.worker_sg = group("worker", "Airflow Celery workers: log server for the api-server")
         self.database_sg = group("database", "Airflow metadata database")
 
-        def ingress(key: str, group_id: pulumi.Input[str], port: int, *, source_group=None, cidr=None,
-                    description: str) -> None:
+        def ingress(
+            key: str, group_id: pulumi.Input[str], port: int, *, source_group=None, cidr=None, description: str
+        ) -> None:
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{key}",
                 security_group_id=group_id,
@@ -104,12 +105,27 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        ingress("api-from-tasks", self.api_server_sg.id, API_SERVER_PORT, source_group=self.tasks_sg.id,
-                description="Execution API from Airflow tasks")
-        ingress("worker-logs-from-api", self.worker_sg.id, WORKER_LOG_SERVER_PORT,
-                source_group=self.api_server_sg.id, description="Live task logs for the UI")
-        ingress("db-from-tasks", self.database_sg.id, POSTGRES_PORT, source_group=self.tasks_sg.id,
-                description="PostgreSQL from Airflow tasks")
+        ingress(
+            "api-from-tasks",
+            self.api_server_sg.id,
+            API_SERVER_PORT,
+            source_group=self.tasks_sg.id,
+            description="Execution API from Airflow tasks",
+        )
+        ingress(
+            "worker-logs-from-api",
+            self.worker_sg.id,
+            WORKER_LOG_SERVER_PORT,
+            source_group=self.api_server_sg.id,
+            description="Live task logs for the UI",
+        )
+        ingress(
+            "db-from-tasks",
+            self.database_sg.id,
+            POSTGRES_PORT,
+            source_group=self.tasks_sg.id,
+            description="PostgreSQL from Airflow tasks",
+        )
 
         ui = context.settings.ui
         self.load_balancer_sg: aws.ec2.SecurityGroup | None = None
@@ -117,8 +133,13 @@ class Network(pulumi.ComponentResource):
             self.load_balancer_sg = group("load-balancer", "Airflow UI load balancer")
             for index, allowed in enumerate(ui.allowed_cidrs):
                 for port in (443, 80):
-                    ingress(f"lb-{port}-{index}", self.load_balancer_sg.id, port, cidr=allowed,
-                            description=f"UI from {allowed}")
+                    ingress(
+                        f"lb-{port}-{index}",
+                        self.load_balancer_sg.id,
+                        port,
+                        cidr=allowed,
+                        description=f"UI from {allowed}",
+                    )
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-lb-to-api",
                 security_group_id=self.load_balancer_sg.id,
@@ -129,15 +150,30 @@ class Network(pulumi.ComponentResource):
                 description="Forward to the api-server",
                 opts=child,
             )
-            ingress("api-from-lb", self.api_server_sg.id, API_SERVER_PORT,
-                    source_group=self.load_balancer_sg.id, description="UI through the load balancer")
+            ingress(
+                "api-from-lb",
+                self.api_server_sg.id,
+                API_SERVER_PORT,
+                source_group=self.load_balancer_sg.id,
+                description="UI through the load balancer",
+            )
         else:
             # No load balancer: the UI is reachable from inside the VPC (and the private ranges named).
-            ingress("api-from-vpc", self.api_server_sg.id, API_SERVER_PORT, cidr=self.vpc_cidr,
-                    description="UI from inside the VPC")
+            ingress(
+                "api-from-vpc",
+                self.api_server_sg.id,
+                API_SERVER_PORT,
+                cidr=self.vpc_cidr,
+                description="UI from inside the VPC",
+            )
             for index, allowed in enumerate(ui.allowed_cidrs):
-                ingress(f"api-from-private-{index}", self.api_server_sg.id, API_SERVER_PORT, cidr=allowed,
-                        description=f"UI from {allowed}")
+                ingress(
+                    f"api-from-private-{index}",
+                    self.api_server_sg.id,
+                    API_SERVER_PORT,
+                    cidr=allowed,
+                    description=f"UI from {allowed}",
+                )
 
         # Tasks reach AWS APIs (ECR, S3, SQS, Secrets Manager, CloudWatch) over HTTPS and the database.
         aws.vpc.SecurityGroupEgressRule(
@@ -160,8 +196,10 @@ class Network(pulumi.ComponentResource):
             description="PostgreSQL",
             opts=child,
         )
-        for key, port, target in (("tasks-to-api", API_SERVER_PORT, self.api_server_sg),
-                                  ("tasks-to-worker-logs", WORKER_LOG_SERVER_PORT, self.worker_sg)):
+        for key, port, target in (
+            ("tasks-to-api", API_SERVER_PORT, self.api_server_sg),
+            ("tasks-to-worker-logs", WORKER_LOG_SERVER_PORT, self.worker_sg),
+        ):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{key}",
                 security_group_id=self.tasks_sg.id,
@@ -173,8 +211,10 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.register_outputs({
-            "vpcId": self.vpc_id,
-            "taskSubnetIds": self.task_subnet_ids,
-            "databaseSubnetIds": self.database_subnet_ids,
-        })
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "taskSubnetIds": self.task_subnet_ids,
+                "databaseSubnetIds": self.database_subnet_ids,
+            }
+        )

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
-
 from stack_context import StackContext
 
 
@@ -58,8 +57,11 @@ class AirflowSecrets(pulumi.ComponentResource):
             self.fernet_key_arn = pulumi.Output.from_input(given_fernet)
         else:
             key_bytes = random.RandomBytes(f"{name}-fernet-key-bytes", length=32, opts=child)
-            self.fernet_key_arn = secret("fernet-key", "Airflow Fernet key (encrypts connections, variables)",
-                                         key_bytes.base64.apply(fernet_key_from_base64))
+            self.fernet_key_arn = secret(
+                "fernet-key",
+                "Airflow Fernet key (encrypts connections, variables)",
+                key_bytes.base64.apply(fernet_key_from_base64),
+            )
 
         def generated(key: str, description: str, length: int) -> pulumi.Output[str]:
             value = random.RandomPassword(f"{name}-{key}-random", length=length, special=False, opts=child)
@@ -69,7 +71,9 @@ class AirflowSecrets(pulumi.ComponentResource):
         self.api_secret_key_arn = generated("api-secret-key", "Airflow API secret key", 64)
         self.admin_password_arn = generated("admin-password", "password of the first Airflow admin user", 32)
 
-        self.register_outputs({
-            "fernetKeySecretArn": self.fernet_key_arn,
-            "adminPasswordSecretArn": self.admin_password_arn,
-        })
+        self.register_outputs(
+            {
+                "fernetKeySecretArn": self.fernet_key_arn,
+                "adminPasswordSecretArn": self.admin_password_arn,
+            }
+        )

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import iam_policies
 import pulumi
 import pulumi_aws as aws
-
-import iam_policies
 from airflow_env import LOGS_PREFIX
 from stack_context import StackContext
 
@@ -53,12 +52,14 @@ class Storage(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=self.bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256",
-                ),
-                bucket_key_enabled=True,
-            )],
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256",
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
             opts=child,
         )
         aws.s3.BucketVersioning(

@@ -8,11 +8,11 @@ from the stack's secret config and stays a Pulumi secret.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-
 from airflow_env import API_SERVER_PORT, HEALTH_PATH
 from stack_context import StackContext
 
@@ -21,7 +21,7 @@ from stack_context import StackContext
 class WebUiArgs:
     context: StackContext
     vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[list[str]]
+    subnet_ids: pulumi.Input[Sequence[str]]
     security_group_id: pulumi.Input[str]
     oidc_client_secret: pulumi.Input[str] | None
 
@@ -71,23 +71,29 @@ class WebUi(pulumi.ComponentResource):
         actions: list[aws.lb.ListenerDefaultActionArgs] = []
         if ui.oidc is not None:
             assert args.oidc_client_secret is not None
-            actions.append(aws.lb.ListenerDefaultActionArgs(
-                type="authenticate-oidc",
-                order=1,
-                authenticate_oidc=aws.lb.ListenerDefaultActionAuthenticateOidcArgs(
-                    issuer=ui.oidc.issuer,
-                    authorization_endpoint=ui.oidc.authorization_endpoint,
-                    token_endpoint=ui.oidc.token_endpoint,
-                    user_info_endpoint=ui.oidc.user_info_endpoint,
-                    client_id=ui.oidc.client_id,
-                    client_secret=args.oidc_client_secret,
-                    scope=ui.oidc.scope,
-                    on_unauthenticated_request="authenticate",
-                ),
-            ))
-        actions.append(aws.lb.ListenerDefaultActionArgs(
-            type="forward", order=len(actions) + 1, target_group_arn=self.target_group.arn,
-        ))
+            actions.append(
+                aws.lb.ListenerDefaultActionArgs(
+                    type="authenticate-oidc",
+                    order=1,
+                    authenticate_oidc=aws.lb.ListenerDefaultActionAuthenticateOidcArgs(
+                        issuer=ui.oidc.issuer,
+                        authorization_endpoint=ui.oidc.authorization_endpoint,
+                        token_endpoint=ui.oidc.token_endpoint,
+                        user_info_endpoint=ui.oidc.user_info_endpoint,
+                        client_id=ui.oidc.client_id,
+                        client_secret=args.oidc_client_secret,
+                        scope=ui.oidc.scope,
+                        on_unauthenticated_request="authenticate",
+                    ),
+                )
+            )
+        actions.append(
+            aws.lb.ListenerDefaultActionArgs(
+                type="forward",
+                order=len(actions) + 1,
+                target_group_arn=self.target_group.arn,
+            )
+        )
         self.https_listener = aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.load_balancer.arn,
@@ -103,12 +109,16 @@ class WebUi(pulumi.ComponentResource):
             load_balancer_arn=self.load_balancer.arn,
             port=80,
             protocol="HTTP",
-            default_actions=[aws.lb.ListenerDefaultActionArgs(
-                type="redirect",
-                redirect=aws.lb.ListenerDefaultActionRedirectArgs(
-                    protocol="HTTPS", port="443", status_code="HTTP_301",
-                ),
-            )],
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS",
+                        port="443",
+                        status_code="HTTP_301",
+                    ),
+                )
+            ],
             opts=child,
         )
         host = pulumi.Output.from_input(ui.host_name) if ui.host_name else self.load_balancer.dns_name

@@ -15,19 +15,29 @@ def start_database(rds: Any, instance_id: str) -> None:
     rds.start_db_instance(DBInstanceIdentifier=instance_id)
 
 
-def run_task(ecs: Any, *, cluster: str, task_definition: str, subnets: Sequence[str],
-             security_groups: Sequence[str], assign_public_ip: bool, started_by: str) -> str:
+def run_task(
+    ecs: Any,
+    *,
+    cluster: str,
+    task_definition: str,
+    subnets: Sequence[str],
+    security_groups: Sequence[str],
+    assign_public_ip: bool,
+    started_by: str,
+) -> str:
     response = ecs.run_task(
         cluster=cluster,
         taskDefinition=task_definition,
         launchType="FARGATE",
         count=1,
         startedBy=started_by,
-        networkConfiguration={"awsvpcConfiguration": {
-            "subnets": list(subnets),
-            "securityGroups": list(security_groups),
-            "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
-        }},
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": list(subnets),
+                "securityGroups": list(security_groups),
+                "assignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
+            }
+        },
     )
     if response.get("failures") or not response.get("tasks"):
         raise RuntimeError(f"ECS could not start the migration task: {response.get('failures')}")

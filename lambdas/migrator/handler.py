@@ -63,13 +63,22 @@ def log(event: str, **fields: Any) -> None:
 def task_definition_of(event: Any) -> str:
     arn = event.get("taskDefinitionArn") if isinstance(event, dict) else None
     if not isinstance(arn, str) or ":task-definition/" not in arn:
-        raise MigrationFailed('event must be {"taskDefinitionArn": "<ECS task definition ARN>"}, '
-                              f"got {json.dumps(event, default=str)[:200]}")
+        raise MigrationFailed(
+            'event must be {"taskDefinitionArn": "<ECS task definition ARN>"}, '
+            f"got {json.dumps(event, default=str)[:200]}"
+        )
     return arn
 
 
-def migrate(event: Any, *, config: RunnerConfig, ecs: Any, rds: Any, seconds_left: Callable[[], float],
-            sleep: Callable[[float], None] = time.sleep) -> dict[str, str]:
+def migrate(
+    event: Any,
+    *,
+    config: RunnerConfig,
+    ecs: Any,
+    rds: Any,
+    seconds_left: Callable[[], float],
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, str]:
     task_definition = task_definition_of(event)
 
     started_database = False
@@ -85,13 +94,18 @@ def migrate(event: Any, *, config: RunnerConfig, ecs: Any, rds: Any, seconds_lef
             adapters.start_database(rds, config.db_instance_id)
             started_database = True
         if seconds_left() < POLL_SECONDS + SAFETY_MARGIN_SECONDS:
-            raise MigrationFailed(f"database {config.db_instance_id} is still {status}; run `pulumi up` "
-                                  "again once it is available")
+            raise MigrationFailed(
+                f"database {config.db_instance_id} is still {status}; run `pulumi up` again once it is available"
+            )
         sleep(POLL_SECONDS)
 
     task_arn = adapters.run_task(
-        ecs, cluster=config.cluster, task_definition=task_definition, subnets=config.subnets,
-        security_groups=config.security_groups, assign_public_ip=config.assign_public_ip,
+        ecs,
+        cluster=config.cluster,
+        task_definition=task_definition,
+        subnets=config.subnets,
+        security_groups=config.security_groups,
+        assign_public_ip=config.assign_public_ip,
         started_by="airflow-migrate",
     )
     log("migration-started", task=task_arn, taskDefinition=task_definition)
@@ -100,8 +114,10 @@ def migrate(event: Any, *, config: RunnerConfig, ecs: Any, rds: Any, seconds_lef
         if outcome.finished:
             break
         if seconds_left() < POLL_SECONDS + SAFETY_MARGIN_SECONDS:
-            raise MigrationFailed(f"migration task {task_arn} is still running ({outcome.reason}); the "
-                                  "components keep their current version: run `pulumi up` again when it ends")
+            raise MigrationFailed(
+                f"migration task {task_arn} is still running ({outcome.reason}); the "
+                "components keep their current version: run `pulumi up` again when it ends"
+            )
         sleep(POLL_SECONDS)
 
     log("migration-finished", task=task_arn, succeeded=outcome.succeeded, reason=outcome.reason)

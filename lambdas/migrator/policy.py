@@ -8,11 +8,24 @@ from typing import Any, Literal
 CONTAINER = "migrate"
 
 # RDS statuses that pass by themselves; anything not listed here or below is a failure.
-TRANSIENT_DB_STATUSES = frozenset({
-    "starting", "backing-up", "modifying", "rebooting", "configuring-enhanced-monitoring",
-    "configuring-log-exports", "upgrading", "renaming", "resetting-master-credentials", "creating",
-    "maintenance", "storage-optimization", "configuring-iam-database-auth", "stopping",
-})
+TRANSIENT_DB_STATUSES = frozenset(
+    {
+        "starting",
+        "backing-up",
+        "modifying",
+        "rebooting",
+        "configuring-enhanced-monitoring",
+        "configuring-log-exports",
+        "upgrading",
+        "renaming",
+        "resetting-master-credentials",
+        "creating",
+        "maintenance",
+        "storage-optimization",
+        "configuring-iam-database-auth",
+        "stopping",
+    }
+)
 
 DatabaseAction = Literal["proceed", "start", "wait", "fail"]
 
@@ -44,7 +57,11 @@ def judge_task(task: dict[str, Any]) -> Outcome:
     if exit_code == 0:
         return Outcome(True, True, "airflow db migrate finished with exit code 0")
     if exit_code is not None:
-        return Outcome(True, False, f"airflow db migrate failed with exit code {exit_code}; "
-                                    f"see the migrate log stream of task {task.get('taskArn', '?')}")
+        return Outcome(
+            True,
+            False,
+            f"airflow db migrate failed with exit code {exit_code}; "
+            f"see the migrate log stream of task {task.get('taskArn', '?')}",
+        )
     reason = container.get("reason") or task.get("stoppedReason") or "no reason given"
     return Outcome(True, False, f"migration task stopped before it ran: {reason}")

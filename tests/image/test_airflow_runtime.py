@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from airflow_env import (
     COMMANDS,
     HEALTH_CHECKS,
@@ -26,6 +25,7 @@ from airflow_env import (
     airflow_environment,
 )
 from components.database import connection_document
+
 from tests.support.postgres import running_postgres
 
 QUEUE_URL = "https://sqs.us-gov-east-1.amazonaws.com/123456789012/airflow-test-celery"
@@ -89,8 +89,7 @@ def test_migration_script_creates_the_admin_and_can_run_again(container_env):
 
 
 def test_wait_for_migrations_passes_once_migrated(container_env):
-    result = airflow(container_env, "db", "check-migrations", "--migration-wait-timeout",
-                     str(MIGRATION_WAIT_SECONDS))
+    result = airflow(container_env, "db", "check-migrations", "--migration-wait-timeout", str(MIGRATION_WAIT_SECONDS))
     assert result.returncode == 0, result.stderr[-2000:]
 
 

@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def plan(*stacks: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "infra/plan.py", *stacks], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "infra/plan.py", *stacks], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_plan_prints_the_dev_and_prod_stacks():

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from config_schema import SettingsError
 from offline import load_stack_file, run_stack
 from settings import DEFAULT_AIRFLOW_VERSION, load_settings
@@ -67,57 +66,113 @@ BAD_INPUTS = [
     # (config, key named in the error, words of what is allowed)
     ({"aws:region": "us-east-1"}, "aws:region", "us-gov-east-1"),
     (settings_with(databse={}), "airflow:databse", "not a known setting"),
-    (settings_with(database={"instanceClass": "db.t4g.mega"}), "airflow:database.instanceClass",
-     "db.t4g has no size 'mega'"),
+    (
+        settings_with(database={"instanceClass": "db.t4g.mega"}),
+        "airflow:database.instanceClass",
+        "db.t4g has no size 'mega'",
+    ),
     (settings_with(database={"instanceClass": "db.z9.large"}), "airflow:database.instanceClass", "family"),
     (settings_with(database={"instanceClass": 5}), "airflow:database.instanceClass", "db.t4g.micro"),
     (settings_with(database={"allocatedStorageGb": 10}), "airflow:database.allocatedStorageGb", "20 to 65536"),
     (settings_with(database={"allocatedStorageGb": "lots"}), "airflow:database.allocatedStorageGb", "whole number"),
     (settings_with(database={"engineVersion": "12"}), "airflow:database.engineVersion", "15, 16, 17"),
-    (settings_with(database={"deletionProtection": "yes"}), "airflow:database.deletionProtection",
-     "true or false"),
-    (settings_with(database={"restoreFromSnapshot": "arn:aws:rds:us-east-1:123456789012:snapshot:x"}),
-     "airflow:database.restoreFromSnapshot", "aws-us-gov"),
-    (settings_with(database={"restoreFromSnapshot": "1-bad id"}), "airflow:database.restoreFromSnapshot",
-     "snapshot identifier"),
-    (settings_with(database={"maxAllocatedStorageGb": 30, "allocatedStorageGb": 50}),
-     "airflow:database.maxAllocatedStorageGb", "at least allocatedStorageGb"),
+    (settings_with(database={"deletionProtection": "yes"}), "airflow:database.deletionProtection", "true or false"),
+    (
+        settings_with(database={"restoreFromSnapshot": "arn:aws:rds:us-east-1:123456789012:snapshot:x"}),
+        "airflow:database.restoreFromSnapshot",
+        "aws-us-gov",
+    ),
+    (
+        settings_with(database={"restoreFromSnapshot": "1-bad id"}),
+        "airflow:database.restoreFromSnapshot",
+        "snapshot identifier",
+    ),
+    (
+        settings_with(database={"maxAllocatedStorageGb": 30, "allocatedStorageGb": 50}),
+        "airflow:database.maxAllocatedStorageGb",
+        "at least allocatedStorageGb",
+    ),
     (settings_with(database={"sizeGb": 20}), "airflow:database.sizeGb", "known here"),
     (settings_with(network={"vpcCidr": "10.0.0.0/33"}), "airflow:network.vpcCidr", "CIDR"),
     (settings_with(network={"vpcCidr": "10.0.0.1/16"}), "airflow:network.vpcCidr", "CIDR"),
     (settings_with(network={"natGateway": "per-az"}), "airflow:network.natGateway", "none, single"),
     (settings_with(network={"availabilityZones": 6}), "airflow:network.availabilityZones", "2 to 3"),
     (settings_with(network={"vpcId": "vpc-0a1b2c3d4e5f60718"}), "airflow:network.taskSubnetIds", "required"),
-    (settings_with(network={"vpcId": "vpc-0a1b2c3d4e5f60718", "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1"],
-                            "databaseSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1"]}),
-     "airflow:network.databaseSubnetIds", "2 to 16"),
-    (settings_with(network={"vpcId": "vpc-0a1b2c3d4e5f60718", "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1"],
-                            "databaseSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb1"]}),
-     "airflow:network.databaseSubnetIds", "no route from the internet"),
+    (
+        settings_with(
+            network={
+                "vpcId": "vpc-0a1b2c3d4e5f60718",
+                "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1"],
+                "databaseSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1"],
+            }
+        ),
+        "airflow:network.databaseSubnetIds",
+        "2 to 16",
+    ),
+    (
+        settings_with(
+            network={
+                "vpcId": "vpc-0a1b2c3d4e5f60718",
+                "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1"],
+                "databaseSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb1"],
+            }
+        ),
+        "airflow:network.databaseSubnetIds",
+        "no route from the internet",
+    ),
     (settings_with(network={"taskSubnetIds": ["sub-1"]}), "airflow:network.taskSubnetIds", "subnet id"),
     (settings_with(network={"vpcId": "my-vpc"}), "airflow:network.vpcId", "vpc-"),
     (settings_with(services={"worker": {"cpu": 300}}), "airflow:services.worker.cpu", "256, 512"),
-    (settings_with(services={"worker": {"cpu": 256, "memoryMb": 4096}}), "airflow:services.worker.memoryMb",
-     "512, 1024, 2048"),
-    (settings_with(services={"worker": {"cpu": 1024, "memoryMb": 1024}}), "airflow:services.worker.memoryMb",
-     "2048 to 8192 in steps of 1024"),
+    (
+        settings_with(services={"worker": {"cpu": 256, "memoryMb": 4096}}),
+        "airflow:services.worker.memoryMb",
+        "512, 1024, 2048",
+    ),
+    (
+        settings_with(services={"worker": {"cpu": 1024, "memoryMb": 1024}}),
+        "airflow:services.worker.memoryMb",
+        "2048 to 8192 in steps of 1024",
+    ),
     (settings_with(services={"workerConcurrency": 0}), "airflow:services.workerConcurrency", "1 to 64"),
     (settings_with(services={"webserver": {}}), "airflow:services.webserver", "known here"),
     (settings_with(image={"architecture": "arm"}), "airflow:image.architecture", "arm64, x86_64"),
     (settings_with(image={"airflowVersion": "2.10.5"}), "airflow:image.airflowVersion", "Airflow 3"),
     (settings_with(image={"uri": "public.ecr.aws/airflow:3"}), "airflow:image.uri", "private ECR"),
-    (settings_with(ui={"loadBalancer": True, "allowedCidrs": ["0.0.0.0/0"]}), "airflow:ui.certificateArn",
-     "required with loadBalancer"),
-    (settings_with(ui={"loadBalancer": True, "certificateArn":
-                       "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/"
-                       "11111111-2222-3333-4444-555555555555"}), "airflow:ui.allowedCidrs", "at least one"),
-    (settings_with(ui={"loadBalancer": True, "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
-                       "allowedCidrs": ["10.0.0.0/8"]}), "airflow:ui.certificateArn", "arn:aws-us-gov:acm"),
+    (
+        settings_with(ui={"loadBalancer": True, "allowedCidrs": ["0.0.0.0/0"]}),
+        "airflow:ui.certificateArn",
+        "required with loadBalancer",
+    ),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "certificateArn": "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/"
+                "11111111-2222-3333-4444-555555555555",
+            }
+        ),
+        "airflow:ui.allowedCidrs",
+        "at least one",
+    ),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "certificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
+                "allowedCidrs": ["10.0.0.0/8"],
+            }
+        ),
+        "airflow:ui.certificateArn",
+        "arn:aws-us-gov:acm",
+    ),
     (settings_with(ui={"allowedCidrs": ["0.0.0.0/0"]}), "airflow:ui.allowedCidrs", "private range"),
     (settings_with(ui={"tlsPolicy": "ELBSecurityPolicy-2016-08"}), "airflow:ui.tlsPolicy", "FIPS"),
     (settings_with(ui={"oidc": {"issuer": "https://x"}}), "airflow:ui.oidc.clientId", "required"),
-    (settings_with(secrets={"fernetKeySecretArn": "prod-fernet"}), "airflow:secrets.fernetKeySecretArn",
-     "arn:aws-us-gov:secretsmanager"),
+    (
+        settings_with(secrets={"fernetKeySecretArn": "prod-fernet"}),
+        "airflow:secrets.fernetKeySecretArn",
+        "arn:aws-us-gov:secretsmanager",
+    ),
     (settings_with(secrets={"recoveryWindowDays": 3}), "airflow:secrets.recoveryWindowDays", "7 to 30"),
     (settings_with(logRetentionDays=10), "airflow:logRetentionDays", "14"),
     (settings_with(brokerVisibilityTimeoutSeconds=60), "airflow:brokerVisibilityTimeoutSeconds", "900 to 43200"),
@@ -139,8 +194,7 @@ def test_bad_settings_are_rejected_naming_the_key(config, key, allowed):
 
 
 def test_every_problem_is_reported_at_once():
-    config = settings_with(database={"instanceClass": "db.t4g.mega", "allocatedStorageGb": 1},
-                           logRetentionDays=10)
+    config = settings_with(database={"instanceClass": "db.t4g.mega", "allocatedStorageGb": 1}, logRetentionDays=10)
     with pytest.raises(SettingsError) as raised:
         load_settings("dev", config)
     assert len(raised.value.problems) == 3

@@ -7,20 +7,28 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
-from moto import mock_aws
-from moto.ecs.models import EC2ContainerServiceBackend
-
 from migrator import handler as migrator
 from migrator.policy import database_action, judge_task
+from moto import mock_aws
+from moto.ecs.models import EC2ContainerServiceBackend
 
 REGION = "us-gov-east-1"
 ACCOUNT = "123456789012"
 
 
-@pytest.mark.parametrize(("status", "action"), [
-    ("available", "proceed"), ("stopped", "start"), ("starting", "wait"), ("backing-up", "wait"),
-    ("stopping", "wait"), ("failed", "fail"), ("incompatible-parameters", "fail"), ("deleting", "fail"),
-])
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        ("available", "proceed"),
+        ("stopped", "start"),
+        ("starting", "wait"),
+        ("backing-up", "wait"),
+        ("stopping", "wait"),
+        ("failed", "fail"),
+        ("incompatible-parameters", "fail"),
+        ("deleting", "fail"),
+    ],
+)
 def test_database_action(status, action):
     assert database_action(status) == action
 
@@ -33,8 +41,11 @@ def test_judge_task():
     failed = {"lastStatus": "STOPPED", "taskArn": "t1", "containers": [{"name": "migrate", "exitCode": 1}]}
     outcome = judge_task(failed)
     assert outcome.finished and not outcome.succeeded and "exit code 1" in outcome.reason
-    never_ran = {"lastStatus": "STOPPED", "stoppedReason": "CannotPullContainerError: no such image",
-                 "containers": [{"name": "migrate"}]}
+    never_ran = {
+        "lastStatus": "STOPPED",
+        "stoppedReason": "CannotPullContainerError: no such image",
+        "containers": [{"name": "migrate"}],
+    }
     assert "CannotPullContainerError" in judge_task(never_ran).reason
 
 
@@ -52,26 +63,46 @@ def aws(monkeypatch):
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.create_cluster(clusterName="airflow-dev")
         task_definition = ecs.register_task_definition(
-            family="airflow-dev-migrate", networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-            cpu="512", memory="2048",
-            containerDefinitions=[{"name": "migrate", "image": "airflow", "memory": 2048,
-                                   "command": ["bash", "-c", "true"]}],
+            family="airflow-dev-migrate",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="2048",
+            containerDefinitions=[
+                {"name": "migrate", "image": "airflow", "memory": 2048, "command": ["bash", "-c", "true"]}
+            ],
         )["taskDefinition"]["taskDefinitionArn"]
         rds = boto3.client("rds", region_name=REGION)
-        rds.create_db_instance(DBInstanceIdentifier="airflow-dev", Engine="postgres",
-                               DBInstanceClass="db.t4g.micro", MasterUsername="airflow",
-                               MasterUserPassword="password-1234", AllocatedStorage=20)
-        config = migrator.RunnerConfig.from_environment({
-            "CLUSTER": "airflow-dev", "SUBNETS": subnet, "SECURITY_GROUPS": group,
-            "ASSIGN_PUBLIC_IP": "true", "DB_INSTANCE_ID": "airflow-dev",
-        })
+        rds.create_db_instance(
+            DBInstanceIdentifier="airflow-dev",
+            Engine="postgres",
+            DBInstanceClass="db.t4g.micro",
+            MasterUsername="airflow",
+            MasterUserPassword="password-1234",
+            AllocatedStorage=20,
+        )
+        config = migrator.RunnerConfig.from_environment(
+            {
+                "CLUSTER": "airflow-dev",
+                "SUBNETS": subnet,
+                "SECURITY_GROUPS": group,
+                "ASSIGN_PUBLIC_IP": "true",
+                "DB_INSTANCE_ID": "airflow-dev",
+            }
+        )
         yield SimpleNamespace(ecs=ecs, rds=rds, config=config, task_definition=task_definition)
 
 
 def run_migration(aws, event, seconds=900.0):
     sleeps: list[float] = []
-    result = migrator.migrate(event, config=aws.config, ecs=aws.ecs, rds=aws.rds,
-                              seconds_left=lambda: seconds - sum(sleeps), sleep=sleeps.append)
+    result = migrator.migrate(
+        event,
+        config=aws.config,
+        ecs=aws.ecs,
+        rds=aws.rds,
+        seconds_left=lambda: seconds - sum(sleeps),
+        sleep=sleeps.append,
+    )
     return result, sleeps
 
 
@@ -101,7 +132,8 @@ def test_a_failed_migration_fails_the_invocation(aws, monkeypatch):
     def run_task_that_fails(self, *args, **kwargs):
         tasks = original(self, *args, **kwargs)
         for task in tasks:
-            task.containers[0].exitCode = 3  # as `airflow db migrate` exiting 3 would leave it
+            # as `airflow db migrate` exiting 3 would leave it
+            task.containers[0].exitCode = 3  # pyright: ignore[reportAttributeAccessIssue]
         return tasks
 
     monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task_that_fails)

@@ -51,7 +51,7 @@ def _as_service_user(args: list[str], **kwargs) -> subprocess.CompletedProcess:
         os.setuid(account.pw_uid)
 
     preexec = demote if os.geteuid() == 0 else None
-    return subprocess.run(args, check=True, capture_output=True, text=True, preexec_fn=preexec, **kwargs)  # noqa: PLW1509
+    return subprocess.run(args, check=True, capture_output=True, text=True, preexec_fn=preexec, **kwargs)
 
 
 def _chown(path: Path) -> None:
@@ -61,8 +61,12 @@ def _chown(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def running_postgres(*, user: str = "airflow", password: str = "test-password-1", dbname: str = "airflow",
-                     ) -> Iterator[PostgresServer]:
+def running_postgres(
+    *,
+    user: str = "airflow",
+    password: str = "test-password-1",
+    dbname: str = "airflow",
+) -> Iterator[PostgresServer]:
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -72,15 +76,34 @@ def running_postgres(*, user: str = "airflow", password: str = "test-password-1"
     data = root / "data"
     port = _free_port()
     _as_service_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=localhost", "-keyout", str(data / "server.key"), "-out", str(data / "server.crt")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(data / "server.key"),
+            "-out",
+            str(data / "server.crt"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     for name in ("server.key", "server.crt"):
         os.chmod(data / name, 0o600)
         _chown(data / name)
     with open(data / "postgresql.conf", "a") as conf:
-        conf.write(f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root}'\n"
-                   "ssl = on\nfsync = off\nmax_connections = 200\n")
+        conf.write(
+            f"\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{root}'\n"
+            "ssl = on\nfsync = off\nmax_connections = 200\n"
+        )
     # Like rds.force_ssl: password logins only over TLS.
     (data / "pg_hba.conf").write_text(
         "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n"
