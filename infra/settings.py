@@ -108,6 +108,7 @@ class NetworkSettings:
     nat_gateway: Literal["none", "single"]
     task_subnet_ids: tuple[str, ...]
     database_subnet_ids: tuple[str, ...]
+    load_balancer_subnet_ids: tuple[str, ...]  # existing VPC: public subnets for an internet-facing ALB
     assign_public_ip: bool
 
     @property
@@ -306,10 +307,11 @@ def _network(section: Section) -> NetworkSettings:
     nat = section.get("natGateway", one_of("none", "single"), "none")
     task_subnets = section.get("taskSubnetIds", list_of(_SUBNET_ID, minimum=1, maximum=16), ())
     db_subnets = section.get("databaseSubnetIds", list_of(_SUBNET_ID, minimum=2, maximum=16), ())
+    lb_subnets = section.get("loadBalancerSubnetIds", list_of(_SUBNET_ID, minimum=2, maximum=16), ())
     assign_public_ip = section.get("assignPublicIp", boolean, vpc_id is None and nat == "none")
     section.reject_unknown()
     if vpc_id is None:
-        for name in ("taskSubnetIds", "databaseSubnetIds"):
+        for name in ("taskSubnetIds", "databaseSubnetIds", "loadBalancerSubnetIds"):
             if section.has(name):
                 section.fail(name, "is only used with an existing VPC: set vpcId too, or remove it")
         if section.has("assignPublicIp") and assign_public_ip != (nat == "none"):
@@ -325,7 +327,11 @@ def _network(section: Section) -> NetworkSettings:
                 "databaseSubnetIds",
                 "must not share subnets with taskSubnetIds: the database subnets must have no route from the internet",
             )
-    return NetworkSettings(vpc_id, vpc_cidr, zones, nat, task_subnets, db_subnets, assign_public_ip)
+        if set(lb_subnets) & set(db_subnets):
+            section.fail("loadBalancerSubnetIds", "must not share subnets with databaseSubnetIds")
+    return NetworkSettings(
+        vpc_id, vpc_cidr, zones, nat, task_subnets, db_subnets, lb_subnets or task_subnets, assign_public_ip
+    )
 
 
 def _database(section: Section, stack: str, partition: str) -> DatabaseSettings:

@@ -73,7 +73,7 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = pulumi.Output.from_input(settings.vpc_id)
             self.vpc_cidr = existing.cidr_block
             self.task_subnet_ids = pulumi.Output.from_input(list(settings.task_subnet_ids))
-            self.load_balancer_subnet_ids = self.task_subnet_ids
+            self.load_balancer_subnet_ids = pulumi.Output.from_input(list(settings.load_balancer_subnet_ids))
             self.database_subnet_ids = pulumi.Output.from_input(list(settings.database_subnet_ids))
 
         def group(key: str, description: str) -> aws.ec2.SecurityGroup:

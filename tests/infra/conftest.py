@@ -32,6 +32,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                     "vpcId": "vpc-0a1b2c3d4e5f60718",
                     "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
                     "databaseSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+                    "loadBalancerSubnetIds": ["subnet-0ccccccccccccccc1", "subnet-0ccccccccccccccc2"],
                 }
             ),
             "airflow:ui": json.dumps(

@@ -273,6 +273,10 @@ def test_existing_vpc_is_used_as_given(recordings):
     network = recording.one(SERVICE, "airflow-worker-service").inputs["networkConfiguration"]
     assert network["subnets"] == ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"]
     assert network["assignPublicIp"] is False
+    assert recording.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"] == [
+        "subnet-0ccccccccccccccc1",
+        "subnet-0ccccccccccccccc2",
+    ]
 
 
 def test_outputs_an_operator_needs(recording: Recording):
