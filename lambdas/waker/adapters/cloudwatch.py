@@ -1,0 +1,106 @@
+"""CloudWatch: the activity reporter's latest figures, UI requests on the load balancer, the waker's metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from waker.model import ACTIVE_TI_STATES, ReporterMetrics
+
+# Metric names the activity reporter publishes (image/activity_reporter.py uses the same names).
+REPORTER_METRICS = {
+    "DagRunsQueued": "dag_runs_queued",
+    "DagRunsRunning": "dag_runs_running",
+    "DagsDue": "dags_due",
+    "SecondsUntilNextDue": "seconds_until_next_due",
+    "AssetQueueEntries": "asset_queue",
+    **{f"TaskInstances_{state}": f"ti:{state}" for state in ACTIVE_TI_STATES},
+}
+HEARTBEAT = "DagRunsQueued"  # published on every report
+
+
+def _query_id(name: str) -> str:
+    return "m_" + name.lower()
+
+
+def latest_reporter_metrics(
+    cloudwatch: Any,
+    namespace: str,
+    now: datetime,
+    lookback_minutes: int = 30,
+) -> ReporterMetrics | None:
+    """The newest complete report, or None if the reporter published nothing in the lookback."""
+    queries = [
+        {
+            "Id": _query_id(name),
+            "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": name}, "Period": 60, "Stat": "Maximum"},
+            "ReturnData": True,
+        }
+        for name in REPORTER_METRICS
+    ]
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=queries,
+        StartTime=now - timedelta(minutes=lookback_minutes),
+        EndTime=now + timedelta(minutes=1),
+        ScanBy="TimestampDescending",
+    )
+    series = {r["Id"]: list(zip(r["Timestamps"], r["Values"], strict=True)) for r in response["MetricDataResults"]}
+    heartbeat = series.get(_query_id(HEARTBEAT)) or []
+    if not heartbeat:
+        return None
+    published_at = max(timestamp for timestamp, _ in heartbeat)
+
+    def value_at(name: str) -> float | None:
+        for timestamp, value in series.get(_query_id(name), []):
+            if timestamp == published_at:
+                return value
+        return None
+
+    values: dict[str, Any] = {}
+    task_instances: dict[str, int] = {}
+    for name, key in REPORTER_METRICS.items():
+        value = value_at(name)
+        if key.startswith("ti:"):
+            task_instances[key[3:]] = int(value or 0)
+        elif key == "seconds_until_next_due":
+            values[key] = value  # absent: no DAG has a next run
+        else:
+            values[key] = int(value or 0)
+    return ReporterMetrics(published_at=published_at, task_instances=task_instances, **values)
+
+
+def ui_requests(cloudwatch: Any, load_balancer: str, target_group: str, now: datetime, minutes: int) -> int:
+    """Requests the load balancer sent to the api-server's target group in the last `minutes`."""
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "requests",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/ApplicationELB",
+                        "MetricName": "RequestCount",
+                        "Dimensions": [
+                            {"Name": "LoadBalancer", "Value": load_balancer},
+                            {"Name": "TargetGroup", "Value": target_group},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=minutes),
+        EndTime=now,
+    )
+    return int(sum(response["MetricDataResults"][0]["Values"]))
+
+
+def publish(cloudwatch: Any, namespace: str, now: datetime, values: Mapping[str, float]) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": name, "Timestamp": now, "Value": float(value), "Unit": "Count"}
+            for name, value in values.items()
+        ],
+    )

@@ -1,0 +1,27 @@
+"""ECS: the services' desired and running counts, and absolute desired-count updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def service_counts(ecs: Any, cluster: str, services: Mapping[str, str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(desired, running) per component; a service ECS does not report counts as 0."""
+    by_name = {name: component for component, name in services.items()}
+    desired = dict.fromkeys(services, 0)
+    running = dict.fromkeys(services, 0)
+    names = list(by_name)
+    for start in range(0, len(names), 10):  # DescribeServices takes up to 10 services
+        response = ecs.describe_services(cluster=cluster, services=names[start : start + 10])
+        for service in response["services"]:
+            component = by_name.get(service["serviceName"])
+            if component is not None and service.get("status") == "ACTIVE":
+                desired[component] = service["desiredCount"]
+                running[component] = service["runningCount"]
+    return desired, running
+
+
+def set_desired_counts(ecs: Any, cluster: str, services: Mapping[str, str], counts: Mapping[str, int]) -> None:
+    for component, count in counts.items():
+        ecs.update_service(cluster=cluster, service=services[component], desiredCount=count)

@@ -1,0 +1,37 @@
+"""EventBridge Scheduler: the one-time wake for the next due DAG, kept in the stack's schedule group."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+
+def set_one_time_wake(
+    scheduler: Any, *, group: str, name: str, at: datetime | None, target_arn: str, role_arn: str
+) -> None:
+    """Create or move the one-time wake to `at`, or delete it when `at` is None (both idempotent)."""
+    if at is None:
+        try:
+            scheduler.delete_schedule(GroupName=group, Name=name)
+        except scheduler.exceptions.ResourceNotFoundException:
+            pass
+        return
+    arguments = {
+        "GroupName": group,
+        "Name": name,
+        "ScheduleExpression": f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {
+            "Arn": target_arn,
+            "RoleArn": role_arn,
+            "Input": json.dumps({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}),
+        },
+        "ActionAfterCompletion": "DELETE",
+        "Description": "Wake Airflow for the next due DAG (written by the waker when it went to sleep)",
+    }
+    try:
+        scheduler.update_schedule(**arguments)
+    except scheduler.exceptions.ResourceNotFoundException:
+        scheduler.create_schedule(**arguments)

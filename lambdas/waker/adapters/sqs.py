@@ -1,0 +1,19 @@
+"""SQS: messages waiting and in flight on the broker and on the watched event queues."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def depth(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages, as SQS approximates them."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def total_depth(sqs: Any, queue_urls: Sequence[str]) -> int:
+    return sum(sum(depth(sqs, url)) for url in queue_urls)

@@ -1,0 +1,60 @@
+"""The events the waker accepts, validated into requests before anything is read or changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waker.model import Request, Sleep, Status, Tick, Wake
+
+MAX_HOLD_MINUTES = 24 * 60
+EVENTS = {
+    "tick": set(),
+    "wake": {"holdMinutes", "reason"},
+    "sleep": {"reason", "force", "holdMinutes"},
+    "status": set(),
+}
+
+
+class BadEvent(ValueError):
+    pass
+
+
+def _hold(event: dict[str, Any], default: int | None) -> int | None:
+    value = event.get("holdMinutes", default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_HOLD_MINUTES:
+        raise BadEvent(f"holdMinutes must be a whole number of minutes from 0 to {MAX_HOLD_MINUTES}, got {value!r}")
+    return value
+
+
+def _reason(event: dict[str, Any], default: str) -> str:
+    value = event.get("reason", default)
+    if not isinstance(value, str) or not 0 < len(value.strip()) <= 200:
+        raise BadEvent(f"reason must be a short text (1-200 characters), got {value!r}")
+    return value.strip()
+
+
+def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
+    """Turn an invocation payload into a request, or raise BadEvent saying what is allowed."""
+    if not isinstance(event, dict):
+        raise BadEvent('the event must be a JSON object like {"action": "status"}')
+    action = event.get("action")
+    if action not in EVENTS:
+        raise BadEvent(f"action must be one of {', '.join(EVENTS)}; got {action!r}")
+    unknown = set(event) - EVENTS[action] - {"action"}
+    if unknown:
+        allowed = ", ".join(sorted(EVENTS[action])) or "nothing else"
+        raise BadEvent(f"{action} takes {allowed}; unknown: {', '.join(sorted(unknown))}")
+    if action == "tick":
+        return Tick()
+    if action == "status":
+        return Status()
+    if action == "wake":
+        hold = _hold(event, default_hold_minutes)
+        assert hold is not None
+        return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"))
+    force = event.get("force", False)
+    if not isinstance(force, bool):
+        raise BadEvent(f"force must be true or false, got {force!r}")
+    return Sleep(reason=_reason(event, "manual sleep"), force=force, hold_minutes=_hold(event, None))

@@ -1,0 +1,224 @@
+"""The waker Lambda: observe, decide (waker.policy), act. Thin on purpose.
+
+Invoked every minute by EventBridge Scheduler ({"action": "tick"}), by wake windows and the one-time
+next-due wake ({"action": "wake", ...}), optionally by a change to the DAG bundle, and by people:
+{"action": "wake", "holdMinutes": N, "reason": "..."}, {"action": "sleep", "reason": "...", "force": false},
+{"action": "status"}. Reserved concurrency 1 keeps one waker at a time; every count it sets is absolute,
+so a repeated or overlapping decision changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from waker.adapters import cloudwatch, ecs, rds, scheduler, sqs
+from waker.adapters import state as state_store
+from waker.events import BadEvent, parse_event
+from waker.model import WORKER, Decision, Observation, Status, WakerSettings, WakerState
+from waker.policy import decide
+
+logger = logging.getLogger("waker")
+logger.setLevel(logging.INFO)
+
+
+def log(event: str, **fields: Any) -> None:
+    logger.info(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class WakerConfig:
+    stack: str
+    cluster: str
+    settings: WakerSettings
+    broker_queue_url: str
+    event_queue_urls: tuple[str, ...]
+    metric_namespace: str
+    schedule_group: str
+    scheduler_role_arn: str
+    state_parameter: str
+    database_instance_id: str | None
+    load_balancer: str | None  # CloudWatch dimension values, e.g. app/airflow-dev-ui/0123456789abcdef
+    target_group: str | None
+
+    @property
+    def one_time_wake_name(self) -> str:
+        return f"{self.stack}-next-due-wake"
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> WakerConfig:
+        required = (
+            "STACK",
+            "CLUSTER",
+            "WAKER_SETTINGS",
+            "BROKER_QUEUE_URL",
+            "METRIC_NAMESPACE",
+            "SCHEDULE_GROUP",
+            "SCHEDULER_ROLE_ARN",
+            "STATE_PARAMETER",
+        )
+        missing = [key for key in required if not env.get(key)]
+        if missing:
+            raise RuntimeError(f"waker environment variables missing: {', '.join(missing)}")
+        return cls(
+            stack=env["STACK"],
+            cluster=env["CLUSTER"],
+            settings=WakerSettings.from_json(env["WAKER_SETTINGS"]),
+            broker_queue_url=env["BROKER_QUEUE_URL"],
+            event_queue_urls=tuple(json.loads(env.get("EVENT_QUEUE_URLS") or "[]")),
+            metric_namespace=env["METRIC_NAMESPACE"],
+            schedule_group=env["SCHEDULE_GROUP"],
+            scheduler_role_arn=env["SCHEDULER_ROLE_ARN"],
+            state_parameter=env["STATE_PARAMETER"],
+            database_instance_id=env.get("DB_INSTANCE_ID") or None,
+            load_balancer=env.get("LOAD_BALANCER") or None,
+            target_group=env.get("TARGET_GROUP") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Clients:
+    ecs: Any
+    sqs: Any
+    cloudwatch: Any
+    scheduler: Any
+    rds: Any
+    ssm: Any
+
+    @classmethod
+    def from_boto3(cls) -> Clients:
+        import boto3
+
+        return cls(*(boto3.client(name) for name in ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm")))
+
+
+def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation:
+    desired, running = ecs.service_counts(clients.ecs, config.cluster, config.settings.services)
+    visible, in_flight = sqs.depth(clients.sqs, config.broker_queue_url)
+    requests = 0
+    if config.load_balancer and config.target_group:
+        requests = cloudwatch.ui_requests(
+            clients.cloudwatch,
+            config.load_balancer,
+            config.target_group,
+            now,
+            minutes=min(config.settings.idle_minutes, 5),
+        )
+    database = None
+    if config.settings.stop_database and config.database_instance_id:
+        database = rds.status(clients.rds, config.database_instance_id)
+    return Observation(
+        desired=desired,
+        running=running,
+        reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now),
+        broker_visible=visible,
+        broker_in_flight=in_flight,
+        event_queue_messages=sqs.total_depth(clients.sqs, config.event_queue_urls),
+        ui_requests=requests,
+        database_status=database,
+    )
+
+
+def report(request_kind: str, decision: Decision, observed: Observation, state: WakerState) -> dict[str, Any]:
+    reporter = observed.reporter
+    return {
+        "ok": not decision.refused,
+        "action": request_kind,
+        "state": decision.mode,
+        "reason": decision.reason,
+        "desired": dict(decision.desired),
+        "current": {"desired": dict(observed.desired), "running": dict(observed.running)},
+        "nextWakeAt": decision.wake_at.isoformat() if decision.wake_at else None,
+        "nextDueAt": state.next_due_at.isoformat() if state.next_due_at else None,
+        "holdUntil": state.hold_until.isoformat() if state.hold_until else None,
+        "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
+        "signals": {
+            "brokerVisible": observed.broker_visible,
+            "brokerInFlight": observed.broker_in_flight,
+            "eventQueueMessages": observed.event_queue_messages,
+            "uiRequests": observed.ui_requests,
+            "database": observed.database_status,
+            "reporter": None
+            if reporter is None
+            else {
+                "publishedAt": reporter.published_at.isoformat(),
+                "dagRunsQueued": reporter.dag_runs_queued,
+                "dagRunsRunning": reporter.dag_runs_running,
+                "taskInstances": dict(reporter.task_instances),
+                "dagsDue": reporter.dags_due,
+                "assetQueue": reporter.asset_queue,
+            },
+            "reporterStale": decision.reporter_stale,
+        },
+    }
+
+
+def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, function_arn: str) -> dict[str, Any]:
+    try:
+        request = parse_event(event, default_hold_minutes=config.settings.default_hold_minutes)
+    except BadEvent as error:
+        log("rejected", error=str(error), received=event)
+        return {"ok": False, "error": str(error)}
+
+    state = state_store.load(clients.ssm, config.state_parameter)
+    observed = observe(config, clients, now)
+    decision = decide(now, config.settings, observed, state, request)
+    if isinstance(request, Status):
+        return report(request.kind, decision, observed, decision.state)
+
+    if decision.database_action and config.database_instance_id:
+        rds.apply(clients.rds, config.database_instance_id, decision.database_action)
+    changes = decision.changes(observed)
+    ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
+    new_state = decision.state
+    if decision.wake_at != state.scheduled_wake_at:
+        scheduler.set_one_time_wake(
+            clients.scheduler,
+            group=config.schedule_group,
+            name=config.one_time_wake_name,
+            at=decision.wake_at,
+            target_arn=function_arn,
+            role_arn=config.scheduler_role_arn,
+        )
+        new_state = new_state.but(scheduled_wake_at=decision.wake_at)
+    state_store.save(clients.ssm, config.state_parameter, new_state)
+
+    cloudwatch.publish(
+        clients.cloudwatch,
+        config.metric_namespace,
+        now,
+        {
+            "WakerAwake": 0 if decision.mode == "asleep" else 1,
+            "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
+            "WakerReporterStale": 1 if decision.reporter_stale else 0,
+            "WakerScaleChanges": len(changes),
+        },
+    )
+    log(
+        "decision",
+        action=request.kind,
+        mode=decision.mode,
+        reason=decision.reason,
+        changes=changes,
+        desired=dict(decision.desired),
+        wake_at=decision.wake_at,
+        database_action=decision.database_action,
+        reporter_stale=decision.reporter_stale,
+        refused=decision.refused,
+    )
+    return report(request.kind, decision, observed, new_state)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return handle(
+        event,
+        config=WakerConfig.from_environment(os.environ),
+        clients=Clients.from_boto3(),
+        now=datetime.now(UTC),
+        function_arn=context.invoked_function_arn,
+    )

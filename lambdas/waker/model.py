@@ -1,0 +1,180 @@
+"""Plain data the waker decides on: its settings, what it observed, what it remembers, what it decided.
+
+No AWS, no clock: the handler fills these from the adapters and the policy maps them to a `Decision`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKER = "worker"
+
+# Task-instance states that mean work is under way (as the scheduler counts them).
+ACTIVE_TI_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")
+
+
+@dataclass(frozen=True)
+class WakerSettings:
+    services: Mapping[str, str]  # component -> ECS service name (components the stack runs)
+    idle_minutes: int = 15
+    wake_lead_minutes: int = 5
+    max_workers: int = 4
+    worker_concurrency: int = 8
+    reporter_stale_minutes: int = 5
+    boot_grace_minutes: int = 10
+    stop_database: bool = False
+    database_start_minutes: int = 15  # how long RDS takes to start, added to the lead when it is stopped
+    database_stop_after_minutes: int = 120  # stop RDS only if the next wake is at least this far away
+    default_hold_minutes: int = 60
+
+    @property
+    def core(self) -> tuple[str, ...]:
+        return tuple(c for c in CORE if c in self.services)
+
+    @classmethod
+    def from_json(cls, text: str) -> WakerSettings:
+        raw = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"unknown waker settings: {', '.join(sorted(unknown))}")
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class ReporterMetrics:
+    """The activity reporter's latest figures, as published beside the scheduler."""
+
+    published_at: datetime
+    dag_runs_queued: int = 0
+    dag_runs_running: int = 0
+    task_instances: Mapping[str, int] = field(default_factory=dict)  # active state -> count
+    dags_due: int = 0
+    seconds_until_next_due: float | None = None
+    asset_queue: int = 0
+
+    @property
+    def active(self) -> int:
+        return (
+            self.dag_runs_queued
+            + self.dag_runs_running
+            + sum(self.task_instances.values())
+            + self.dags_due
+            + (self.asset_queue)
+        )
+
+    @property
+    def next_due_at(self) -> datetime | None:
+        if self.seconds_until_next_due is None:
+            return None
+        return self.published_at + timedelta(seconds=self.seconds_until_next_due)
+
+    def tasks(self, *states: str) -> int:
+        return sum(self.task_instances.get(s, 0) for s in states)
+
+
+@dataclass(frozen=True)
+class Observation:
+    desired: Mapping[str, int]  # component -> ECS desired count
+    running: Mapping[str, int]
+    reporter: ReporterMetrics | None = None
+    broker_visible: int = 0
+    broker_in_flight: int = 0
+    event_queue_messages: int = 0
+    ui_requests: int = 0
+    database_status: str | None = None  # None: the waker does not manage the database
+
+    @property
+    def queued_messages(self) -> int:
+        return self.broker_visible + self.broker_in_flight + self.event_queue_messages
+
+
+@dataclass(frozen=True)
+class WakerState:
+    """What the waker remembers between invocations (kept in an SSM parameter)."""
+
+    awake_since: datetime | None = None
+    asleep_since: datetime | None = None
+    idle_since: datetime | None = None
+    hold_until: datetime | None = None
+    hold_reason: str = ""
+    sleep_hold_until: datetime | None = None
+    next_due_at: datetime | None = None
+    scheduled_wake_at: datetime | None = None
+    last_reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> WakerState:
+        if not text:
+            return cls()
+        raw = json.loads(text)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            value = raw.get(f.name)
+            if f.name.endswith(("_since", "_until", "_at")) and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            if value is not None:
+                values[f.name] = value
+        return cls(**values)
+
+    def but(self, **changes: Any) -> WakerState:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Tick:
+    kind: Literal["tick"] = "tick"
+
+
+@dataclass(frozen=True)
+class Wake:
+    hold_minutes: int
+    reason: str
+    kind: Literal["wake"] = "wake"
+
+
+@dataclass(frozen=True)
+class Sleep:
+    reason: str
+    force: bool = False
+    hold_minutes: int | None = None
+    kind: Literal["sleep"] = "sleep"
+
+
+@dataclass(frozen=True)
+class Status:
+    kind: Literal["status"] = "status"
+
+
+Request = Tick | Wake | Sleep | Status
+
+Mode = Literal["asleep", "waking", "awake"]
+DatabaseAction = Literal["start", "stop"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    mode: Mode
+    desired: Mapping[str, int]
+    state: WakerState
+    reason: str
+    wake_at: datetime | None = None  # the one-time wake to have scheduled (None: none)
+    database_action: DatabaseAction | None = None
+    reporter_stale: bool = False
+    refused: bool = False
+
+    def changes(self, observed: Observation) -> dict[str, int]:
+        """Services whose desired count must change (absolute counts, so repeating is harmless)."""
+        return {c: n for c, n in self.desired.items() if observed.desired.get(c) != n}
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,265 @@
+"""The waker's decisions: (now, settings, observation, state, request) -> Decision. Pure and deterministic.
+
+Invariants kept here (and checked by property tests):
+1. No scale-in kills a running task: core services never go to zero while work is active or unknown, and
+   workers are never reduced while a task runs, is in flight on the broker, or activity is unknown.
+2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead
+   grows by the database start time while the database is stopped), and going to sleep schedules a wake
+   at that moment.
+3. Desired counts are absolute and bounded: core services 0 or 1, workers 0..max_workers.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from waker.model import (
+    WORKER,
+    Decision,
+    Observation,
+    ReporterMetrics,
+    Request,
+    Sleep,
+    Wake,
+    WakerSettings,
+    WakerState,
+)
+
+DATABASE_READY = ("available",)
+DATABASE_DOWN = ("stopped", "stopping")
+
+
+def _minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def fresh_reporter(now: datetime, settings: WakerSettings, observed: Observation) -> ReporterMetrics | None:
+    reporter = observed.reporter
+    if reporter is None or now - reporter.published_at > _minutes(settings.reporter_stale_minutes):
+        return None
+    return reporter
+
+
+def wake_lead(settings: WakerSettings, observed: Observation) -> timedelta:
+    lead = _minutes(settings.wake_lead_minutes)
+    if settings.stop_database and observed.database_status in DATABASE_DOWN:
+        lead += _minutes(settings.database_start_minutes)
+    return lead
+
+
+def worker_target(settings: WakerSettings, observed: Observation, reporter: ReporterMetrics | None) -> int:
+    """Workers for queued plus running Celery tasks at the configured concurrency, within bounds."""
+    on_broker = observed.broker_visible + observed.broker_in_flight
+    from_reporter = reporter.tasks("queued", "running") if reporter else 0
+    demand = max(on_broker, from_reporter)
+    return min(settings.max_workers, math.ceil(demand / settings.worker_concurrency))
+
+
+def _hold(state: WakerState, now: datetime) -> bool:
+    return state.hold_until is not None and now < state.hold_until
+
+
+def _sleep_hold(state: WakerState, now: datetime) -> bool:
+    return state.sleep_hold_until is not None and now < state.sleep_hold_until
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def decide(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> Decision:
+    reporter = fresh_reporter(now, settings, observed)
+    if reporter is not None:
+        state = state.but(next_due_at=reporter.next_due_at)
+    if isinstance(request, Wake):
+        hold_until = now + _minutes(request.hold_minutes)
+        if state.hold_until and state.hold_until > hold_until:
+            hold_until = state.hold_until
+        state = state.but(hold_until=hold_until, hold_reason=request.reason, sleep_hold_until=None)
+
+    # A status request is decided like a tick; the handler reports the decision and acts on none of it.
+    if any(observed.desired.get(c, 0) > 0 for c in settings.core):
+        return _decide_awake(now, settings, observed, state, reporter, request)
+    return _decide_asleep(now, settings, observed, state, request)
+
+
+def _asleep_counts(settings: WakerSettings) -> dict[str, int]:
+    return dict.fromkeys(settings.services, 0)
+
+
+def _awake_counts(settings: WakerSettings, workers: int) -> dict[str, int]:
+    counts = dict.fromkeys(settings.core, 1)
+    if WORKER in settings.services:
+        counts[WORKER] = workers
+    return counts
+
+
+def _next_wake(settings: WakerSettings, observed: Observation, state: WakerState) -> datetime | None:
+    if state.next_due_at is None:
+        return None
+    return state.next_due_at - wake_lead(settings, observed)
+
+
+def _reasons_to_wake(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> list[str]:
+    if isinstance(request, Wake):
+        return [f"wake requested: {request.reason}"]
+    if _sleep_hold(state, now):
+        return []  # put to sleep by hand: only an explicit wake request wakes it before the hold ends
+    reasons = []
+    if _hold(state, now):
+        assert state.hold_until is not None
+        reasons.append(f"held awake until {_fmt(state.hold_until)} ({state.hold_reason})")
+    next_wake = _next_wake(settings, observed, state)
+    if next_wake is not None and now >= next_wake:
+        assert state.next_due_at is not None
+        reasons.append(f"a DAG is due at {_fmt(state.next_due_at)}")
+    if observed.queued_messages > 0:
+        reasons.append(f"{observed.queued_messages} message(s) queued")
+    return reasons
+
+
+def _decide_asleep(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> Decision:
+    asleep = _asleep_counts(settings)
+    if isinstance(request, Sleep):
+        state = _sleep_holds(now, settings, state, request)
+        return Decision(
+            "asleep",
+            asleep,
+            state.but(last_reason="already asleep"),
+            "already asleep",
+            wake_at=_future(_next_wake(settings, observed, state), now),
+        )
+
+    reasons = _reasons_to_wake(now, settings, observed, state, request)
+    if reasons:
+        reason = "; ".join(reasons)
+        if settings.stop_database and observed.database_status not in (*DATABASE_READY, None):
+            action = "start" if observed.database_status == "stopped" else None
+            return Decision(
+                "waking",
+                asleep,
+                state.but(last_reason=reason),
+                f"waking, database first: {reason}",
+                wake_at=None,
+                database_action=action,
+            )
+        workers = worker_target(settings, observed, None)
+        state = state.but(awake_since=now, asleep_since=None, idle_since=None, last_reason=reason)
+        return Decision("waking", _awake_counts(settings, workers), state, f"waking: {reason}")
+
+    next_wake = _future(_next_wake(settings, observed, state), now)
+    action = _database_while_asleep(now, settings, observed, next_wake)
+    reason = f"asleep; next wake {_fmt(next_wake)}" if next_wake else "asleep; no DAG due"
+    if action:
+        reason += f"; {action}ing the database"
+    return Decision("asleep", asleep, state.but(last_reason=reason), reason, wake_at=next_wake, database_action=action)
+
+
+def _future(moment: datetime | None, now: datetime) -> datetime | None:
+    return moment if moment is not None and moment > now else None
+
+
+def _database_while_asleep(
+    now: datetime, settings: WakerSettings, observed: Observation, next_wake: datetime | None
+) -> str | None:
+    if not settings.stop_database:
+        return None
+    # A stopped database is started early enough that it is up by the next wake.
+    if observed.database_status == "stopped" and next_wake is not None:
+        if now >= next_wake - _minutes(settings.database_start_minutes):
+            return "start"
+        return None
+    # Stop it when the sleep is long enough (again after AWS restarts it after seven days).
+    far = next_wake is None or next_wake - now >= _minutes(settings.database_stop_after_minutes)
+    if observed.database_status in DATABASE_READY and far:
+        return "stop"
+    return None
+
+
+def _sleep_holds(now: datetime, settings: WakerSettings, state: WakerState, request: Sleep) -> WakerState:
+    minutes = request.hold_minutes if request.hold_minutes is not None else settings.default_hold_minutes
+    return state.but(hold_until=None, hold_reason="", sleep_hold_until=now + _minutes(minutes))
+
+
+def _decide_awake(
+    now: datetime,
+    settings: WakerSettings,
+    observed: Observation,
+    state: WakerState,
+    reporter: ReporterMetrics | None,
+    request: Request,
+) -> Decision:
+    if state.awake_since is None:
+        state = state.but(awake_since=now, asleep_since=None)
+    booting = now - state.awake_since < _minutes(settings.boot_grace_minutes) if state.awake_since else False
+    unknown = reporter is None
+    running_tasks = observed.broker_in_flight + (reporter.tasks("running") if reporter else 0)
+    active = observed.queued_messages + (reporter.active if reporter else 0)
+
+    current_workers = observed.desired.get(WORKER, 0)
+    workers = worker_target(settings, observed, reporter)
+    if workers < current_workers and (running_tasks > 0 or unknown):
+        workers = current_workers  # never scale in under a running task (or when we cannot tell)
+    awake = _awake_counts(settings, workers)
+
+    next_wake = _next_wake(settings, observed, state)
+    due_soon = next_wake is not None and now >= next_wake - _minutes(settings.idle_minutes)
+    busy = []
+    if unknown:
+        busy.append("activity unknown (reporter silent)" if not booting else "starting up")
+    if active:
+        busy.append(f"{active} item(s) of work active or queued")
+    if due_soon:
+        assert state.next_due_at is not None
+        busy.append(f"a DAG is due at {_fmt(state.next_due_at)}")
+    if _hold(state, now):
+        assert state.hold_until is not None
+        busy.append(f"held awake until {_fmt(state.hold_until)} ({state.hold_reason})")
+    if observed.ui_requests:
+        busy.append(f"{observed.ui_requests} UI request(s)")
+
+    if isinstance(request, Sleep):
+        if busy and (unknown or active) and not request.force:
+            reason = f"sleep refused: {'; '.join(busy)}; use force to sleep anyway (queued work stays queued)"
+            return Decision(
+                "awake",
+                awake,
+                state.but(last_reason=reason),
+                reason,
+                refused=True,
+                reporter_stale=unknown and not booting,
+            )
+        return _go_to_sleep(
+            now, settings, observed, _sleep_holds(now, settings, state, request), f"sleep requested: {request.reason}"
+        )
+
+    if busy:
+        reason = "awake: " + "; ".join(busy)
+        state = state.but(idle_since=None, last_reason=reason)
+        return Decision("awake", awake, state, reason, reporter_stale=unknown and not booting)
+
+    idle_since = state.idle_since or now
+    if now - idle_since < _minutes(settings.idle_minutes):
+        reason = f"awake, idle since {_fmt(idle_since)}"
+        return Decision("awake", awake, state.but(idle_since=idle_since, last_reason=reason), reason)
+    return _go_to_sleep(now, settings, observed, state, f"idle since {_fmt(idle_since)}")
+
+
+def _go_to_sleep(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, why: str
+) -> Decision:
+    next_wake = _future(_next_wake(settings, observed, state), now)
+    action = _database_while_asleep(now, settings, observed, next_wake)
+    when = f"next wake {_fmt(next_wake)}" if next_wake else "no DAG due"
+    reason = f"going to sleep: {why}; {when}"
+    state = state.but(
+        awake_since=None, asleep_since=now, idle_since=None, hold_until=None, hold_reason="", last_reason=reason
+    )
+    return Decision("asleep", _asleep_counts(settings), state, reason, wake_at=next_wake, database_action=action)

@@ -1,0 +1,413 @@
+"""The waker's pure policy: each rule, then its invariants over generated states (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from waker.events import BadEvent, parse_event
+from waker.model import (
+    ACTIVE_TI_STATES,
+    Observation,
+    ReporterMetrics,
+    Sleep,
+    Tick,
+    Wake,
+    WakerSettings,
+    WakerState,
+)
+from waker.policy import decide
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+SETTINGS = WakerSettings(services=SERVICES, idle_minutes=15, wake_lead_minutes=5, max_workers=4, worker_concurrency=8)
+ASLEEP = dict.fromkeys(SERVICES, 0)
+AWAKE = {**dict.fromkeys(SERVICES, 1), "worker": 0}
+CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def reporter(age_minutes: float = 1, **values) -> ReporterMetrics:
+    return ReporterMetrics(published_at=NOW - minutes(age_minutes), **values)
+
+
+def observe(desired=ASLEEP, **signals) -> Observation:
+    return Observation(desired=desired, running=desired, **signals)
+
+
+# --- asleep -------------------------------------------------------------------------------------------
+
+
+def test_asleep_and_nothing_to_do_stays_asleep():
+    decision = decide(NOW, SETTINGS, observe(), WakerState(), Tick())
+    assert decision.mode == "asleep" and decision.desired == ASLEEP and decision.wake_at is None
+
+
+def test_asleep_wakes_all_core_services_together_for_a_dag_due_within_the_lead():
+    state = WakerState(next_due_at=NOW + minutes(4))
+    decision = decide(NOW, SETTINGS, observe(), state, Tick())
+    assert decision.mode == "waking"
+    assert {c: decision.desired[c] for c in CORE} == dict.fromkeys(CORE, 1)
+    assert decision.desired["worker"] == 0  # workers follow demand
+    assert "due" in decision.reason
+
+
+def test_asleep_with_a_dag_due_later_schedules_the_one_time_wake_at_due_minus_lead():
+    state = WakerState(next_due_at=NOW + minutes(60))
+    decision = decide(NOW, SETTINGS, observe(), state, Tick())
+    assert decision.mode == "asleep" and decision.wake_at == NOW + minutes(55)
+
+
+def test_queued_broker_messages_wake_the_cluster_with_workers_for_them():
+    decision = decide(NOW, SETTINGS, observe(broker_visible=20), WakerState(), Tick())
+    assert decision.mode == "waking" and decision.desired["worker"] == 3  # ceil(20 / 8)
+
+
+def test_messages_on_a_watched_event_queue_wake_the_cluster():
+    decision = decide(NOW, SETTINGS, observe(event_queue_messages=1), WakerState(), Tick())
+    assert decision.mode == "waking" and decision.desired["triggerer"] == 1
+
+
+def test_a_wake_request_wakes_and_holds():
+    decision = decide(NOW, SETTINGS, observe(), WakerState(), Wake(hold_minutes=120, reason="office hours"))
+    assert decision.mode == "waking"
+    assert decision.state.hold_until == NOW + minutes(120) and decision.state.hold_reason == "office hours"
+
+
+def test_a_hold_keeps_waking_it_until_it_ends():
+    state = WakerState(hold_until=NOW + minutes(30), hold_reason="window 08:00-18:00")
+    assert decide(NOW, SETTINGS, observe(), state, Tick()).mode == "waking"
+    assert decide(NOW + minutes(31), SETTINGS, observe(), state, Tick()).mode == "asleep"
+
+
+def test_a_shorter_wake_request_does_not_shorten_a_longer_hold():
+    state = WakerState(hold_until=NOW + minutes(600), hold_reason="window")
+    decision = decide(NOW, SETTINGS, observe(), state, Wake(hold_minutes=10, reason="quick look"))
+    assert decision.state.hold_until == NOW + minutes(600)
+
+
+def test_the_stale_reporter_of_a_sleeping_cluster_is_ignored():
+    old = reporter(age_minutes=600, dag_runs_running=3)
+    assert decide(NOW, SETTINGS, observe(reporter=old), WakerState(), Tick()).mode == "asleep"
+
+
+# --- database ------------------------------------------------------------------------------------------
+
+DB_SETTINGS = WakerSettings(
+    services=SERVICES, stop_database=True, database_start_minutes=15, database_stop_after_minutes=120
+)
+
+
+def test_a_stopped_database_is_started_before_the_services_and_the_lead_covers_it():
+    state = WakerState(next_due_at=NOW + minutes(18))  # within lead 5 + database start 15
+    decision = decide(NOW, DB_SETTINGS, observe(database_status="stopped"), state, Tick())
+    assert decision.mode == "waking" and decision.database_action == "start"
+    assert decision.desired == ASLEEP, "services wait for the database"
+    # Once the database is up, the services follow at due minus the usual lead; the database stays up.
+    early = decide(NOW + minutes(12), DB_SETTINGS, observe(database_status="available"), decision.state, Tick())
+    assert early.mode == "asleep" and early.database_action is None and early.wake_at == NOW + minutes(13)
+    ready = decide(NOW + minutes(13), DB_SETTINGS, observe(database_status="available"), decision.state, Tick())
+    assert ready.mode == "waking" and ready.desired["scheduler"] == 1
+
+
+def test_the_database_is_stopped_for_a_long_sleep_and_not_for_a_short_one():
+    far = decide(
+        NOW, DB_SETTINGS, observe(database_status="available"), WakerState(next_due_at=NOW + minutes(300)), Tick()
+    )
+    assert far.database_action == "stop"
+    near = decide(
+        NOW, DB_SETTINGS, observe(database_status="available"), WakerState(next_due_at=NOW + minutes(60)), Tick()
+    )
+    assert near.database_action is None
+
+
+def test_a_database_restarted_by_aws_after_seven_days_is_stopped_again():
+    decision = decide(NOW, DB_SETTINGS, observe(database_status="available"), WakerState(), Tick())
+    assert decision.mode == "asleep" and decision.database_action == "stop"
+
+
+def test_the_database_is_left_alone_unless_the_stack_asks():
+    decision = decide(NOW, SETTINGS, observe(database_status="available"), WakerState(), Tick())
+    assert decision.database_action is None
+
+
+# --- awake ---------------------------------------------------------------------------------------------
+
+
+def awake_state(minutes_ago: float = 30) -> WakerState:
+    return WakerState(awake_since=NOW - minutes(minutes_ago))
+
+
+def test_workers_follow_queued_and_running_celery_tasks_within_bounds():
+    busy = reporter(task_instances={"queued": 10, "running": 7}, dag_runs_running=1)
+    decision = decide(NOW, SETTINGS, observe(AWAKE, reporter=busy), awake_state(), Tick())
+    assert decision.desired["worker"] == 3  # ceil(17 / 8)
+    flood = reporter(task_instances={"queued": 500}, dag_runs_running=1)
+    assert decide(NOW, SETTINGS, observe(AWAKE, reporter=flood), awake_state(), Tick()).desired["worker"] == 4
+
+
+def test_no_worker_is_stopped_while_a_task_runs():
+    current = {**AWAKE, "worker": 3}
+    running = reporter(task_instances={"running": 1}, dag_runs_running=1)
+    decision = decide(NOW, SETTINGS, observe(current, reporter=running), awake_state(), Tick())
+    assert decision.desired["worker"] == 3
+    done = reporter()
+    assert decide(NOW, SETTINGS, observe(current, reporter=done), awake_state(), Tick()).desired["worker"] == 0
+
+
+def test_idle_for_the_configured_minutes_goes_to_sleep_and_writes_the_next_wake():
+    idle = reporter(seconds_until_next_due=3 * 3600)
+    first = decide(NOW, SETTINGS, observe(AWAKE, reporter=idle), awake_state(), Tick())
+    assert first.mode == "awake" and first.state.idle_since == NOW
+    later = NOW + minutes(15)
+    idle_later = ReporterMetrics(published_at=later - minutes(1), seconds_until_next_due=3 * 3600 - 15 * 60)
+    second = decide(later, SETTINGS, observe(AWAKE, reporter=idle_later), first.state, Tick())
+    assert second.mode == "asleep" and second.desired == ASLEEP
+    assert second.wake_at == NOW + minutes(180 - 5 - 1)  # due minus lead (due is fixed: published + seconds)
+    assert second.state.next_due_at is not None
+
+
+def test_active_work_resets_the_idle_clock():
+    state = awake_state().but(idle_since=NOW - minutes(14))
+    busy = reporter(dag_runs_queued=1)
+    decision = decide(NOW, SETTINGS, observe(AWAKE, reporter=busy), state, Tick())
+    assert decision.mode == "awake" and decision.state.idle_since is None
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        {"broker_visible": 1},
+        {"broker_in_flight": 1},
+        {"ui_requests": 3},
+        {"event_queue_messages": 2},
+    ],
+)
+def test_other_signals_keep_it_awake(signal):
+    state = awake_state().but(idle_since=NOW - minutes(60))
+    decision = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter(), **signal), state, Tick())
+    assert decision.mode == "awake" and decision.desired["scheduler"] == 1
+
+
+def test_a_dag_due_soon_keeps_it_awake_rather_than_sleep_and_wake_again():
+    state = awake_state().but(idle_since=NOW - minutes(60))
+    soon = reporter(seconds_until_next_due=10 * 60)
+    assert decide(NOW, SETTINGS, observe(AWAKE, reporter=soon), state, Tick()).mode == "awake"
+
+
+def test_a_silent_reporter_while_awake_is_busy_and_raises_the_alarm():
+    state = awake_state().but(idle_since=NOW - minutes(60))
+    current = {**AWAKE, "worker": 2}
+    for silent in (None, reporter(age_minutes=20)):
+        decision = decide(NOW, SETTINGS, observe(current, reporter=silent), state, Tick())
+        assert decision.mode == "awake" and decision.reporter_stale
+        assert decision.desired["worker"] == 2, "unknown activity never scales in"
+
+
+def test_no_alarm_while_the_cluster_is_still_starting():
+    decision = decide(NOW, SETTINGS, observe(AWAKE), awake_state(minutes_ago=3), Tick())
+    assert decision.mode == "awake" and not decision.reporter_stale
+
+
+# --- manual sleep ------------------------------------------------------------------------------------------
+
+
+def test_sleep_is_refused_while_work_is_active():
+    busy = reporter(task_instances={"running": 2}, dag_runs_running=1)
+    current = {**AWAKE, "worker": 1}
+    decision = decide(NOW, SETTINGS, observe(current, reporter=busy), awake_state(), Sleep(reason="cost"))
+    assert decision.refused and decision.desired == current and "force" in decision.reason
+
+
+def test_forced_sleep_sleeps_and_queued_work_does_not_wake_it_during_the_hold():
+    busy = reporter(task_instances={"queued": 4}, dag_runs_running=1)
+    forced = decide(
+        NOW,
+        SETTINGS,
+        observe({**AWAKE, "worker": 1}, reporter=busy, broker_visible=4),
+        awake_state(),
+        Sleep(reason="incident", force=True, hold_minutes=30),
+    )
+    assert forced.mode == "asleep" and forced.desired == ASLEEP
+    assert forced.state.sleep_hold_until == NOW + minutes(30)
+    still = decide(NOW + minutes(5), SETTINGS, observe(broker_visible=4), forced.state, Tick())
+    assert still.mode == "asleep", "queued work stays queued during the hold"
+    after = decide(NOW + minutes(31), SETTINGS, observe(broker_visible=4), forced.state, Tick())
+    assert after.mode == "waking", "and is picked up after it"
+    woken = decide(NOW + minutes(5), SETTINGS, observe(broker_visible=4), forced.state, Wake(0, "on call"))
+    assert woken.mode == "waking", "an explicit wake request ends the sleep hold"
+
+
+def test_sleep_when_idle_needs_no_force():
+    decision = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter()), awake_state(), Sleep(reason="done"))
+    assert decision.mode == "asleep" and not decision.refused
+
+
+# --- events --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (None, "JSON object"),
+        ({"action": "reboot"}, "action must be one of tick, wake, sleep, status"),
+        ({"action": "wake", "holdMinutes": -1}, "holdMinutes"),
+        ({"action": "wake", "holdMinutes": "2h"}, "holdMinutes"),
+        ({"action": "wake", "hold": 5}, "unknown: hold"),
+        ({"action": "sleep", "force": "yes"}, "force must be true or false"),
+        ({"action": "sleep", "reason": ""}, "reason"),
+        ({"action": "status", "verbose": True}, "status takes nothing else"),
+    ],
+)
+def test_malformed_events_are_rejected_with_what_is_allowed(event, message):
+    with pytest.raises(BadEvent, match=message):
+        parse_event(event, default_hold_minutes=60)
+
+
+def test_events_parse():
+    assert parse_event({"action": "wake"}, default_hold_minutes=60) == Wake(60, "manual wake")
+    assert parse_event({"action": "sleep", "force": True, "reason": "x"}, default_hold_minutes=60) == Sleep("x", True)
+
+
+# --- invariants over generated states -----------------------------------------------------------------------
+
+counts = st.integers(min_value=0, max_value=40)
+reporters = st.one_of(
+    st.none(),
+    st.builds(
+        ReporterMetrics,
+        published_at=st.integers(min_value=0, max_value=30).map(lambda m: NOW - minutes(m)),
+        dag_runs_queued=counts,
+        dag_runs_running=counts,
+        task_instances=st.dictionaries(st.sampled_from(ACTIVE_TI_STATES), counts, max_size=4),
+        dags_due=st.integers(min_value=0, max_value=3),
+        seconds_until_next_due=st.one_of(st.none(), st.floats(min_value=-600, max_value=86400)),
+        asset_queue=st.integers(min_value=0, max_value=3),
+    ),
+)
+desired_counts = st.one_of(
+    st.just(ASLEEP),
+    st.builds(lambda w: {**AWAKE, "worker": w}, st.integers(min_value=0, max_value=4)),
+)
+observations = st.builds(
+    lambda desired, rep, visible, in_flight, events, ui, db: Observation(
+        desired=desired,
+        running=desired,
+        reporter=rep,
+        broker_visible=visible,
+        broker_in_flight=in_flight,
+        event_queue_messages=events,
+        ui_requests=ui,
+        database_status=db,
+    ),
+    desired_counts,
+    reporters,
+    counts,
+    counts,
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.sampled_from([None, "available", "stopped", "starting", "stopping"]),
+)
+moments = st.integers(min_value=-1440, max_value=1440).map(lambda m: NOW + minutes(m))
+states = st.builds(
+    WakerState,
+    awake_since=st.one_of(st.none(), moments),
+    idle_since=st.one_of(st.none(), moments),
+    hold_until=st.one_of(st.none(), moments),
+    sleep_hold_until=st.one_of(st.none(), moments),
+    next_due_at=st.one_of(st.none(), moments),
+)
+requests = st.one_of(
+    st.just(Tick()),
+    st.builds(Wake, st.integers(0, 600), st.just("test")),
+    st.builds(Sleep, st.just("test"), st.booleans(), st.one_of(st.none(), st.integers(0, 600))),
+)
+waker_settings = st.builds(
+    WakerSettings,
+    services=st.just(SERVICES),
+    idle_minutes=st.integers(1, 60),
+    wake_lead_minutes=st.integers(1, 30),
+    max_workers=st.integers(1, 10),
+    worker_concurrency=st.integers(1, 32),
+    stop_database=st.booleans(),
+)
+
+
+def _known_active(settings: WakerSettings, observed: Observation) -> tuple[bool, bool]:
+    rep = observed.reporter
+    fresh = rep is not None and NOW - rep.published_at <= minutes(settings.reporter_stale_minutes)
+    active = observed.queued_messages > 0 or (fresh and rep is not None and rep.active > 0)
+    running = observed.broker_in_flight > 0 or (fresh and rep is not None and rep.tasks("running") > 0)
+    return active or not fresh, running or not fresh
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    waker_settings, observations, states, st.one_of(st.just(Tick()), st.builds(Wake, st.integers(0, 60), st.just("t")))
+)
+def test_never_a_scale_in_with_active_or_unknown_work(config, observed, state, request):
+    decision = decide(NOW, config, observed, state, request)
+    busy, tasks_running = _known_active(config, observed)
+    was_awake = observed.desired["scheduler"] > 0
+    if was_awake and busy:
+        assert all(decision.desired[c] == 1 for c in CORE)
+    if was_awake and tasks_running:
+        assert decision.desired["worker"] >= observed.desired["worker"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(waker_settings, observations, states, requests)
+def test_forced_sleep_is_the_only_way_to_stop_busy_services(config, observed, state, request):
+    decision = decide(NOW, config, observed, state, request)
+    busy, _ = _known_active(config, observed)
+    if observed.desired["scheduler"] > 0 and busy and decision.desired["scheduler"] == 0:
+        assert isinstance(request, Sleep) and request.force
+
+
+@settings(max_examples=400, deadline=None)
+@given(waker_settings, st.integers(min_value=-30, max_value=2880), observations, states)
+def test_a_due_dag_always_gets_a_wake_at_or_before_due_minus_lead(config, due_in, observed, state):
+    asleep = Observation(desired=ASLEEP, running=ASLEEP, reporter=None, database_status=observed.database_status)
+    due = NOW + minutes(due_in)
+    state = state.but(next_due_at=due, sleep_hold_until=None, hold_until=None)
+    decision = decide(NOW, config, asleep, state, Tick())
+    lead = minutes(config.wake_lead_minutes)
+    if config.stop_database and observed.database_status in ("stopped", "stopping"):
+        lead += minutes(config.database_start_minutes)
+    if due - lead <= NOW:
+        assert decision.mode == "waking"
+    else:
+        assert decision.mode == "asleep"
+        assert decision.wake_at is not None and decision.wake_at <= due - lead
+
+
+@settings(max_examples=300, deadline=None)
+@given(waker_settings, observations, states, requests)
+def test_same_inputs_same_decision_and_counts_within_bounds(config, observed, state, request):
+    first = decide(NOW, config, observed, state, request)
+    assert first == decide(NOW, config, observed, state, request)
+    assert set(first.desired) == set(SERVICES)
+    assert all(first.desired[c] in (0, 1) for c in CORE)
+    workers = first.desired["worker"]
+    # Never more than max_workers, except that workers already running tasks are never stopped to get there
+    # (after max_workers was lowered).
+    assert 0 <= workers <= max(config.max_workers, observed.desired["worker"])
+    if workers > config.max_workers:
+        assert workers == observed.desired["worker"]
+    if first.desired["worker"] > 0:
+        assert first.desired["scheduler"] == 1, "workers never run without the api-server and scheduler"
+
+
+@settings(max_examples=300, deadline=None)
+@given(waker_settings, observations, states)
+def test_going_to_sleep_schedules_the_next_wake(config, observed, state):
+    decision = decide(NOW, config, observed, state, Tick())
+    if observed.desired["scheduler"] > 0 and decision.mode == "asleep":
+        due = decision.state.next_due_at
+        if due is not None and due - minutes(config.wake_lead_minutes) > NOW + minutes(config.database_start_minutes):
+            assert decision.wake_at is not None
