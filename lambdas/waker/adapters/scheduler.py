@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,8 @@ def set_one_time_wake(
 ) -> None:
     """Create or move the one-time wake to `at`, or delete it when `at` is None (both idempotent)."""
     if at is None:
-        try:
+        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
             scheduler.delete_schedule(GroupName=group, Name=name)
-        except scheduler.exceptions.ResourceNotFoundException:
-            pass
         return
     arguments = {
         "GroupName": group,
