@@ -168,8 +168,10 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
     state = state_store.load(clients.ssm, config.state_parameter)
     observed = observe(config, clients, now)
     decision = decide(now, config.settings, observed, state, request)
-    if isinstance(request, Status):
-        return report(request.kind, decision, observed, decision.state)
+    if isinstance(request, Status) or decision.refused:
+        if decision.refused:
+            log("refused", action=request.kind, reason=decision.reason)
+        return report(request.kind, decision, observed, decision.state)  # changes nothing
 
     if decision.database_action and config.database_instance_id:
         rds.apply(clients.rds, config.database_instance_id, decision.database_action)

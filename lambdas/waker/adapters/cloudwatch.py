@@ -39,9 +39,11 @@ def latest_reporter_metrics(
         }
         for name in REPORTER_METRICS
     ]
+    # Whole minutes, as CloudWatch aligns 60-second periods: a report's timestamp is its minute.
+    start = (now - timedelta(minutes=lookback_minutes)).replace(second=0, microsecond=0)
     response = cloudwatch.get_metric_data(
         MetricDataQueries=queries,
-        StartTime=now - timedelta(minutes=lookback_minutes),
+        StartTime=start,
         EndTime=now + timedelta(minutes=1),
         ScanBy="TimestampDescending",
     )

@@ -1,0 +1,200 @@
+"""The waker handler against moto in us-gov-east-1: a full day's story, and each manual action."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from waker.adapters.cloudwatch import REPORTER_METRICS
+from waker.handler import Clients, WakerConfig, handle
+
+REGION = "us-gov-east-1"
+STACK = "airflow-dev"
+NAMESPACE = f"Airflow/{STACK}"
+SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
+START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+@dataclass
+class World:
+    clients: Clients
+    config: WakerConfig
+    queue_url: str
+
+    def invoke(self, event: Any, at: datetime) -> dict[str, Any]:
+        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN)
+
+    def desired(self) -> dict[str, int]:
+        services = self.clients.ecs.describe_services(cluster=STACK, services=list(SERVICES))["services"]
+        return {s["serviceName"]: s["desiredCount"] for s in services}
+
+    def report(self, at: datetime, *, next_due_in: float | None = None, **values: int) -> None:
+        """Publish a report as the activity reporter beside the scheduler would."""
+        data = []
+        for name, key in REPORTER_METRICS.items():
+            if key == "seconds_until_next_due":
+                if next_due_in is not None:
+                    data.append({"MetricName": name, "Timestamp": at, "Value": next_due_in})
+                continue
+            data.append({"MetricName": name, "Timestamp": at, "Value": float(values.get(key, 0))})
+        self.clients.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+    def one_time_wake(self) -> str | None:
+        try:
+            schedule = self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-next-due-wake")
+        except self.clients.scheduler.exceptions.ResourceNotFoundException:
+            return None
+        assert schedule["Target"]["Arn"] == FUNCTION_ARN
+        assert json.loads(schedule["Target"]["Input"])["action"] == "wake"
+        return schedule["ScheduleExpression"]
+
+
+@pytest.fixture
+def world(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        ec2 = boto3.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+        ecs = boto3.client("ecs")
+        ecs.create_cluster(clusterName=STACK)
+        for name in SERVICES:
+            ecs.register_task_definition(family=f"{STACK}-{name}", networkMode="awsvpc",
+                                         requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
+                                         containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}])
+            ecs.create_service(cluster=STACK, serviceName=name, taskDefinition=f"{STACK}-{name}", desiredCount=0,
+                               launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                                   "subnets": [subnet], "securityGroups": [group]}})
+        queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
+        boto3.client("scheduler").create_schedule_group(Name=STACK)
+        settings = {"services": SERVICES, "idle_minutes": 15, "wake_lead_minutes": 5, "max_workers": 4,
+                    "worker_concurrency": 8}
+        config = WakerConfig.from_environment({
+            "STACK": STACK,
+            "CLUSTER": STACK,
+            "WAKER_SETTINGS": json.dumps(settings),
+            "BROKER_QUEUE_URL": queue_url,
+            "METRIC_NAMESPACE": NAMESPACE,
+            "SCHEDULE_GROUP": STACK,
+            "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
+            "STATE_PARAMETER": f"/{STACK}/waker/state",
+        })
+        yield World(Clients.from_boto3(), config, queue_url)
+
+
+AWAKE = {**dict.fromkeys(SERVICES, 1), "worker": 0}
+ASLEEP = dict.fromkeys(SERVICES, 0)
+TICK = {"action": "tick"}
+
+
+def test_a_full_day(world: World):
+    # Overnight: asleep, nothing known to be due.
+    night = world.invoke(TICK, START)
+    assert night["state"] == "asleep" and world.desired() == ASLEEP
+
+    # 06:00 someone queues a run from outside (a message on the broker): the cluster wakes with a worker.
+    world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="task")
+    t = START + minutes(360)
+    woke = world.invoke(TICK, t)
+    assert woke["state"] == "waking" and "queued" in woke["reason"]
+    assert world.desired() == {**AWAKE, "worker": 1}
+
+    # Awake and busy: the reporter sees 20 queued task instances; workers follow demand.
+    for minute in range(1, 4):
+        world.report(t + minutes(minute), dag_runs_running=2, **{"ti:queued": 20})
+        world.invoke(TICK, t + minutes(minute) + timedelta(seconds=30))
+    assert world.desired()["worker"] == 3  # ceil(20 / 8)
+
+    # Work done, the broker drained; the next DAG is due in two hours.
+    world.clients.sqs.purge_queue(QueueUrl=world.queue_url)
+    t += minutes(10)
+    world.report(t, next_due_in=7200)
+    idle = world.invoke(TICK, t + minutes(0.5))
+    assert idle["state"] == "awake" and "idle since" in idle["reason"]
+    assert world.desired() == AWAKE, "workers go once no task runs"
+
+    # Still idle after the idle minutes: to sleep, with the one-time wake written for due minus lead.
+    t += minutes(16)
+    world.report(t, next_due_in=7200 - 16 * 60)
+    slept = world.invoke(TICK, t + minutes(0.5))
+    assert slept["state"] == "asleep" and "going to sleep" in slept["reason"]
+    assert world.desired() == ASLEEP
+    due = START + minutes(370) + minutes(120)
+    wake_at = due - minutes(5)
+    assert slept["nextWakeAt"] == wake_at.isoformat()
+    assert world.one_time_wake() == f"at({wake_at.strftime('%Y-%m-%dT%H:%M:%S')})"
+
+    # Ticks while asleep change nothing (and do not rewrite the schedule).
+    assert world.invoke(TICK, t + minutes(30))["state"] == "asleep" and world.desired() == ASLEEP
+
+    # The one-time wake fires at due minus lead: everything comes up before the DAG is due.
+    scheduled = world.invoke({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}, wake_at)
+    assert scheduled["state"] == "waking" and world.desired() == AWAKE
+    assert world.one_time_wake() is None, "the one-time wake is removed once awake"
+
+
+def test_manual_wake_holds_and_status_changes_nothing(world: World):
+    woke = world.invoke({"action": "wake", "holdMinutes": 120, "reason": "demo for the team"}, START)
+    assert woke["ok"] and woke["state"] == "waking" and world.desired() == AWAKE
+    assert woke["holdUntil"] == (START + minutes(120)).isoformat()
+
+    # Idle but held: stays up while the hold lasts.
+    world.report(START + minutes(30))
+    held = world.invoke(TICK, START + minutes(30.5))
+    assert held["state"] == "awake" and "held awake" in held["reason"]
+
+    before = world.clients.ssm.get_parameter(Name=f"/{STACK}/waker/state")["Parameter"]["Value"]
+    status = world.invoke({"action": "status"}, START + minutes(31))
+    assert status["state"] == "awake" and status["current"]["desired"] == AWAKE
+    assert status["signals"]["reporter"]["dagRunsQueued"] == 0
+    assert world.clients.ssm.get_parameter(Name=f"/{STACK}/waker/state")["Parameter"]["Value"] == before
+
+
+def test_manual_sleep_is_refused_while_work_runs_unless_forced(world: World):
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "run a backfill"}, START)
+    world.report(START + minutes(20), dag_runs_running=1, **{"ti:running": 2})
+    refused = world.invoke({"action": "sleep", "reason": "save money"}, START + minutes(20.5))
+    assert refused["ok"] is False and "refused" in refused["reason"] and world.desired() == AWAKE
+
+    world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="queued task")
+    forced = world.invoke({"action": "sleep", "reason": "incident", "force": True, "holdMinutes": 60},
+                          START + minutes(21))
+    assert forced["ok"] and forced["state"] == "asleep" and world.desired() == ASLEEP
+    attributes = world.clients.sqs.get_queue_attributes(QueueUrl=world.queue_url,
+                                                        AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1", "queued work is kept"
+    assert world.invoke(TICK, START + minutes(30))["state"] == "asleep", "and does not wake it during the hold"
+
+
+@pytest.mark.parametrize("event", [{"action": "wake", "holdMinutes": "all day"}, {"action": "explode"}, []])
+def test_a_malformed_event_is_rejected_and_changes_nothing(world: World, event):
+    answer = world.invoke(event, START)
+    assert answer["ok"] is False and answer["error"]
+    assert world.desired() == ASLEEP
+    with pytest.raises(world.clients.ssm.exceptions.ParameterNotFound):
+        world.clients.ssm.get_parameter(Name=f"/{STACK}/waker/state")
+
+
+def test_every_decision_is_published_as_metrics(world: World):
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "x"}, START)
+    result = world.clients.cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "awake", "MetricStat": {"Metric": {"Namespace": NAMESPACE,
+                                                                     "MetricName": "WakerAwake"},
+                                                          "Period": 60, "Stat": "Maximum"}}],
+        StartTime=START - minutes(5), EndTime=START + minutes(5),
+    )
+    assert result["MetricDataResults"][0]["Values"] == [1.0]
