@@ -1,6 +1,7 @@
 """Scale-to-zero Apache Airflow 3 on ECS Fargate and RDS PostgreSQL: read settings, compose, export."""
 
 import pulumi
+
 from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
 from components.airflow_service import SecretArnsInput
 from components.broker import Broker, BrokerArgs

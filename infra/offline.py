@@ -23,6 +23,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
 from settings import PROJECT, REGION_PARTITIONS, stack_config_from_yaml
 
 INFRA_DIR = Path(__file__).resolve().parent

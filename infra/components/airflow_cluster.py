@@ -11,9 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import iam_policies
 import pulumi
 import pulumi_aws as aws
+
+import iam_policies
 from airflow_env import (
     API_SERVER_PORT,
     AirflowEndpoints,
@@ -21,10 +22,9 @@ from airflow_env import (
     container_definitions,
     migration_container_definitions,
 )
-from stack_context import StackContext
-
 from components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
 from components.migration import Migration, MigrationArgs
+from stack_context import StackContext
 
 
 @dataclass(frozen=True)

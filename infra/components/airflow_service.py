@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import iam_policies
 import pulumi
 import pulumi_aws as aws
+
+import iam_policies
 from airflow_env import SecretArns, secret_arns_for
 from stack_context import StackContext
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
 from stack_context import StackContext
 
 DATABASE_NAME = "airflow"

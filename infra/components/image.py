@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
+
 from stack_context import StackContext
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import iam_policies
 import pulumi
 import pulumi_aws as aws
-from stack_context import StackContext
 
+import iam_policies
 from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
+from stack_context import StackContext
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "migrator"
 TIMEOUT_SECONDS = 900

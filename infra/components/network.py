@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
+
 from airflow_env import API_SERVER_PORT, WORKER_LOG_SERVER_PORT
 from stack_context import StackContext
 

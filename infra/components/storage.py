@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import iam_policies
 import pulumi
 import pulumi_aws as aws
+
+import iam_policies
 from airflow_env import LOGS_PREFIX
 from stack_context import StackContext
 

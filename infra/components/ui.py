@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
 from airflow_env import API_SERVER_PORT, HEALTH_PATH
 from stack_context import StackContext
 

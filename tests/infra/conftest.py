@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from offline import RecordedResource, Recording, run_stack
 
 SNAPSHOT = "airflow-prod-2026-11-20"

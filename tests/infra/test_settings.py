@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from config_schema import SettingsError
 from offline import load_stack_file, run_stack
 from settings import DEFAULT_AIRFLOW_VERSION, load_settings

@@ -6,11 +6,11 @@ import ipaddress
 import json
 import re
 
+from pulumi.runtime.rpc import is_rpc_secret
+
 import iam_policies
 from airflow_env import SECRET_ENVIRONMENT
 from offline import Recording
-from pulumi.runtime.rpc import is_rpc_secret
-
 from tests.infra.conftest import PROD_FERNET, SNAPSHOT, policy_documents, walk_strings
 
 SERVICE = "aws:ecs/service:Service"

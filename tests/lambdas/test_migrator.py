@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
-from migrator import handler as migrator
-from migrator.policy import database_action, judge_task
 from moto import mock_aws
 from moto.ecs.models import EC2ContainerServiceBackend
+
+from migrator import handler as migrator
+from migrator.policy import database_action, judge_task
 
 REGION = "us-gov-east-1"
 ACCOUNT = "123456789012"

@@ -73,26 +73,43 @@ def world(monkeypatch):
         ecs = boto3.client("ecs")
         ecs.create_cluster(clusterName=STACK)
         for name in SERVICES:
-            ecs.register_task_definition(family=f"{STACK}-{name}", networkMode="awsvpc",
-                                         requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
-                                         containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}])
-            ecs.create_service(cluster=STACK, serviceName=name, taskDefinition=f"{STACK}-{name}", desiredCount=0,
-                               launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
-                                   "subnets": [subnet], "securityGroups": [group]}})
+            ecs.register_task_definition(
+                family=f"{STACK}-{name}",
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                cpu="512",
+                memory="1024",
+                containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}],
+            )
+            ecs.create_service(
+                cluster=STACK,
+                serviceName=name,
+                taskDefinition=f"{STACK}-{name}",
+                desiredCount=0,
+                launchType="FARGATE",
+                networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+            )
         queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
         boto3.client("scheduler").create_schedule_group(Name=STACK)
-        settings = {"services": SERVICES, "idle_minutes": 15, "wake_lead_minutes": 5, "max_workers": 4,
-                    "worker_concurrency": 8}
-        config = WakerConfig.from_environment({
-            "STACK": STACK,
-            "CLUSTER": STACK,
-            "WAKER_SETTINGS": json.dumps(settings),
-            "BROKER_QUEUE_URL": queue_url,
-            "METRIC_NAMESPACE": NAMESPACE,
-            "SCHEDULE_GROUP": STACK,
-            "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
-            "STATE_PARAMETER": f"/{STACK}/waker/state",
-        })
+        settings = {
+            "services": SERVICES,
+            "idle_minutes": 15,
+            "wake_lead_minutes": 5,
+            "max_workers": 4,
+            "worker_concurrency": 8,
+        }
+        config = WakerConfig.from_environment(
+            {
+                "STACK": STACK,
+                "CLUSTER": STACK,
+                "WAKER_SETTINGS": json.dumps(settings),
+                "BROKER_QUEUE_URL": queue_url,
+                "METRIC_NAMESPACE": NAMESPACE,
+                "SCHEDULE_GROUP": STACK,
+                "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
+                "STATE_PARAMETER": f"/{STACK}/waker/state",
+            }
+        )
         yield World(Clients.from_boto3(), config, queue_url)
 
 
@@ -171,11 +188,13 @@ def test_manual_sleep_is_refused_while_work_runs_unless_forced(world: World):
     assert refused["ok"] is False and "refused" in refused["reason"] and world.desired() == AWAKE
 
     world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="queued task")
-    forced = world.invoke({"action": "sleep", "reason": "incident", "force": True, "holdMinutes": 60},
-                          START + minutes(21))
+    forced = world.invoke(
+        {"action": "sleep", "reason": "incident", "force": True, "holdMinutes": 60}, START + minutes(21)
+    )
     assert forced["ok"] and forced["state"] == "asleep" and world.desired() == ASLEEP
-    attributes = world.clients.sqs.get_queue_attributes(QueueUrl=world.queue_url,
-                                                        AttributeNames=["ApproximateNumberOfMessages"])
+    attributes = world.clients.sqs.get_queue_attributes(
+        QueueUrl=world.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1", "queued work is kept"
     assert world.invoke(TICK, START + minutes(30))["state"] == "asleep", "and does not wake it during the hold"
 
@@ -192,9 +211,17 @@ def test_a_malformed_event_is_rejected_and_changes_nothing(world: World, event):
 def test_every_decision_is_published_as_metrics(world: World):
     world.invoke({"action": "wake", "holdMinutes": 0, "reason": "x"}, START)
     result = world.clients.cloudwatch.get_metric_data(
-        MetricDataQueries=[{"Id": "awake", "MetricStat": {"Metric": {"Namespace": NAMESPACE,
-                                                                     "MetricName": "WakerAwake"},
-                                                          "Period": 60, "Stat": "Maximum"}}],
-        StartTime=START - minutes(5), EndTime=START + minutes(5),
+        MetricDataQueries=[
+            {
+                "Id": "awake",
+                "MetricStat": {
+                    "Metric": {"Namespace": NAMESPACE, "MetricName": "WakerAwake"},
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=START - minutes(5),
+        EndTime=START + minutes(5),
     )
     assert result["MetricDataResults"][0]["Values"] == [1.0]

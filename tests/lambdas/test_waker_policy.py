@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from waker.events import BadEvent, parse_event
 from waker.model import (
     ACTIVE_TI_STATES,

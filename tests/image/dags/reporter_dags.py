@@ -1,0 +1,21 @@
+"""DAGs for the activity reporter's test: their schedule flags are set by the test through Airflow's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+START = datetime(2026, 1, 1)
+
+for dag_id, schedule in (
+    ("hourly_due", "@hourly"),
+    ("daily_later", "@daily"),
+    ("paused_due", "@daily"),
+    ("stale_due", "@daily"),
+    ("broken_due", "@daily"),
+):
+    with DAG(dag_id, schedule=schedule, start_date=START, catchup=False) as dag:
+        for task_id in ("extract", "load", "wait", "retry"):
+            task(task_id=task_id)(lambda: None)()
+    globals()[dag_id] = dag
