@@ -11,6 +11,7 @@ from components.network import Network, NetworkArgs
 from components.secrets import AirflowSecrets, AirflowSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.ui import WebUi, WebUiArgs
+from components.waker import Waker, WakerArgs
 from settings import read_stack_settings
 from stack_context import create_context
 
@@ -72,6 +73,24 @@ airflow = AirflowCluster(
     opts,
 )
 
+waker = Waker(
+    "waker",
+    WakerArgs(
+        context=context,
+        cluster_name=airflow.cluster_name,
+        service_names=airflow.service_names,
+        broker_queue_url=broker.queue_url,
+        broker_queue_arn=broker.queue_arn,
+        broker_queue_name=broker.queue_name,
+        bucket_name=storage.bucket_name,
+        database_identifier=database.identifier,
+        database_arn=database.arn,
+        load_balancer_arn_suffix=ui.load_balancer_arn_suffix if ui else None,
+        target_group_arn_suffix=ui.target_group_arn_suffix if ui else None,
+    ),
+    opts,
+)
+
 pulumi.export("region", settings.region)
 pulumi.export("airflowVersion", settings.image.airflow_version if not settings.image.uri else "from image")
 pulumi.export("clusterName", airflow.cluster_name)
@@ -90,3 +109,7 @@ pulumi.export("fernetKeySecretArn", secrets.fernet_key_arn)
 pulumi.export("adminPasswordSecretArn", secrets.admin_password_arn)
 pulumi.export("imageUri", image.image_uri)
 pulumi.export("migrationFunction", airflow.migration.runner.name)
+pulumi.export("wakerFunction", waker.function_name)
+pulumi.export("alarmTopicArn", waker.alarm_topic.arn)
+pulumi.export("dashboardName", waker.dashboard.dashboard_name)
+pulumi.export("metricNamespace", context.metric_namespace)

@@ -18,6 +18,7 @@ CELERY_QUEUE = "default"
 MIGRATION_WAIT_SECONDS = 600
 HEALTH_PATH = "/api/v2/monitor/health"
 ADMIN_USERNAME = "admin"
+REPORTER_PATH = "/opt/airflow/activity_reporter.py"  # where image/Dockerfile puts it
 DAGS_PREFIX = "dags/"
 LOGS_PREFIX = "logs/"
 
@@ -53,9 +54,11 @@ class SecretArns:
 # The wait-for-migrations init container only reads the schema version, so it gets the database alone.
 _ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
 WAIT_FOR_MIGRATIONS = "wait-for-migrations"
+ACTIVITY_REPORTER = "activity-reporter"  # beside the scheduler: reads the database, publishes metrics
+_DATABASE_READERS = _ALL | {WAIT_FOR_MIGRATIONS, ACTIVITY_REPORTER}
 SECRET_ENVIRONMENT: dict[str, tuple[str, str | None, frozenset[str]]] = {
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _ALL | {WAIT_FOR_MIGRATIONS}),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _ALL | {WAIT_FOR_MIGRATIONS}),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _DATABASE_READERS),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _DATABASE_READERS),
     "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", None, _ALL),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("jwt_secret", None, frozenset({"api-server", "scheduler"})),
     "AIRFLOW__API__SECRET_KEY": ("api_secret_key", None, frozenset({"api-server", "worker"})),
@@ -177,8 +180,10 @@ def container_definitions(
     arns: SecretArns,
     log_group: str,
     region: str,
+    metric_namespace: str,
 ) -> list[dict[str, Any]]:
-    """The containers of a component's task: a wait-for-migrations init container, then the component."""
+    """The containers of a component's task: a wait-for-migrations init container, then the component
+    (and, beside the scheduler, the activity reporter)."""
     env = _environment_list(environment)
     wait = {
         "name": WAIT_FOR_MIGRATIONS,
@@ -212,7 +217,20 @@ def container_definitions(
             "retries": 5,
             "startPeriod": 120,
         }
-    return [wait, main]
+    if component != "scheduler":
+        return [wait, main]
+    reporter = {
+        "name": ACTIVITY_REPORTER,
+        "image": image,
+        # Not essential: if it fails, the scheduler keeps running and the waker sees it as silent.
+        "essential": False,
+        "command": ["python", REPORTER_PATH],
+        "environment": _environment_list({**environment, "AIRFLOW_ACTIVITY_NAMESPACE": metric_namespace}),
+        "secrets": secret_references(ACTIVITY_REPORTER, arns),
+        "logConfiguration": _log_configuration(log_group, region, ACTIVITY_REPORTER),
+        "dependsOn": [{"containerName": WAIT_FOR_MIGRATIONS, "condition": "SUCCESS"}],
+    }
+    return [wait, main, reporter]
 
 
 def migration_container_definitions(

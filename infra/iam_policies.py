@@ -12,7 +12,7 @@ from typing import Any
 from airflow_env import DAGS_PREFIX, LOGS_PREFIX
 
 # Actions for which IAM supports no resource-level scoping (AWS Service Authorization Reference).
-UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken"})
+UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:GetMetricData", "cloudwatch:PutMetricData"})
 
 Policy = dict[str, Any]
 
@@ -32,6 +32,11 @@ def allow(
     if condition:
         statement["Condition"] = condition
     return statement
+
+
+def publish_metrics(namespace: str) -> dict[str, Any]:
+    """PutMetricData has no resources; the namespace condition keeps each stack to its own metrics."""
+    return allow(["cloudwatch:PutMetricData"], ["*"], {"StringEquals": {"cloudwatch:namespace": namespace}})
 
 
 def deny_insecure_transport(service: str, resources: Sequence[str]) -> Policy:
@@ -92,8 +97,10 @@ def airflow_task(
     bucket_arn: str,
     queue_arn: str,
     secrets_backend_arns: Sequence[str],
+    metric_namespace: str,
 ) -> Policy:
-    """What a component's own code may do: its share of the bucket and broker, and the secrets backend."""
+    """What a component's own code may do: its share of the bucket and broker, the secrets backend, and (the
+    scheduler's activity reporter) the stack's metrics."""
     readable = [p for p, who in ((DAGS_PREFIX, READS_DAGS), (LOGS_PREFIX, READS_LOGS)) if component in who]
     queue_actions = []
     if component in SENDS_TASKS:
@@ -108,4 +115,5 @@ def airflow_task(
         allow(["s3:PutObject"], [f"{bucket_arn}/{LOGS_PREFIX}*"] if component in WRITES_LOGS else []),
         allow(queue_actions, [queue_arn] if queue_actions else []),
         allow(["secretsmanager:GetSecretValue"], list(secrets_backend_arns)),
+        publish_metrics(metric_namespace) if component == "scheduler" else {},
     )

@@ -173,13 +173,19 @@ class StackMocks(pulumi_mocks.Mocks):
             outputs["arn"] = self.arn("logs", f"log-group:{name}")
         elif resource_type == "aws:lambda/function:Function":
             outputs["arn"] = self.arn("lambda", f"function:{name}")
+        elif resource_type == "aws:sns/topic:Topic":
+            outputs["arn"] = self.arn("sns", str(name))
+        elif resource_type == "aws:ssm/parameter:Parameter":
+            outputs["arn"] = self.arn("ssm", f"parameter/{str(name).lstrip('/')}")
         elif resource_type == "aws:lb/loadBalancer:LoadBalancer":
+            outputs["arnSuffix"] = f"app/{name}/0123456789abcdef"
             outputs.update(
                 arn=self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/0123456789abcdef"),
                 dnsName=f"{name}-1234567890.{self.region}.elb.amazonaws.com",
             )
         elif resource_type == "aws:lb/targetGroup:TargetGroup":
             outputs["arn"] = self.arn("elasticloadbalancing", f"targetgroup/{name}/0123456789abcdef")
+            outputs["arnSuffix"] = f"targetgroup/{name}/0123456789abcdef"
         elif service:
             outputs.setdefault("arn", self.arn(service, f"{resource_type.split(':')[-1].lower()}/{name}"))
         outputs.setdefault("name", name)

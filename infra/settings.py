@@ -187,6 +187,32 @@ class SecretsSettings:
 
 
 @dataclass(frozen=True)
+class WakeWindow:
+    name: str
+    cron: str  # EventBridge Scheduler cron expression, e.g. cron(0 8 ? * MON-FRI *)
+    timezone: str
+    duration_minutes: int
+
+
+@dataclass(frozen=True)
+class WakerSettings:
+    idle_minutes: int
+    wake_lead_minutes: int
+    max_workers: int
+    reporter_stale_minutes: int
+    boot_grace_minutes: int
+    stop_database: bool
+    database_start_minutes: int
+    database_stop_after_minutes: int
+    default_hold_minutes: int
+    windows: tuple[WakeWindow, ...]
+    event_queue_arns: tuple[str, ...]
+    wake_on_dag_change: bool
+    dag_change_hold_minutes: int
+    alarm_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     region: str
@@ -199,7 +225,8 @@ class Settings:
     secrets: SecretsSettings
     log_retention_days: int
     broker_visibility_timeout_seconds: int
-    migration_lambda_runtime: str
+    lambda_runtime: str
+    waker: WakerSettings
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -221,6 +248,7 @@ TOP_LEVEL_KEYS = (
     "lambdaRuntime",
     "tags",
     "uiOidcClientSecret",
+    "waker",
 )
 
 LAMBDA_RUNTIMES = ("python3.12", "python3.13")
@@ -477,6 +505,68 @@ def _secrets(section: Section, stack: str, partition: str) -> SecretsSettings:
     return settings
 
 
+_CRON = text(r"cron\((\S+ ){5}\S+\)", "an EventBridge Scheduler cron expression like cron(0 8 ? * MON-FRI *)")
+_EMAIL = text(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address")
+
+
+def _timezone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidSetting(f"must be an IANA time zone like America/New_York or UTC, got {value!r}") from None
+    return value
+
+
+def _windows(section: Section) -> tuple[WakeWindow, ...]:
+    raw = section.raw.get("windows") or []
+    if not isinstance(raw, list) or len(raw) > 20:
+        section.fail("windows", "must be a list (up to 20) of {name, cron, timezone, durationMinutes}")
+        return ()
+    windows = []
+    for index, item in enumerate(raw):
+        window = Section(f"{section.path('windows')}[{index}]", item, section.problems)
+        windows.append(
+            WakeWindow(
+                name=window.get("name", text(r"[a-z0-9-]{1,40}", "lowercase letters, digits and hyphens"), f"w{index}"),
+                cron=window.get("cron", _CRON, ""),
+                timezone=window.get("timezone", _timezone, "UTC"),
+                duration_minutes=window.get("durationMinutes", integer(1, 1440), 60),
+            )
+        )
+        if not window.has("cron"):
+            window.fail("cron", "is required: when the window opens")
+        window.reject_unknown()
+    names = [w.name for w in windows]
+    if len(set(names)) != len(names):
+        section.fail("windows", "names must be unique")
+    return tuple(windows)
+
+
+def _waker(section: Section, partition: str) -> WakerSettings:
+    queue_arn = arn(partition, "sqs", r"[\w-]{1,80}", "arn:{partition}:sqs:us-gov-east-1:123456789012:queue-name")
+    section.read.add("windows")
+    settings = WakerSettings(
+        idle_minutes=section.get("idleMinutes", integer(5, 1440), 15),
+        wake_lead_minutes=section.get("wakeLeadMinutes", integer(1, 60), 5),
+        max_workers=section.get("maxWorkers", integer(1, 50), 4),
+        reporter_stale_minutes=section.get("reporterStaleMinutes", integer(2, 60), 5),
+        boot_grace_minutes=section.get("bootGraceMinutes", integer(1, 60), 10),
+        stop_database=section.get("stopDatabase", boolean, False),
+        database_start_minutes=section.get("databaseStartMinutes", integer(5, 60), 15),
+        database_stop_after_minutes=section.get("databaseStopAfterMinutes", integer(30, 10080), 120),
+        default_hold_minutes=section.get("defaultHoldMinutes", integer(1, 1440), 60),
+        windows=_windows(section),
+        event_queue_arns=section.get("eventQueueArns", list_of(queue_arn, maximum=10), ()),
+        wake_on_dag_change=section.get("wakeOnDagChange", boolean, True),
+        dag_change_hold_minutes=section.get("dagChangeHoldMinutes", integer(1, 120), 10),
+        alarm_emails=section.get("alarmEmails", list_of(_EMAIL, maximum=10), ()),
+    )
+    section.reject_unknown()
+    return settings
+
+
 def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
     """Build the stack's settings from raw config (`namespace:key` -> value), or raise SettingsError."""
     problems: list[tuple[str, str]] = []
@@ -525,7 +615,8 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
         secrets=_secrets(section("secrets"), stack, partition),
         log_retention_days=root.get("logRetentionDays", one_of(*LOG_RETENTION_DAYS), 30),
         broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200), 21600),
-        migration_lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
+        lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
+        waker=_waker(section("waker"), partition),
         tags=root.get("tags", string_map, {}),
     )
     if problems:

@@ -30,6 +30,11 @@ class StackContext:
     def region(self) -> str:
         return self.settings.region
 
+    @property
+    def metric_namespace(self) -> str:
+        """CloudWatch namespace of the stack's activity and waker metrics (IAM conditions use it)."""
+        return f"Airflow/{self.name}"
+
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"

@@ -159,6 +159,7 @@ class AirflowCluster(pulumi.ComponentResource):
                         bucket_arn=v[0],
                         queue_arn=v[1],
                         secrets_backend_arns=secrets_backend_arns,
+                        metric_namespace=context.metric_namespace,
                     )
                 )
             )
@@ -174,7 +175,13 @@ class AirflowCluster(pulumi.ComponentResource):
             )
             containers = pulumi.Output.all(args.image_uri, environment, args.secret_arns.resolve(), logs.name).apply(
                 lambda v, c=component: container_definitions(
-                    c, image=v[0], environment=v[1], arns=v[2], log_group=v[3], region=context.region
+                    c,
+                    image=v[0],
+                    environment=v[1],
+                    arns=v[2],
+                    log_group=v[3],
+                    region=context.region,
+                    metric_namespace=context.metric_namespace,
                 )
             )
             groups = [args.tasks_security_group_id]

@@ -142,7 +142,7 @@ class Migration(pulumi.ComponentResource):
             f"{name}-runner",
             name=f"{context.name}-migrate",
             description="Runs airflow db migrate once per image version (invoked by pulumi up)",
-            runtime=context.settings.migration_lambda_runtime,
+            runtime=context.settings.lambda_runtime,
             architectures=["arm64"],
             handler="migrator.handler.handler",
             code=pulumi.AssetArchive({"migrator": pulumi.FileArchive(str(LAMBDA_DIR))}),

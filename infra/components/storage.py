@@ -103,6 +103,10 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
 
+        if context.settings.waker.wake_on_dag_change:
+            # DAG uploads reach EventBridge, where the waker's rule picks them up.
+            aws.s3.BucketNotification(f"{name}-events", bucket=self.bucket.id, eventbridge=True, opts=child)
+
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.register_outputs({"bucket": self.bucket_name})

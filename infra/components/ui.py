@@ -125,4 +125,7 @@ class WebUi(pulumi.ComponentResource):
         host = pulumi.Output.from_input(ui.host_name) if ui.host_name else self.load_balancer.dns_name
         self.url = host.apply(lambda h: f"https://{h}")
         self.target_group_arn = self.target_group.arn
+        # CloudWatch dimensions of the api-server's request count (the waker's UI-activity signal).
+        self.load_balancer_arn_suffix = self.load_balancer.arn_suffix
+        self.target_group_arn_suffix = self.target_group.arn_suffix
         self.register_outputs({"url": self.url, "loadBalancerDnsName": self.load_balancer.dns_name})

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from waker.model import (
     WORKER,
+    DatabaseAction,
     Decision,
     Observation,
     ReporterMetrics,
@@ -141,7 +142,7 @@ def _decide_asleep(
     if reasons:
         reason = "; ".join(reasons)
         if settings.stop_database and observed.database_status not in (*DATABASE_READY, None):
-            action = "start" if observed.database_status == "stopped" else None
+            action: DatabaseAction | None = "start" if observed.database_status == "stopped" else None
             return Decision(
                 "waking",
                 asleep,
@@ -168,7 +169,7 @@ def _future(moment: datetime | None, now: datetime) -> datetime | None:
 
 def _database_while_asleep(
     now: datetime, settings: WakerSettings, observed: Observation, next_wake: datetime | None
-) -> str | None:
+) -> DatabaseAction | None:
     if not settings.stop_database:
         return None
     # A stopped database is started early enough that it is up by the next wake.

@@ -64,7 +64,6 @@ def test_active_runs_task_instances_and_asset_queue(published):
 
 def test_reporter_and_waker_agree_on_names(published):
     assert set(published["published"]) == set(REPORTER_METRICS)
-    sys.path.insert(0, str(HERE.parents[1] / "image"))
     import activity_reporter
 
     assert activity_reporter.ACTIVE_TI_STATES == ACTIVE_TI_STATES
@@ -73,7 +72,6 @@ def test_reporter_and_waker_agree_on_names(published):
 def test_a_failing_report_is_logged_and_retried_never_raised(monkeypatch, caplog):
     import threading
 
-    sys.path.insert(0, str(HERE.parents[1] / "image"))
     import activity_reporter
 
     stop = threading.Event()

@@ -222,7 +222,11 @@ def test_iam_policies_are_scoped_to_the_stacks_resources(recording: Recording):
 def test_roles_trust_only_their_service_in_this_account(recording: Recording):
     for role in recording.of_type("aws:iam/role:Role"):
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
-        assert trust["Principal"]["Service"] in {"ecs-tasks.amazonaws.com", "lambda.amazonaws.com"}
+        assert trust["Principal"]["Service"] in {
+            "ecs-tasks.amazonaws.com",
+            "lambda.amazonaws.com",
+            "scheduler.amazonaws.com",
+        }
         assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
 
 

@@ -1,0 +1,438 @@
+"""The waker: a Lambda that brings Airflow up when there is work and back to zero when there is none.
+
+Wired here: the function (code from lambdas/waker, reserved concurrency 1), its role scoped to this stack's
+cluster, services, queues, schedule, metrics, state parameter and database; a tick every minute and the
+wake windows on EventBridge Scheduler; a wake on DAG bundle changes; alarms on waker errors, a silent
+waker, and a stale activity reporter while awake; and a dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+import iam_policies
+from airflow_env import DAGS_PREFIX
+from stack_context import StackContext
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waker"
+TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class WakerArgs:
+    context: StackContext
+    cluster_name: pulumi.Input[str]
+    service_names: Mapping[str, pulumi.Input[str]]
+    broker_queue_url: pulumi.Input[str]
+    broker_queue_arn: pulumi.Input[str]
+    broker_queue_name: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    database_identifier: pulumi.Input[str]
+    database_arn: pulumi.Input[str]
+    load_balancer_arn_suffix: pulumi.Input[str] | None
+    target_group_arn_suffix: pulumi.Input[str] | None
+
+
+def queue_url_of(arn: str) -> str:
+    """The SQS queue URL of a queue ARN (the waker reads queue depth by URL)."""
+    _, _, _, region, account, name = arn.split(":", 5)
+    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+
+
+def waker_policy(
+    context: StackContext,
+    *,
+    cluster_name: str,
+    service_names: Sequence[str],
+    queue_arns: Sequence[str],
+    schedule_group: str,
+    one_time_wake: str,
+    scheduler_role_arn: str,
+    state_parameter_arn: str,
+    database_arn: str,
+    log_group_arn: str,
+) -> dict[str, Any]:
+    settings = context.settings.waker
+    return iam_policies.policy(
+        iam_policies.allow(
+            ["ecs:DescribeServices", "ecs:UpdateService"],
+            [context.arn("ecs", f"service/{cluster_name}/{name}") for name in service_names],
+        ),
+        iam_policies.allow(["sqs:GetQueueAttributes"], list(queue_arns)),
+        iam_policies.allow(["cloudwatch:GetMetricData"], ["*"]),
+        iam_policies.publish_metrics(context.metric_namespace),
+        iam_policies.allow(
+            [
+                "scheduler:GetSchedule",
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+            ],
+            [context.arn("scheduler", f"schedule/{schedule_group}/{one_time_wake}")],
+        ),
+        iam_policies.allow(
+            ["iam:PassRole"],
+            [scheduler_role_arn],
+            {"StringEquals": {"iam:PassedToService": context.service_principal("scheduler")}},
+        ),
+        iam_policies.allow(["ssm:GetParameter", "ssm:PutParameter"], [state_parameter_arn]),
+        iam_policies.allow(
+            ["rds:DescribeDBInstances", "rds:StartDBInstance", "rds:StopDBInstance"],
+            [database_arn] if settings.stop_database else [],
+        ),
+        iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
+    )
+
+
+def dashboard_body(context: StackContext, function_name: str, queue_name: str, log_group: str) -> str:
+    namespace = context.metric_namespace
+    region = context.region
+
+    def metric_widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Maximum") -> dict:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
+        }
+
+    widgets = [
+        metric_widget(
+            "Awake (1) or asleep (0), and workers",
+            [[namespace, "WakerAwake"], [namespace, "WakerDesiredWorkers"]],
+            0,
+            0,
+        ),
+        metric_widget(
+            "Active work (activity reporter)",
+            [
+                [namespace, "DagRunsQueued"],
+                [namespace, "DagRunsRunning"],
+                [namespace, "TaskInstances_queued"],
+                [namespace, "TaskInstances_running"],
+                [namespace, "DagsDue"],
+            ],
+            12,
+            0,
+        ),
+        metric_widget(
+            "Broker queue depth",
+            [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
+                ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue_name],
+            ],
+            0,
+            6,
+        ),
+        metric_widget(
+            "Waker: errors, scale changes, stale reporter",
+            [
+                ["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
+                [namespace, "WakerScaleChanges", {"stat": "Sum"}],
+                [namespace, "WakerReporterStale"],
+            ],
+            12,
+            6,
+        ),
+        {
+            "type": "log",
+            "x": 0,
+            "y": 12,
+            "width": 24,
+            "height": 8,
+            "properties": {
+                "title": "Waker decisions",
+                "region": region,
+                "query": f"SOURCE '{log_group}' | fields @timestamp, action, mode, reason, changes "
+                "| filter event in ['decision', 'refused', 'rejected'] | sort @timestamp desc | limit 100",
+                "view": "table",
+            },
+        },
+    ]
+    return json.dumps({"widgets": widgets})
+
+
+class Waker(pulumi.ComponentResource):
+    def __init__(self, name: str, args: WakerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow:waker:Waker", name, None, opts)
+        context = args.context
+        settings = context.settings
+        waker = settings.waker
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{context.name}-waker"
+        one_time_wake = f"{context.name}-next-due-wake"
+
+        group = aws.scheduler.ScheduleGroup(f"{name}-schedules", name=context.name, opts=child)
+        state = aws.ssm.Parameter(
+            f"{name}-state",
+            name=f"/{context.name}/waker/state",
+            type="String",
+            value="{}",
+            description=f"{context.name}: the waker's memory between invocations",
+            # The waker writes this parameter; `pulumi up` leaves its value alone.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=settings.log_retention_days,
+            opts=child,
+        )
+
+        scheduler_trust = json.dumps(
+            iam_policies.assume_role(context.service_principal("scheduler"), context.account_id)
+        )
+        scheduler_role = aws.iam.Role(
+            f"{name}-scheduler",
+            assume_role_policy=scheduler_trust,
+            description=f"{context.name}: EventBridge Scheduler invokes the waker",
+            opts=child,
+        )
+        function_arn = context.arn("lambda", f"function:{function_name}")
+        aws.iam.RolePolicy(
+            f"{name}-scheduler",
+            role=scheduler_role.id,
+            policy=json.dumps(iam_policies.policy(iam_policies.allow(["lambda:InvokeFunction"], [function_arn]))),
+            opts=child,
+        )
+
+        event_queue_arns = list(waker.event_queue_arns)
+        lambda_trust = json.dumps(iam_policies.assume_role(context.service_principal("lambda"), context.account_id))
+        role = aws.iam.Role(
+            f"{name}-function",
+            assume_role_policy=lambda_trust,
+            description=f"{context.name}: the waker",
+            opts=child,
+        )
+        service_names = list(args.service_names.values())
+        aws.iam.RolePolicy(
+            f"{name}-function",
+            role=role.id,
+            policy=pulumi.Output.all(
+                args.cluster_name,
+                args.broker_queue_arn,
+                scheduler_role.arn,
+                state.arn,
+                args.database_arn,
+                logs.arn,
+                *service_names,
+            ).apply(
+                lambda v: json.dumps(
+                    waker_policy(
+                        context,
+                        cluster_name=v[0],
+                        service_names=v[6:],
+                        queue_arns=[v[1], *event_queue_arns],
+                        schedule_group=context.name,
+                        one_time_wake=one_time_wake,
+                        scheduler_role_arn=v[2],
+                        state_parameter_arn=v[3],
+                        database_arn=v[4],
+                        log_group_arn=v[5],
+                    )
+                )
+            ),
+            opts=child,
+        )
+
+        waker_settings = pulumi.Output.all(**dict(args.service_names)).apply(
+            lambda services: json.dumps(
+                {
+                    "services": services,
+                    "idle_minutes": waker.idle_minutes,
+                    "wake_lead_minutes": waker.wake_lead_minutes,
+                    "max_workers": waker.max_workers,
+                    "worker_concurrency": settings.services.worker_concurrency,
+                    "reporter_stale_minutes": waker.reporter_stale_minutes,
+                    "boot_grace_minutes": waker.boot_grace_minutes,
+                    "stop_database": waker.stop_database,
+                    "database_start_minutes": waker.database_start_minutes,
+                    "database_stop_after_minutes": waker.database_stop_after_minutes,
+                    "default_hold_minutes": waker.default_hold_minutes,
+                },
+                sort_keys=True,
+            )
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="Brings Airflow up when there is work and back to zero when there is none",
+            runtime=settings.lambda_runtime,
+            architectures=["arm64"],
+            handler="waker.handler.handler",
+            code=pulumi.AssetArchive({"waker": pulumi.FileArchive(str(LAMBDA_DIR))}),
+            role=role.arn,
+            timeout=TIMEOUT_SECONDS,
+            memory_size=256,
+            reserved_concurrent_executions=1,  # one waker at a time
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "STACK": context.name,
+                    "CLUSTER": args.cluster_name,
+                    "WAKER_SETTINGS": waker_settings,
+                    "BROKER_QUEUE_URL": args.broker_queue_url,
+                    "EVENT_QUEUE_URLS": json.dumps([queue_url_of(a) for a in event_queue_arns]),
+                    "METRIC_NAMESPACE": context.metric_namespace,
+                    "SCHEDULE_GROUP": group.name,
+                    "SCHEDULER_ROLE_ARN": scheduler_role.arn,
+                    "STATE_PARAMETER": state.name,
+                    "DB_INSTANCE_ID": args.database_identifier,
+                    "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
+                    "TARGET_GROUP": args.target_group_arn_suffix or "",
+                }
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+
+        def schedule(key: str, expression: str, event: dict[str, Any], timezone: str = "UTC") -> None:
+            aws.scheduler.Schedule(
+                f"{name}-{key}",
+                name=f"{context.name}-{key}",
+                group_name=group.name,
+                schedule_expression=expression,
+                schedule_expression_timezone=timezone,
+                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                target=aws.scheduler.ScheduleTargetArgs(
+                    arn=self.function.arn,
+                    role_arn=scheduler_role.arn,
+                    input=json.dumps(event),
+                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                        maximum_event_age_in_seconds=300, maximum_retry_attempts=2
+                    ),
+                ),
+                opts=child,
+            )
+
+        schedule("tick", "rate(1 minute)", {"action": "tick"})
+        for window in waker.windows:
+            schedule(
+                f"window-{window.name}",
+                window.cron,
+                {"action": "wake", "holdMinutes": window.duration_minutes, "reason": f"window {window.name}"},
+                window.timezone,
+            )
+
+        if waker.wake_on_dag_change:
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-dag-change",
+                description=f"{context.name}: a DAG bundle change wakes Airflow to parse it",
+                event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
+                    lambda bucket: json.dumps(
+                        {
+                            "source": ["aws.s3"],
+                            "detail-type": ["Object Created", "Object Deleted"],
+                            "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": DAGS_PREFIX}]}},
+                        }
+                    )
+                ),
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-dag-change",
+                rule=rule.name,
+                arn=self.function.arn,
+                input=json.dumps(
+                    {"action": "wake", "holdMinutes": waker.dag_change_hold_minutes, "reason": "DAG bundle changed"}
+                ),
+                opts=child,
+            )
+            aws.lambda_.Permission(
+                f"{name}-dag-change",
+                action="lambda:InvokeFunction",
+                function=self.function.name,
+                principal=context.service_principal("events"),
+                source_arn=rule.arn,
+                opts=child,
+            )
+
+        self.alarm_topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{context.name}-alarms",
+            kms_master_key_id="alias/aws/sns",
+            opts=child,
+        )
+        for index, email in enumerate(waker.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alarm-email-{index}",
+                topic=self.alarm_topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+
+        def alarm(key: str, description: str, **metric: Any) -> None:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{key}",
+                name=f"{context.name}-{key}",
+                alarm_description=description,
+                alarm_actions=[self.alarm_topic.arn],
+                ok_actions=[self.alarm_topic.arn],
+                **metric,
+                opts=child,
+            )
+
+        alarm(
+            "waker-errors",
+            "The waker failed: Airflow may not wake or sleep as it should. See its log group.",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": function_name},
+            statistic="Sum",
+            period=300,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+        )
+        alarm(
+            "waker-silent",
+            "The waker has not run for 10 minutes: check its schedule and concurrency.",
+            namespace="AWS/Lambda",
+            metric_name="Invocations",
+            dimensions={"FunctionName": function_name},
+            statistic="Sum",
+            period=600,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+        )
+        alarm(
+            "reporter-stale",
+            "Airflow is awake but its activity reporter is silent: the waker keeps it awake (unknown is busy).",
+            namespace=context.metric_namespace,
+            metric_name="WakerReporterStale",
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=5,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+        )
+
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=context.name,
+            dashboard_body=pulumi.Output.from_input(args.broker_queue_name).apply(
+                lambda queue: dashboard_body(context, function_name, queue, f"/aws/lambda/{function_name}")
+            ),
+            opts=child,
+        )
+        self.function_name = self.function.name
+        self.register_outputs(
+            {
+                "function": self.function.name,
+                "alarmTopic": self.alarm_topic.arn,
+                "dashboard": self.dashboard.dashboard_name,
+            }
+        )
