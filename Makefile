@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format
+.PHONY: install plan test lint check format bench-waker
 
 install:  ## install the project and its tools into .venv
 	uv sync --locked
@@ -18,6 +18,9 @@ lint:  ## ruff and pyright
 	uv run pyright
 
 check: lint test  ## what CI runs
+
+bench-waker:  ## the waker's package size, import time and tick time under moto
+	uv run python lambdas/benchmark_waker.py
 
 format:
 	uv run ruff check --fix .

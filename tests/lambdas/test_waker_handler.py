@@ -2,115 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import boto3
 import pytest
-from moto import mock_aws
 
-from waker.adapters.cloudwatch import REPORTER_METRICS
-from waker.handler import Clients, WakerConfig, handle
-
-REGION = "us-gov-east-1"
-STACK = "airflow-dev"
-NAMESPACE = f"Airflow/{STACK}"
-SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
-FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
-START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
-
-
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)
-
-
-@dataclass
-class World:
-    clients: Clients
-    config: WakerConfig
-    queue_url: str
-
-    def invoke(self, event: Any, at: datetime) -> dict[str, Any]:
-        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN)
-
-    def desired(self) -> dict[str, int]:
-        services = self.clients.ecs.describe_services(cluster=STACK, services=list(SERVICES))["services"]
-        return {s["serviceName"]: s["desiredCount"] for s in services}
-
-    def report(self, at: datetime, *, next_due_in: float | None = None, **values: int) -> None:
-        """Publish a report as the activity reporter beside the scheduler would."""
-        data = []
-        for name, key in REPORTER_METRICS.items():
-            if key == "seconds_until_next_due":
-                if next_due_in is not None:
-                    data.append({"MetricName": name, "Timestamp": at, "Value": next_due_in})
-                continue
-            data.append({"MetricName": name, "Timestamp": at, "Value": float(values.get(key, 0))})
-        self.clients.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
-
-    def one_time_wake(self) -> str | None:
-        try:
-            schedule = self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-next-due-wake")
-        except self.clients.scheduler.exceptions.ResourceNotFoundException:
-            return None
-        assert schedule["Target"]["Arn"] == FUNCTION_ARN
-        assert json.loads(schedule["Target"]["Input"])["action"] == "wake"
-        return schedule["ScheduleExpression"]
+from tests.support.waker_world import NAMESPACE, SERVICES, STACK, START, World, minutes, moto_world
 
 
 @pytest.fixture
-def world(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
-        ec2 = boto3.client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
-        ecs = boto3.client("ecs")
-        ecs.create_cluster(clusterName=STACK)
-        for name in SERVICES:
-            ecs.register_task_definition(
-                family=f"{STACK}-{name}",
-                networkMode="awsvpc",
-                requiresCompatibilities=["FARGATE"],
-                cpu="512",
-                memory="1024",
-                containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}],
-            )
-            ecs.create_service(
-                cluster=STACK,
-                serviceName=name,
-                taskDefinition=f"{STACK}-{name}",
-                desiredCount=0,
-                launchType="FARGATE",
-                networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
-            )
-        queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
-        boto3.client("scheduler").create_schedule_group(Name=STACK)
-        settings = {
-            "services": SERVICES,
-            "idle_minutes": 15,
-            "wake_lead_minutes": 5,
-            "max_workers": 4,
-            "worker_concurrency": 8,
-        }
-        config = WakerConfig.from_environment(
-            {
-                "STACK": STACK,
-                "CLUSTER": STACK,
-                "WAKER_SETTINGS": json.dumps(settings),
-                "BROKER_QUEUE_URL": queue_url,
-                "METRIC_NAMESPACE": NAMESPACE,
-                "SCHEDULE_GROUP": STACK,
-                "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
-                "STATE_PARAMETER": f"/{STACK}/waker/state",
-            }
-        )
-        yield World(Clients.from_boto3(), config, queue_url)
+def world():
+    with moto_world() as world:
+        yield world
 
 
 AWAKE = {**dict.fromkeys(SERVICES, 1), "worker": 0}
@@ -133,7 +33,7 @@ def test_a_full_day(world: World):
     # Awake and busy: the reporter sees 20 queued task instances; workers follow demand.
     for minute in range(1, 4):
         world.report(t + minutes(minute), dag_runs_running=2, **{"ti:queued": 20})
-        world.invoke(TICK, t + minutes(minute) + timedelta(seconds=30))
+        world.invoke(TICK, t + minutes(minute + 0.5))
     assert world.desired()["worker"] == 3  # ceil(20 / 8)
 
     # Work done, the broker drained; the next DAG is due in two hours.

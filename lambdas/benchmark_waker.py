@@ -1,0 +1,93 @@
+"""Benchmark of the waker: its package size, its import time, and a tick's wall time under moto.
+
+Usage: `uv run python lambdas/benchmark_waker.py [--ticks 200]` (or `make bench-waker`). Prints a table.
+The tick time is measured against moto in us-gov-east-1 (no network), so it is the waker's own cost plus
+moto's; in AWS each tick also waits on the APIs it calls (about ten requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "lambdas" / "waker"
+
+
+def package_size() -> tuple[int, int, int]:
+    """(files, bytes uncompressed, bytes zipped) of the Lambda package as the program ships it."""
+    buffer = io.BytesIO()
+    files = raw = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(PACKAGE.rglob("*.py")):
+            archive.write(path, Path("waker") / path.relative_to(PACKAGE))
+            files += 1
+            raw += path.stat().st_size
+    return files, raw, len(buffer.getvalue())
+
+
+def import_seconds(statement: str, repeats: int = 5) -> float:
+    """Median wall time of a fresh interpreter running `statement` (a cold start's import work)."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT / "lambdas", capture_output=True, text=True, check=True
+        )
+        samples.append(float(out.stdout.strip()))
+    return statistics.median(samples)
+
+
+def tick_seconds(ticks: int) -> list[float]:
+    sys.path[:0] = [str(ROOT), str(ROOT / "lambdas")]
+    from tests.support.waker_world import START, moto_world
+
+    samples = []
+    with moto_world() as world:
+        world.report(START, next_due_in=3600, dag_runs_running=1, **{"ti:running": 2})
+        world.invoke({"action": "wake", "holdMinutes": 0, "reason": "benchmark"}, START)
+        for index in range(ticks):
+            at = START + timedelta(seconds=30 + index)
+            started = time.perf_counter()
+            world.invoke({"action": "tick"}, at)
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the waker Lambda.")
+    parser.add_argument("--ticks", type=int, default=200)
+    args = parser.parse_args()
+
+    files, raw, zipped = package_size()
+    own = import_seconds("import waker.handler")
+    cold_start = import_seconds("import waker.handler, boto3")
+    boto = import_seconds("import boto3")
+    samples = sorted(tick_seconds(args.ticks))
+    p95 = samples[int(0.95 * (len(samples) - 1))]
+    rows = [
+        ("package files", f"{files}"),
+        ("package size (uncompressed)", f"{raw / 1024:.1f} KiB"),
+        ("package size (zip)", f"{zipped / 1024:.1f} KiB"),
+        ("import waker.handler (cold)", f"{own * 1000:.0f} ms"),
+        ("import waker.handler and boto3 (cold start)", f"{cold_start * 1000:.0f} ms"),
+        ("import boto3 alone (cold)", f"{boto * 1000:.0f} ms"),
+        (f"tick under moto, median of {len(samples)}", f"{statistics.median(samples) * 1000:.1f} ms"),
+        ("tick under moto, p95", f"{p95 * 1000:.1f} ms"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

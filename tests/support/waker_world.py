@@ -1,0 +1,124 @@
+"""A stack's AWS side under moto in us-gov-east-1, for the waker: cluster and services, broker queue,
+schedule group. Used by the waker's handler tests and its benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from waker.adapters.cloudwatch import REPORTER_METRICS
+from waker.handler import Clients, WakerConfig, handle
+
+REGION = "us-gov-east-1"
+STACK = "airflow-dev"
+NAMESPACE = f"Airflow/{STACK}"
+SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
+START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+@dataclass
+class World:
+    clients: Clients
+    config: WakerConfig
+    queue_url: str
+
+    def invoke(self, event: Any, at: datetime) -> dict[str, Any]:
+        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN)
+
+    def desired(self) -> dict[str, int]:
+        services = self.clients.ecs.describe_services(cluster=STACK, services=list(SERVICES))["services"]
+        return {s["serviceName"]: s["desiredCount"] for s in services}
+
+    def report(self, at: datetime, *, next_due_in: float | None = None, **values: int) -> None:
+        """Publish a report as the activity reporter beside the scheduler would."""
+        data = []
+        for name, key in REPORTER_METRICS.items():
+            if key == "seconds_until_next_due":
+                if next_due_in is not None:
+                    data.append({"MetricName": name, "Timestamp": at, "Value": next_due_in})
+                continue
+            data.append({"MetricName": name, "Timestamp": at, "Value": float(values.get(key, 0))})
+        self.clients.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+    def one_time_wake(self) -> str | None:
+        try:
+            schedule = self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-next-due-wake")
+        except self.clients.scheduler.exceptions.ResourceNotFoundException:
+            return None
+        assert schedule["Target"]["Arn"] == FUNCTION_ARN
+        assert json.loads(schedule["Target"]["Input"])["action"] == "wake"
+        return schedule["ScheduleExpression"]
+
+
+@contextlib.contextmanager
+def moto_world(**waker_settings: Any) -> Iterator[World]:
+    """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group."""
+    saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    try:
+        with mock_aws():
+            ec2 = boto3.client("ec2")
+            vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
+            group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+            ecs = boto3.client("ecs")
+            ecs.create_cluster(clusterName=STACK)
+            for name in SERVICES:
+                ecs.register_task_definition(
+                    family=f"{STACK}-{name}",
+                    networkMode="awsvpc",
+                    requiresCompatibilities=["FARGATE"],
+                    cpu="512",
+                    memory="1024",
+                    containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}],
+                )
+                ecs.create_service(
+                    cluster=STACK,
+                    serviceName=name,
+                    taskDefinition=f"{STACK}-{name}",
+                    desiredCount=0,
+                    launchType="FARGATE",
+                    networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
+                )
+            queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
+            boto3.client("scheduler").create_schedule_group(Name=STACK)
+            settings = {
+                "services": SERVICES,
+                "idle_minutes": 15,
+                "wake_lead_minutes": 5,
+                "max_workers": 4,
+                "worker_concurrency": 8,
+                **waker_settings,
+            }
+            config = WakerConfig.from_environment(
+                {
+                    "STACK": STACK,
+                    "CLUSTER": STACK,
+                    "WAKER_SETTINGS": json.dumps(settings),
+                    "BROKER_QUEUE_URL": queue_url,
+                    "METRIC_NAMESPACE": NAMESPACE,
+                    "SCHEDULE_GROUP": STACK,
+                    "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
+                    "STATE_PARAMETER": f"/{STACK}/waker/state",
+                }
+            )
+            yield World(Clients.from_boto3(), config, queue_url)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
