@@ -173,10 +173,7 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
             log("refused", action=request.kind, reason=decision.reason)
         return report(request.kind, decision, observed, decision.state)  # changes nothing
 
-    if decision.database_action and config.database_instance_id:
-        rds.apply(clients.rds, config.database_instance_id, decision.database_action)
-    changes = decision.changes(observed)
-    ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
+    # The next wake is written before anything is put to sleep.
     new_state = decision.state
     if decision.wake_at != state.scheduled_wake_at:
         scheduler.set_one_time_wake(
@@ -188,6 +185,11 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
             role_arn=config.scheduler_role_arn,
         )
         new_state = new_state.but(scheduled_wake_at=decision.wake_at)
+    database_changed = None
+    if decision.database_action and config.database_instance_id:
+        database_changed = rds.apply(clients.rds, config.database_instance_id, decision.database_action)
+    changes = decision.changes(observed)
+    ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
     state_store.save(clients.ssm, config.state_parameter, new_state)
 
     cloudwatch.publish(
@@ -210,6 +212,7 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
         desired=dict(decision.desired),
         wake_at=decision.wake_at,
         database_action=decision.database_action,
+        database_changed=database_changed,
         reporter_stale=decision.reporter_stale,
         refused=decision.refused,
     )

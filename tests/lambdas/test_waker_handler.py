@@ -125,3 +125,33 @@ def test_every_decision_is_published_as_metrics(world: World):
         EndTime=START + minutes(5),
     )
     assert result["MetricDataResults"][0]["Values"] == [1.0]
+
+
+def test_the_database_sleeps_with_the_cluster_and_is_up_again_before_the_next_wake():
+    with moto_world(
+        database=True, stop_database=True, database_start_minutes=15, database_stop_after_minutes=120
+    ) as world:
+        rds = world.clients.rds
+
+        def status() -> str:
+            return rds.describe_db_instances(DBInstanceIdentifier=STACK)["DBInstances"][0]["DBInstanceStatus"]
+
+        # Asleep with the next DAG due in five hours: the database is stopped too.
+        world.report(START - minutes(30), next_due_in=5 * 3600 + 1800)
+        world.invoke({"action": "wake", "holdMinutes": 0, "reason": "seed"}, START - minutes(29))
+        world.invoke({"action": "sleep", "reason": "night"}, START - minutes(28))
+        asleep = world.invoke(TICK, START)
+        assert status() == "stopped", asleep["reason"]
+        # The one-time wake moves earlier by the database's start time.
+        due = START - minutes(30) + minutes(5 * 60 + 30)
+        assert asleep["nextWakeAt"] == (due - minutes(5 + 15)).isoformat()
+
+        # At that wake the database is started first; the services follow once it is available
+        waking = world.invoke({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}, due - minutes(20))
+        assert waking["state"] == "waking" and "database first" in waking["reason"]
+        assert world.desired() == ASLEEP and status() == "available"  # moto starts it at once
+        # (at the usual lead before the DAG is due), and the database is not stopped again meanwhile.
+        early = world.invoke(TICK, due - minutes(19))
+        assert early["state"] == "asleep" and status() == "available" and world.desired() == ASLEEP
+        up = world.invoke(TICK, due - minutes(5))
+        assert up["state"] == "waking" and world.desired() == AWAKE

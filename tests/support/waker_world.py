@@ -64,7 +64,7 @@ class World:
 
 
 @contextlib.contextmanager
-def moto_world(**waker_settings: Any) -> Iterator[World]:
+def moto_world(*, database: bool = False, **waker_settings: Any) -> Iterator[World]:
     """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group."""
     saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -95,6 +95,15 @@ def moto_world(**waker_settings: Any) -> Iterator[World]:
                 )
             queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
             boto3.client("scheduler").create_schedule_group(Name=STACK)
+            if database:
+                boto3.client("rds").create_db_instance(
+                    DBInstanceIdentifier=STACK,
+                    Engine="postgres",
+                    DBInstanceClass="db.t4g.micro",
+                    MasterUsername="airflow",
+                    MasterUserPassword="password-1234",
+                    AllocatedStorage=20,
+                )
             settings = {
                 "services": SERVICES,
                 "idle_minutes": 15,
@@ -113,6 +122,7 @@ def moto_world(**waker_settings: Any) -> Iterator[World]:
                     "SCHEDULE_GROUP": STACK,
                     "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
                     "STATE_PARAMETER": f"/{STACK}/waker/state",
+                    "DB_INSTANCE_ID": STACK if database else "",
                 }
             )
             yield World(Clients.from_boto3(), config, queue_url)

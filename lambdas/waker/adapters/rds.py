@@ -9,10 +9,11 @@ def status(rds: Any, instance_id: str) -> str:
     return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
 
 
-def apply(rds: Any, instance_id: str, action: str) -> None:
-    if action == "start":
-        rds.start_db_instance(DBInstanceIdentifier=instance_id)
-    elif action == "stop":
-        rds.stop_db_instance(DBInstanceIdentifier=instance_id)
-    else:
-        raise ValueError(f"unknown database action {action!r}")
+def apply(rds: Any, instance_id: str, action: str) -> bool:
+    """Start or stop the instance; False if its current state does not allow it yet (the next tick retries)."""
+    operation = {"start": rds.start_db_instance, "stop": rds.stop_db_instance}[action]
+    try:
+        operation(DBInstanceIdentifier=instance_id)
+    except rds.exceptions.InvalidDBInstanceStateFault:
+        return False
+    return True
