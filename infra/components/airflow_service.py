@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 import iam_policies
 from airflow_env import SecretArns, secret_arns_for
+from components.roles import service_role
 from stack_context import StackContext
 
 DESIRED_COUNT_IS_THE_WAKERS = ["desiredCount"]
@@ -40,14 +41,6 @@ def task_roles(
     task_policy: pulumi.Input[str] | None,
 ) -> TaskRoles:
     """A component's execution role (start the task) and task role (what its code may do)."""
-    child = pulumi.ResourceOptions(parent=parent)
-    trust = json.dumps(iam_policies.assume_role(context.service_principal("ecs-tasks"), context.account_id))
-    execution = aws.iam.Role(
-        f"{name}-execution",
-        assume_role_policy=trust,
-        description=f"{context.name} {component}: start the task",
-        opts=child,
-    )
     execution_policy = pulumi.Output.all(repository_arn, log_group_arn, secret_arns.resolve()).apply(
         lambda v: json.dumps(
             iam_policies.task_execution(
@@ -57,16 +50,22 @@ def task_roles(
             )
         )
     )
-    aws.iam.RolePolicy(f"{name}-execution", role=execution.id, policy=execution_policy, opts=child)
-
-    task = aws.iam.Role(
-        f"{name}-task",
-        assume_role_policy=trust,
-        description=f"{context.name} {component}: what Airflow does",
-        opts=child,
+    execution = service_role(
+        f"{name}-execution",
+        context,
+        service="ecs-tasks",
+        parent=parent,
+        description=f"{component}: start the task",
+        policy=execution_policy,
     )
-    if task_policy is not None:
-        aws.iam.RolePolicy(f"{name}-task", role=task.id, policy=task_policy, opts=child)
+    task = service_role(
+        f"{name}-task",
+        context,
+        service="ecs-tasks",
+        parent=parent,
+        description=f"{component}: what Airflow does",
+        policy=task_policy,
+    )
     return TaskRoles(execution, task)
 
 

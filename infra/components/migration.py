@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 import iam_policies
 from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
+from components.roles import service_role
 from stack_context import StackContext
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "migrator"
@@ -105,16 +106,12 @@ class Migration(pulumi.ComponentResource):
             retention_in_days=context.settings.log_retention_days,
             opts=child,
         )
-        trust = json.dumps(iam_policies.assume_role(context.service_principal("lambda"), context.account_id))
-        runner_role = aws.iam.Role(
+        runner_role = service_role(
             f"{name}-runner",
-            assume_role_policy=trust,
-            description=f"{context.name}: runs airflow db migrate",
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-runner",
-            role=runner_role.id,
+            context,
+            service="lambda",
+            description="runs airflow db migrate",
+            parent=self,
             policy=pulumi.Output.all(
                 args.cluster_arn,
                 args.cluster_name,
@@ -136,7 +133,6 @@ class Migration(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=child,
         )
         self.runner = aws.lambda_.Function(
             f"{name}-runner",

@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 import iam_policies
 from airflow_env import DAGS_PREFIX
+from components.roles import service_role
 from stack_context import StackContext
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waker"
@@ -188,35 +189,24 @@ class Waker(pulumi.ComponentResource):
             opts=child,
         )
 
-        scheduler_trust = json.dumps(
-            iam_policies.assume_role(context.service_principal("scheduler"), context.account_id)
-        )
-        scheduler_role = aws.iam.Role(
-            f"{name}-scheduler",
-            assume_role_policy=scheduler_trust,
-            description=f"{context.name}: EventBridge Scheduler invokes the waker",
-            opts=child,
-        )
         function_arn = context.arn("lambda", f"function:{function_name}")
-        aws.iam.RolePolicy(
+        scheduler_role = service_role(
             f"{name}-scheduler",
-            role=scheduler_role.id,
+            context,
+            service="scheduler",
+            description="EventBridge Scheduler invokes the waker",
+            parent=self,
             policy=json.dumps(iam_policies.policy(iam_policies.allow(["lambda:InvokeFunction"], [function_arn]))),
-            opts=child,
         )
 
         event_queue_arns = list(waker.event_queue_arns)
-        lambda_trust = json.dumps(iam_policies.assume_role(context.service_principal("lambda"), context.account_id))
-        role = aws.iam.Role(
-            f"{name}-function",
-            assume_role_policy=lambda_trust,
-            description=f"{context.name}: the waker",
-            opts=child,
-        )
         service_names = list(args.service_names.values())
-        aws.iam.RolePolicy(
+        role = service_role(
             f"{name}-function",
-            role=role.id,
+            context,
+            service="lambda",
+            description="the waker",
+            parent=self,
             policy=pulumi.Output.all(
                 args.cluster_name,
                 args.broker_queue_arn,
@@ -241,7 +231,6 @@ class Waker(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=child,
         )
 
         waker_settings = pulumi.Output.all(**dict(args.service_names)).apply(
