@@ -98,6 +98,7 @@ def airflow_task(
     queue_arn: str,
     secrets_backend_arns: Sequence[str],
     metric_namespace: str,
+    event_queue_arns: Sequence[str] = (),
 ) -> Policy:
     """What a component's own code may do: its share of the bucket and broker, the secrets backend, and (the
     scheduler's activity reporter) the stack's metrics."""
@@ -116,4 +117,9 @@ def airflow_task(
         allow(queue_actions, [queue_arn] if queue_actions else []),
         allow(["secretsmanager:GetSecretValue"], list(secrets_backend_arns)),
         publish_metrics(metric_namespace) if component == "scheduler" else {},
+        # Asset watchers run in the triggerer and consume the watched event queues.
+        allow(
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            list(event_queue_arns) if component == "triggerer" else [],
+        ),
     )

@@ -146,6 +146,8 @@ class ServicesSettings:
     worker_concurrency: int
     worker_spot: bool
     container_insights: bool
+    environment: Mapping[str, str]  # extra, non-secret environment for every component (what DAGs read)
+    worker_policy_arns: tuple[str, ...]  # managed policies for what DAG tasks touch (workers, triggerer)
 
     @property
     def enabled(self) -> tuple[str, ...]:
@@ -384,7 +386,7 @@ def _database(section: Section, stack: str, partition: str) -> DatabaseSettings:
     return settings
 
 
-def _services(section: Section) -> ServicesSettings:
+def _services(section: Section, partition: str) -> ServicesSettings:
     sizes = {
         component: _task_size(section.section(key), DEFAULT_SIZES[component])
         for component, key in _COMPONENT_KEYS.items()
@@ -395,9 +397,27 @@ def _services(section: Section) -> ServicesSettings:
         worker_concurrency=section.get("workerConcurrency", integer(1, 64), 8),
         worker_spot=section.get("workerSpot", boolean, False),
         container_insights=section.get("containerInsights", boolean, False),
+        environment=section.get("environment", _extra_environment, {}),
+        worker_policy_arns=section.get("workerPolicyArns", list_of(_POLICY_ARN_FOR[partition], maximum=10), ()),
     )
     section.reject_unknown()
     return settings
+
+
+def _extra_environment(value: Any) -> dict[str, str]:
+    variables = string_map(value)
+    for name in variables:
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            raise InvalidSetting(f"names must be upper-case environment variable names, got {name!r}")
+        if name.startswith(("AIRFLOW__", "AWS_", "_AIRFLOW")) or name == "AIRFLOW_CONN_AWS_DEFAULT":
+            raise InvalidSetting(f"{name} is set by the stack itself; use other names for your DAGs' settings")
+    return variables
+
+
+_POLICY_ARN_FOR = {
+    partition: arn(partition, "iam", r"policy/[\w+=,.@/-]{1,512}", "arn:{partition}:iam::123456789012:policy/name")
+    for partition in set(REGION_PARTITIONS.values())
+}
 
 
 def _image(section: Section) -> ImageSettings:
@@ -609,7 +629,7 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
         partition=partition,
         network=_network(section("network")),
         database=_database(section("database"), stack, partition),
-        services=_services(section("services")),
+        services=_services(section("services"), partition),
         image=_image(section("image")),
         ui=ui,
         secrets=_secrets(section("secrets"), stack, partition),

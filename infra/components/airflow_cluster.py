@@ -26,6 +26,9 @@ from components.airflow_service import AirflowService, AirflowServiceArgs, Secre
 from components.migration import Migration, MigrationArgs
 from stack_context import StackContext
 
+# Where DAG code runs: tasks on workers, deferred parts and asset watchers in the triggerer.
+DAG_TASK_RUNNERS = ("worker", "triggerer")
+
 
 @dataclass(frozen=True)
 class AirflowClusterArgs:
@@ -108,7 +111,8 @@ class AirflowCluster(pulumi.ComponentResource):
                 broker_visibility_timeout_seconds=settings.broker_visibility_timeout_seconds,
             )
         )
-        environment = endpoints.apply(airflow_environment)
+        # The stack's own settings come last: a stack's extra environment cannot override them.
+        environment = endpoints.apply(lambda e: {**settings.services.environment, **airflow_environment(e)})
         secrets_backend_arns = [
             context.arn("secretsmanager", f"secret:{context.name}/{kind}/*") for kind in ("connections", "variables")
         ]
@@ -160,6 +164,7 @@ class AirflowCluster(pulumi.ComponentResource):
                         queue_arn=v[1],
                         secrets_backend_arns=secrets_backend_arns,
                         metric_namespace=context.metric_namespace,
+                        event_queue_arns=settings.waker.event_queue_arns,
                     )
                 )
             )
@@ -173,6 +178,14 @@ class AirflowCluster(pulumi.ComponentResource):
                 secret_arns=args.secret_arns,
                 task_policy=task_policy,
             )
+            if component in DAG_TASK_RUNNERS:
+                for index, policy_arn in enumerate(settings.services.worker_policy_arns):
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-{component}-dag-access-{index}",
+                        role=roles.task.name,
+                        policy_arn=policy_arn,
+                        opts=child,
+                    )
             containers = pulumi.Output.all(args.image_uri, environment, args.secret_arns.resolve(), logs.name).apply(
                 lambda v, c=component: container_definitions(
                     c,

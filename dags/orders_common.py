@@ -1,0 +1,44 @@
+"""What the orders DAGs share: where the data lives, the assets they exchange, their defaults.
+
+No DAG here. Locations come from the environment (the stack's `services.environment` setting in AWS,
+`make dev` and the DAG tests locally), so importing this file does no I/O.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import timedelta
+
+from airflow.sdk import Asset
+
+LAKE_BUCKET = os.environ.get("LAKE_BUCKET", "local-lake")
+SOURCE_BUCKET = os.environ.get("ORDERS_SOURCE_BUCKET", "local-source")
+EVENTS_QUEUE_URL = os.environ.get(
+    "ORDERS_EVENTS_QUEUE_URL", "https://sqs.us-gov-east-1.amazonaws.com/000000000000/orders-events"
+)
+
+RAW_ORDERS = Asset(name="raw_orders", uri=f"s3://{LAKE_BUCKET}/raw/orders/")
+RAW_ORDER_EVENTS = Asset(name="raw_order_events", uri=f"s3://{LAKE_BUCKET}/raw/order_events/")
+DAILY_ORDER_TOTALS = Asset(name="daily_order_totals", uri=f"s3://{LAKE_BUCKET}/curated/order_totals/")
+
+ORDER_COLUMNS = ["order_id", "customer_id", "amount", "currency", "ordered_at"]
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "execution_timeout": timedelta(minutes=30),
+}
+
+
+def parse_orders(text: str, *, source: str) -> list[dict[str, str]]:
+    """Rows of an orders CSV, refusing a file whose header is not the agreed one or that has no rows."""
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames != ORDER_COLUMNS:
+        raise ValueError(f"{source}: header {reader.fieldnames} is not {ORDER_COLUMNS}")
+    rows = list(reader)
+    if not rows:
+        raise ValueError(f"{source}: no rows")
+    return rows

@@ -1,0 +1,39 @@
+"""The DAG harness (tools/dag_harness.py) run as DAG authors run it, with its own Airflow home per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-local")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
+    env["AIRFLOW_HOME"] = str(home)
+
+    def call(*args: str) -> tuple[int, dict[str, Any], str]:
+        result = subprocess.run(
+            [sys.executable, "tools/dag_harness.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        lines = result.stdout.strip().splitlines()
+        try:
+            document = json.loads(lines[-1]) if lines else {}
+        except json.JSONDecodeError:
+            document = {}
+        return result.returncode, document, result.stdout[-4000:] + result.stderr[-4000:]
+
+    return call

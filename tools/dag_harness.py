@@ -1,0 +1,237 @@
+"""Run and check the DAGs in dags/ on this machine, with local stand-ins for AWS (a moto server).
+
+    uv run python tools/dag_harness.py check                 facts about every DAG, as JSON (used by the tests)
+    uv run python tools/dag_harness.py run DAG [--date D] [--conf JSON]
+                                                             one run of DAG with `dag.test()`, on sample data
+
+Airflow runs from `.airflow-local/` (SQLite; `AIRFLOW_HOME` overrides it). `run` starts a moto server on
+a free local port, points Airflow's `aws_default` connection at it, creates the buckets and queue the
+example DAGs use with a sample export for the date, runs the DAG, and prints the run's state, each task's
+state and the objects it left in the lake bucket. Nothing reaches AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+REGION = "us-gov-east-1"
+
+SAMPLE_EXPORT = {
+    "orders-part-1.csv": "order_id,customer_id,amount,currency,ordered_at\n"
+    "o-1,c-1,10.50,USD,2026-11-24T08:00:00Z\no-2,c-2,5.00,USD,2026-11-24T09:30:00Z\n",
+    "orders-part-2.csv": "order_id,customer_id,amount,currency,ordered_at\no-3,c-1,4.25,USD,2026-11-24T17:45:00Z\n",
+}
+
+
+def airflow_environment(home: Path) -> dict[str, str]:
+    """A local Airflow: SQLite, the project's dags/, no examples, no login needed."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(DAGS)},
+                }
+            ]
+        ),
+    }
+
+
+def stand_in_environment(endpoint: str, names: dict[str, str]) -> dict[str, str]:
+    """Credentials and endpoints that send every AWS call of the DAGs to the local moto server."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
+        ),
+        **names,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_airflow(home: Path) -> None:
+    """Point this process at the local Airflow and migrate its database (quick once up to date)."""
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_environment(home))
+    migrate = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
+    )
+    if migrate.returncode != 0:
+        raise SystemExit(f"airflow db migrate failed:\n{migrate.stderr[-3000:]}")
+
+
+class ImportTimeIO(RuntimeError):
+    """Raised when a DAG file reaches the network while it is imported."""
+
+
+def forbid_network() -> None:
+    """Make any connection attempt fail, so a DAG file doing I/O at import shows up as an import error."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ImportTimeIO("network access while the DAG file is imported: move it into a task")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.create_connection = refuse  # type: ignore[assignment]
+
+
+def check(dags: Path) -> dict[str, Any]:
+    """Parse a DAG folder the way the dag-processor does, with the network forbidden, and report what the
+    DAG policy tests look at."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    forbid_network()
+    started = time.perf_counter()
+    bag = BundleDagBag(dag_folder=dags, bundle_path=dags, bundle_name="dags-folder", safe_mode=False)
+    seconds = time.perf_counter() - started
+    result = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        result[dag_id] = {
+            "fileloc": Path(dag.fileloc).name,
+            "owners": sorted({t.owner for t in dag.tasks}),
+            "retries": sorted({t.retries for t in dag.tasks}),
+            "execution_timeouts": sorted({str(t.execution_timeout) for t in dag.tasks}),
+            "dagrun_timeout": str(dag.dagrun_timeout) if dag.dagrun_timeout else None,
+            "tags": sorted(dag.tags),
+            "timetable": type(dag.timetable).__name__,
+            "catchup": dag.catchup,
+            "tasks": [t.task_id for t in dag.tasks],
+            "doc": bool(dag.doc_md),
+        }
+    files = sorted(p.name for p in dags.glob("*.py"))
+    return {"import_errors": bag.import_errors, "dags": result, "files": files, "parse_seconds": seconds}
+
+
+def seed(clients: dict[str, Any], names: dict[str, str], day: str) -> None:
+    """Buckets, queue and a sample export for `day`, as the example DAGs expect them."""
+    s3 = clients["s3"]
+    for bucket in (names["LAKE_BUCKET"], names["ORDERS_SOURCE_BUCKET"]):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for name, text in SAMPLE_EXPORT.items():
+        s3.put_object(Bucket=names["ORDERS_SOURCE_BUCKET"], Key=f"exports/orders/{day}/{name}", Body=text.encode())
+    clients["sqs"].create_queue(QueueName="orders-events")
+
+
+def lake_objects(s3: Any, bucket: str) -> dict[str, str]:
+    listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listing}
+
+
+def watcher_event(names: dict[str, str]) -> dict[str, Any]:
+    """Run the orders_events asset watcher's trigger once, as the triggerer would, and return its event."""
+    import asyncio
+    import importlib
+
+    sys.path.insert(0, str(DAGS))
+    module = importlib.import_module("orders_events")
+    watcher = module.ORDERS_EVENTS.watchers[0]
+
+    async def first_event() -> dict[str, Any]:
+        async for event in watcher.trigger.trigger.run():
+            return event.payload
+        raise RuntimeError("the watcher's trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout=60))
+
+
+def run(dag_id: str, day: str, conf: dict[str, Any] | None) -> dict[str, Any]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        names = {
+            "LAKE_BUCKET": "local-lake",
+            "ORDERS_SOURCE_BUCKET": "local-source",
+            "ORDERS_EVENTS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/orders-events",
+        }
+        os.environ.update(stand_in_environment(endpoint, names))
+        clients = {name: boto3.client(name, endpoint_url=endpoint, region_name=REGION) for name in ("s3", "sqs")}
+        seed(clients, names, day)
+        queue_url = clients["sqs"].get_queue_url(QueueName="orders-events")["QueueUrl"]
+        names["ORDERS_EVENTS_QUEUE_URL"] = os.environ["ORDERS_EVENTS_QUEUE_URL"] = queue_url
+
+        extra: dict[str, Any] = {}
+        if dag_id == "orders_events" and conf is None:
+            # A new file announced on the queue; the watcher's trigger picks it up as in the triggerer.
+            notification = {"bucket": names["ORDERS_SOURCE_BUCKET"], "key": f"exports/orders/{day}/orders-part-2.csv"}
+            clients["sqs"].send_message(QueueUrl=queue_url, MessageBody=json.dumps(notification))
+            event = watcher_event(names)
+            extra["watcher_event"] = event
+            conf = {"messages": [m["Body"] for m in event.get("message_batch", [])]}
+        if dag_id == "orders_transform" and conf is None:
+            for name, text in SAMPLE_EXPORT.items():  # what orders_ingest would have landed
+                clients["s3"].put_object(Bucket=names["LAKE_BUCKET"], Key=f"raw/orders/dt={day}/{name}", Body=text)
+            conf = {"date": day}
+
+        from airflow.dag_processing.dagbag import BundleDagBag
+
+        bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder", safe_mode=False)
+        if dag_id not in bag.dags:
+            raise SystemExit(f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(bag.dags))}")
+        logical = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
+        dag_run = bag.dags[dag_id].test(logical_date=logical, run_conf=conf)
+        tasks = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+        return {
+            "dag_id": dag_id,
+            "date": day,
+            "state": str(dag_run.state),
+            "tasks": {k: str(v) for k, v in tasks.items()},
+            "lake": lake_objects(clients["s3"], names["LAKE_BUCKET"]),
+            **extra,
+        }
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run and check the DAGs in dags/ locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    checker = commands.add_parser("check", help="parse dags/ and print facts about every DAG as JSON")
+    checker.add_argument("--dags", type=Path, default=DAGS, help="the DAG folder (default: dags/)")
+    runner = commands.add_parser("run", help="one run of a DAG with dag.test(), on local stand-ins")
+    runner.add_argument("dag_id")
+    runner.add_argument("--date", default="2026-11-24", help="logical date (YYYY-MM-DD) and sample export date")
+    runner.add_argument("--conf", type=json.loads, default=None, help="run configuration (JSON)")
+    args = parser.parse_args(argv)
+
+    prepare_airflow(Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local")))
+    result = check(args.dags.resolve()) if args.command == "check" else run(args.dag_id, args.date, args.conf)
+    # Airflow logs to stdout as well: the result is the last line, as one JSON document.
+    print(json.dumps(result, default=str))
+    if args.command == "run" and result["state"] != "success":
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
