@@ -128,13 +128,15 @@ def check(dags: Path) -> dict[str, Any]:
     return {"import_errors": bag.import_errors, "dags": result, "files": files, "parse_seconds": seconds}
 
 
-def seed(clients: dict[str, Any], names: dict[str, str], day: str) -> None:
-    """Buckets, queue and a sample export for `day`, as the example DAGs expect them."""
+def seed(clients: dict[str, Any], names: dict[str, str], *days: str) -> None:
+    """Buckets, queue and a sample export for each of `days`, as the example DAGs expect them."""
     s3 = clients["s3"]
     for bucket in (names["LAKE_BUCKET"], names["ORDERS_SOURCE_BUCKET"]):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for name, text in SAMPLE_EXPORT.items():
-        s3.put_object(Bucket=names["ORDERS_SOURCE_BUCKET"], Key=f"exports/orders/{day}/{name}", Body=text.encode())
+    for day in days:
+        for name, text in SAMPLE_EXPORT.items():
+            key = f"exports/orders/{day}/{name}"
+            s3.put_object(Bucket=names["ORDERS_SOURCE_BUCKET"], Key=key, Body=text.encode())
     clients["sqs"].create_queue(QueueName="orders-events")
 
 
