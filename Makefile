@@ -1,7 +1,9 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker
+.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags
+DAG ?= orders_ingest
+DATE ?= 2026-11-24
 
 install:  ## install the project and its tools into .venv
 	uv sync --locked
@@ -18,6 +20,18 @@ lint:  ## ruff and pyright
 	uv run pyright
 
 check: lint test  ## what CI runs
+
+dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI address printed)
+	uv run python tools/dev.py
+
+dag-test:  ## one run of DAG=<dag_id> with dag.test() on local stand-ins (DATE=YYYY-MM-DD)
+	uv run python tools/dag_harness.py run $(DAG) --date $(DATE)
+
+dag-check:  ## the DAG tests only: imports, policy, end-to-end runs
+	uv run pytest tests/dags
+
+deploy-dags:  ## test, then sync dags/ to the DAG bundle of STACK and wake it (needs AWS credentials)
+	uv run python tools/deploy_dags.py --stack $(STACK)
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
 	uv run python lambdas/benchmark_waker.py

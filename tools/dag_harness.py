@@ -115,7 +115,7 @@ def check(dags: Path) -> dict[str, Any]:
         result[dag_id] = {
             "fileloc": Path(dag.fileloc).name,
             "owners": sorted({t.owner for t in dag.tasks}),
-            "retries": sorted({t.retries for t in dag.tasks}),
+            "retries": sorted({t.retries or 0 for t in dag.tasks}),
             "execution_timeouts": sorted({str(t.execution_timeout) for t in dag.tasks}),
             "dagrun_timeout": str(dag.dagrun_timeout) if dag.dagrun_timeout else None,
             "tags": sorted(dag.tags),

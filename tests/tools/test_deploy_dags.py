@@ -1,0 +1,111 @@
+"""Shipping DAGs: tests first, a minimal sync to the stack's bucket, then a wake request. Against moto."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+
+import deploy_dags
+from waker.events import parse_event
+from waker.model import Wake
+
+REGION = "us-gov-east-1"
+BUCKET = "airflow-dev-dags"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        iam = boto3.client("iam", region_name=REGION, endpoint_url=f"https://iam.{REGION}.amazonaws.com")
+        role = iam.create_role(RoleName="waker", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as z:
+            z.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+        boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName="airflow-dev-waker",
+            Runtime="python3.13",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )
+        yield boto3.client("s3", region_name=REGION)
+
+
+OUTPUTS = {"region": REGION, "dagBucket": BUCKET, "wakerFunction": "airflow-dev-waker"}
+
+
+def deploy(folder: Path, tests_pass: bool = True, outputs=OUTPUTS):
+    return deploy_dags.deploy(
+        outputs,
+        folder=folder,
+        tests_pass=lambda: tests_pass,
+        clients=lambda name, region: boto3.client(name, region_name=region),
+    )
+
+
+def keys(s3) -> dict[str, bytes]:
+    listing = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listing}
+
+
+def test_sync_uploads_changes_removes_deleted_files_and_wakes(aws, tmp_path):
+    (tmp_path / "a.py").write_text("# a\n")
+    (tmp_path / "b.py").write_text("# b\n")
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "q.sql").write_text("select 1;\n")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
+
+    first = deploy(tmp_path)
+    assert sorted(first["uploaded"]) == ["a.py", "b.py", "sql/q.sql"]
+    assert keys(aws) == {"dags/a.py": b"# a\n", "dags/b.py": b"# b\n", "dags/sql/q.sql": b"select 1;\n"}
+    # moto's Lambda answers with the event it received: it must be a wake request the waker accepts.
+    assert parse_event(first["wake"], default_hold_minutes=60) == Wake(15, "DAGs deployed")
+
+    again = deploy(tmp_path)
+    assert again["uploaded"] == [] and again["deleted"] == [] and again["unchanged"] == 3
+    assert again["wake"] is None, "nothing changed, nothing to parse"
+
+    (tmp_path / "a.py").write_text("# a, changed\n")
+    (tmp_path / "b.py").unlink()
+    third = deploy(tmp_path)
+    assert third["uploaded"] == ["a.py"] and third["deleted"] == ["b.py"]
+    assert keys(aws) == {"dags/a.py": b"# a, changed\n", "dags/sql/q.sql": b"select 1;\n"}
+
+
+def test_nothing_is_uploaded_when_the_dag_tests_fail(aws, tmp_path):
+    (tmp_path / "a.py").write_text("# a\n")
+    with pytest.raises(SystemExit, match="DAG tests failed: nothing was uploaded"):
+        deploy(tmp_path, tests_pass=False)
+    assert keys(aws) == {}
+
+
+def test_outputs_of_another_kind_of_stack_are_refused(aws, tmp_path):
+    with pytest.raises(SystemExit, match="dagBucket"):
+        deploy(tmp_path, outputs={"region": REGION})
+
+
+def test_outputs_can_come_from_a_file(tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(OUTPUTS))
+    assert deploy_dags.stack_outputs(None, path) == OUTPUTS
+
+
+def test_the_real_dags_folder_ships_only_what_airflow_reads():
+    shipped = deploy_dags.local_files(deploy_dags.DAGS)
+    assert "orders_ingest.py" in shipped and "orders_common.py" in shipped
+    assert not [name for name in shipped if "__pycache__" in name or name.endswith(".pyc")]

@@ -1,0 +1,173 @@
+"""Ship dags/ to a stack's DAG bundle: test, sync to S3 (removing deleted files), wake the cluster.
+
+    uv run python tools/deploy_dags.py --stack dev            (or `make deploy-dags STACK=dev`)
+    uv run python tools/deploy_dags.py --outputs outputs.json (stack outputs saved from `pulumi stack output --json`)
+
+1. Runs the DAG tests (tests/dags); if they fail, nothing is uploaded.
+2. Syncs dags/ to s3://<dagBucket>/dags/: uploads new and changed files (compared by MD5), deletes files that
+   are gone locally. The bucket is versioned, so a bad upload can be rolled back.
+3. Asks the waker to wake the cluster briefly so the dag-processor parses the change.
+
+Needs AWS credentials for the stack's account (the region comes from the stack outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+PREFIX = "dags/"
+SKIPPED = ("__pycache__", ".pyc", ".DS_Store")
+WAKE_HOLD_MINUTES = 15
+
+
+@dataclass
+class SyncPlan:
+    upload: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def local_files(folder: Path) -> dict[str, str]:
+    """Relative path -> MD5 of every file to ship."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_file() and not any(part in relative for part in SKIPPED):
+            files[relative] = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+    return files
+
+
+def remote_files(s3: Any, bucket: str) -> dict[str, str]:
+    """Relative path -> ETag (the MD5 of single-part uploads, which is how this tool uploads)."""
+    files = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
+        for item in page.get("Contents", []):
+            files[item["Key"][len(PREFIX) :]] = item["ETag"].strip('"')
+    return files
+
+
+def plan_sync(local: Mapping[str, str], remote: Mapping[str, str]) -> SyncPlan:
+    plan = SyncPlan()
+    for name, digest in local.items():
+        (plan.unchanged if remote.get(name) == digest else plan.upload).append(name)
+    plan.delete = sorted(set(remote) - set(local))
+    return plan
+
+
+def apply_sync(s3: Any, bucket: str, folder: Path, plan: SyncPlan) -> None:
+    for name in plan.upload:
+        s3.put_object(Bucket=bucket, Key=PREFIX + name, Body=(folder / name).read_bytes())
+    for start in range(0, len(plan.delete), 1000):
+        batch = plan.delete[start : start + 1000]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": PREFIX + n} for n in batch], "Quiet": True})
+
+
+def request_wake(lambda_client: Any, function: str, reason: str) -> dict[str, Any]:
+    response = lambda_client.invoke(
+        FunctionName=function,
+        Payload=json.dumps({"action": "wake", "holdMinutes": WAKE_HOLD_MINUTES, "reason": reason}).encode(),
+    )
+    body = response["Payload"].read().decode()
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return {"ok": response.get("StatusCode") == 200, "answer": body}
+
+
+def run_dag_tests() -> bool:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/dags"], cwd=ROOT).returncode == 0
+
+
+def stack_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]:
+    if outputs_file is not None:
+        return json.loads(outputs_file.read_text())
+    try:
+        result = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--stack", str(stack)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except FileNotFoundError:
+        raise SystemExit("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from None
+    return json.loads(result.stdout)
+
+
+def deploy(
+    outputs: Mapping[str, Any],
+    *,
+    folder: Path,
+    clients: Callable[[str, str], Any],
+    tests_pass: Callable[[], bool],
+    wake: bool = True,
+) -> dict[str, Any]:
+    missing = [key for key in ("dagBucket", "region") if not outputs.get(key)]
+    if missing:
+        raise SystemExit(f"stack outputs lack {', '.join(missing)}: is this an airflow stack?")
+    if not tests_pass():
+        raise SystemExit("the DAG tests failed: nothing was uploaded. Fix them (uv run pytest tests/dags) and retry.")
+    region, bucket = outputs["region"], outputs["dagBucket"]
+    s3 = clients("s3", region)
+    plan = plan_sync(local_files(folder), remote_files(s3, bucket))
+    apply_sync(s3, bucket, folder, plan)
+    answer = None
+    if wake and outputs.get("wakerFunction") and (plan.upload or plan.delete):
+        answer = request_wake(clients("lambda", region), outputs["wakerFunction"], "DAGs deployed")
+    return {
+        "bucket": bucket,
+        "uploaded": plan.upload,
+        "deleted": plan.delete,
+        "unchanged": len(plan.unchanged),
+        "wake": answer,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Ship dags/ to a stack's DAG bundle.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="Pulumi stack whose outputs to read (needs the Pulumi CLI)")
+    source.add_argument("--outputs", type=Path, help="JSON file of the stack's outputs")
+    parser.add_argument("--no-wake", action="store_true", help="do not ask the waker to wake the cluster")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    result = deploy(
+        stack_outputs(args.stack, args.outputs),
+        folder=DAGS,
+        clients=lambda name, region: boto3.client(name, region_name=region),
+        tests_pass=run_dag_tests,
+        wake=not args.no_wake,
+    )
+    print(
+        f"s3://{result['bucket']}/{PREFIX}: {len(result['uploaded'])} uploaded, {len(result['deleted'])} deleted, "
+        f"{result['unchanged']} unchanged"
+    )
+    for name in result["uploaded"]:
+        print(f"  + {name}")
+    for name in result["deleted"]:
+        print(f"  - {name}")
+    if result["wake"] is not None:
+        print(f"waker: {result['wake'].get('state', '?')} ({result['wake'].get('reason', result['wake'])})")
+    print(
+        "Visible in the UI once the dag-processor has parsed it: about 1-2 minutes if the stack is awake, "
+        "5-7 minutes if it has to wake first."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
