@@ -85,7 +85,9 @@ def request_wake(lambda_client: Any, function: str, reason: str) -> dict[str, An
 
 
 def run_dag_tests() -> bool:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/dags"], cwd=ROOT).returncode == 0
+    # The DAG tests (imports, policy, end-to-end runs); the local-UI check is not about the DAGs.
+    command = [sys.executable, "-m", "pytest", "-q", "tests/dags", "--deselect", "tests/dags/test_local_dev.py"]
+    return subprocess.run(command, cwd=ROOT).returncode == 0
 
 
 def stack_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]:
