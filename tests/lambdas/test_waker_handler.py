@@ -19,25 +19,28 @@ TICK = {"action": "tick"}
 
 
 def test_a_full_day(world: World):
-    # Overnight: asleep, nothing known to be due.
-    night = world.invoke(TICK, START)
+    # Overnight: asleep. Yesterday's report said the first DAG is due at 06:00 (START + 6 h).
+    due_at_six = START + minutes(360)
+    world.report(START - minutes(600), next_due_in=(due_at_six - (START - minutes(600))).total_seconds())
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "yesterday"}, START - minutes(599))
+    night = world.invoke({"action": "sleep", "reason": "end of yesterday"}, START - minutes(598))
     assert night["state"] == "asleep" and world.desired() == ASLEEP
+    assert night["nextWakeAt"] == (due_at_six - minutes(5)).isoformat()
+    assert world.invoke(TICK, START)["state"] == "asleep"
 
-    # 06:00 someone queues a run from outside (a message on the broker): the cluster wakes with a worker.
-    world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="task")
-    t = START + minutes(360)
+    # A tick at due minus lead wakes everything but the workers, before the DAG is due.
+    t = due_at_six - minutes(5)
     woke = world.invoke(TICK, t)
-    assert woke["state"] == "waking" and "queued" in woke["reason"]
-    assert world.desired() == {**AWAKE, "worker": 1}
+    assert woke["state"] == "waking" and "due" in woke["reason"]
+    assert world.desired() == AWAKE
 
-    # Awake and busy: the reporter sees 20 queued task instances; workers follow demand.
+    # The scheduler queues the run's tasks: the reporter sees 20 queued task instances; workers follow demand.
     for minute in range(1, 4):
         world.report(t + minutes(minute), dag_runs_running=2, **{"ti:queued": 20})
         world.invoke(TICK, t + minutes(minute + 0.5))
     assert world.desired()["worker"] == 3  # ceil(20 / 8)
 
-    # Work done, the broker drained; the next DAG is due in two hours.
-    world.clients.sqs.purge_queue(QueueUrl=world.queue_url)
+    # Work done; the next DAG is due in two hours.
     t += minutes(10)
     world.report(t, next_due_in=7200)
     idle = world.invoke(TICK, t + minutes(0.5))
@@ -45,12 +48,12 @@ def test_a_full_day(world: World):
     assert world.desired() == AWAKE, "workers go once no task runs"
 
     # Still idle after the idle minutes: to sleep, with the one-time wake written for due minus lead.
+    due = t + minutes(120)
     t += minutes(16)
     world.report(t, next_due_in=7200 - 16 * 60)
     slept = world.invoke(TICK, t + minutes(0.5))
     assert slept["state"] == "asleep" and "going to sleep" in slept["reason"]
     assert world.desired() == ASLEEP
-    due = START + minutes(370) + minutes(120)
     wake_at = due - minutes(5)
     assert slept["nextWakeAt"] == wake_at.isoformat()
     assert world.one_time_wake() == f"at({wake_at.strftime('%Y-%m-%dT%H:%M:%S')})"
@@ -62,6 +65,13 @@ def test_a_full_day(world: World):
     scheduled = world.invoke({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}, wake_at)
     assert scheduled["state"] == "waking" and world.desired() == AWAKE
     assert world.one_time_wake() is None, "the one-time wake is removed once awake"
+
+
+def test_messages_on_the_broker_wake_a_sleeping_cluster_with_workers(world: World):
+    world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="task")
+    woke = world.invoke(TICK, START)
+    assert woke["state"] == "waking" and "queued" in woke["reason"]
+    assert world.desired() == {**AWAKE, "worker": 1}
 
 
 def test_manual_wake_holds_and_status_changes_nothing(world: World):
