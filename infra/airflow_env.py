@@ -149,9 +149,14 @@ HEALTH_CHECKS: dict[str, list[str]] = {
     "triggerer": ["CMD-SHELL", _JOB_CHECK.format(job="TriggererJob")],
 }
 
+RESTORE_GUARD_PATH = "/opt/airflow/restore_guard.py"  # where image/Dockerfile puts it
+RESTORED_FROM = "AIRFLOW_RESTORED_FROM_SNAPSHOT"
 MIGRATE_SCRIPT = (
     "set -euo pipefail; "
     "airflow db migrate; "
+    # A database restored from a snapshot: every DAG paused, pending runs stopped, before any scheduler.
+    f'if [ -n "${{{RESTORED_FROM}:-}}" ]; then '
+    f'python "${{RESTORE_GUARD:-{RESTORE_GUARD_PATH}}}" "${RESTORED_FROM}"; fi; '
     f"airflow users create --username {ADMIN_USERNAME} --role Admin --firstname Airflow --lastname Admin "
     f'--email {ADMIN_USERNAME}@localhost --password "$_AIRFLOW_ADMIN_PASSWORD"'
 )
@@ -234,16 +239,24 @@ def container_definitions(
 
 
 def migration_container_definitions(
-    *, image: str, environment: dict[str, str], arns: SecretArns, log_group: str, region: str
+    *,
+    image: str,
+    environment: dict[str, str],
+    arns: SecretArns,
+    log_group: str,
+    region: str,
+    restored_from_snapshot: str | None,
 ) -> list[dict[str, Any]]:
-    """The one-off task that runs `airflow db migrate` and creates the first admin user."""
+    """The one-off task that runs `airflow db migrate` (and, after a restore, the restore guard) and creates
+    the first admin user."""
+    restore = {RESTORED_FROM: restored_from_snapshot} if restored_from_snapshot else {}
     return [
         {
             "name": "migrate",
             "image": image,
             "essential": True,
             "command": ["bash", "-c", MIGRATE_SCRIPT],
-            "environment": _environment_list(environment),
+            "environment": _environment_list({**environment, **restore}),
             "secrets": secret_references("migrate", arns),
             "logConfiguration": _log_configuration(log_group, region, "migrate"),
         }

@@ -378,6 +378,12 @@ def _database(section: Section, stack: str, partition: str) -> DatabaseSettings:
         restore_from_snapshot=section.get("restoreFromSnapshot", _snapshot(partition), None),
     )
     section.reject_unknown()
+    if settings.restore_from_snapshot and settings.deletion_protection:
+        section.fail(
+            "restoreFromSnapshot",
+            "restoring replaces the database, and this stack protects it (deletionProtection: true); restore "
+            "into a staging stack (airflow-stack stage), or turn deletionProtection off in a separate update first",
+        )
     if 0 < settings.max_allocated_storage_gb < settings.allocated_storage_gb:
         section.fail(
             "maxAllocatedStorageGb",

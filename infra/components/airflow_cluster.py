@@ -136,7 +136,12 @@ class AirflowCluster(pulumi.ComponentResource):
                     args.image_uri, environment, args.secret_arns.resolve(), migrate_logs.name
                 ).apply(
                     lambda v: migration_container_definitions(
-                        image=v[0], environment=v[1], arns=v[2], log_group=v[3], region=context.region
+                        image=v[0],
+                        environment=v[1],
+                        arns=v[2],
+                        log_group=v[3],
+                        region=context.region,
+                        restored_from_snapshot=settings.database.restore_from_snapshot,
                     )
                 ),
                 repository_arn=args.repository_arn,

@@ -1,0 +1,115 @@
+"""The restore guard against real Airflow 3 and PostgreSQL, run as the migration task runs it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_env import MIGRATE_SCRIPT, RESTORED_FROM
+from tests.image.conftest import airflow, run
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+ARRANGE = """
+from datetime import UTC, datetime, timedelta
+from airflow.api.common.trigger_dag import trigger_dag
+from airflow.models.dag import DagModel
+from airflow.models.dagrun import DagRun
+from airflow.utils.session import create_session
+from airflow.utils.types import DagRunTriggeredByType
+
+# As on prod when the snapshot was taken: DAGs unpaused, runs queued and running, tasks in flight.
+now = datetime.now(UTC)
+with create_session() as session:
+    for dag in session.query(DagModel):
+        dag.is_paused = False
+for index, dag_id in enumerate(["hourly_due", "daily_later", "daily_later"]):
+    trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.TEST, run_id=f"prod_{index}",
+                logical_date=now - timedelta(days=index + 1))
+with create_session() as session:
+    run = session.query(DagRun).filter_by(run_id="prod_1").one()
+    run.state = "running"
+    for ti in run.get_task_instances(session=session):
+        ti.state = "running"
+"""
+
+INSPECT = """
+import json
+from airflow.models.dag import DagModel
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.session import create_session
+
+with create_session() as session:
+    print(json.dumps({
+        "unpaused": sorted(d.dag_id for d in session.query(DagModel).filter(DagModel.is_paused.is_(False))),
+        "pending_runs": session.query(DagRun).filter(DagRun.state.in_(["queued", "running"])).count(),
+        "active_tasks": session.query(TaskInstance).filter(
+            TaskInstance.state.in_(["scheduled", "queued", "running", "deferred"])).count(),
+        "dags": session.query(DagModel).count(),
+    }))
+"""
+
+UNPAUSE_ONE = """
+from airflow.models.dag import DagModel
+from airflow.utils.session import create_session
+with create_session() as session:
+    session.get(DagModel, "daily_later").is_paused = False
+"""
+
+
+@pytest.fixture(scope="module")
+def restored_env(container_env):
+    dags = str(HERE / "dags")
+    env = {
+        **container_env,
+        "AIRFLOW__CORE__DAGS_FOLDER": dags,
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": dags},
+                }
+            ]
+        ),
+        "RESTORE_GUARD": str(ROOT / "image" / "restore_guard.py"),
+    }
+    parsed = airflow(env, "dags", "reserialize")
+    assert parsed.returncode == 0, parsed.stderr[-3000:]
+    arranged = run(env, [sys.executable, "-c", ARRANGE])
+    assert arranged.returncode == 0, arranged.stderr[-3000:]
+    return env
+
+
+def inspect(env) -> dict:
+    result = run(env, [sys.executable, "-c", INSPECT])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_after_a_restore_no_dag_is_unpaused_and_no_run_is_pending(restored_env):
+    before = inspect(restored_env)
+    assert before["unpaused"] and before["pending_runs"] == 3 and before["active_tasks"] > 0
+
+    migrated = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-11-20"}, ["bash", "-c", MIGRATE_SCRIPT])
+    assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+    assert '"event": "restore-guard"' in migrated.stdout
+
+    after = inspect(restored_env)
+    assert after == {"unpaused": [], "pending_runs": 0, "active_tasks": 0, "dags": before["dags"]}
+
+
+def test_the_guard_runs_once_per_snapshot(restored_env):
+    run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
+    again = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-11-20"}, ["bash", "-c", MIGRATE_SCRIPT])
+    assert again.returncode == 0 and "already guarded" in again.stdout
+    assert inspect(restored_env)["unpaused"] == ["daily_later"], "what an operator unpaused stays unpaused"
+
+    newer = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-12-01"}, ["bash", "-c", MIGRATE_SCRIPT])
+    assert newer.returncode == 0
+    assert inspect(restored_env)["unpaused"] == [], "a restore from a newer snapshot is guarded again"
