@@ -54,8 +54,10 @@ def runner_policy(
     ecs_tasks_principal: str,
     database_arn: str,
     log_group_arn: str,
+    status_parameter_arn: str,
 ) -> dict[str, Any]:
-    """The runner may start this stack's migration task, watch it, and start this stack's database."""
+    """The runner may start this stack's migration task, watch it, start this stack's database, and record
+    the outcome."""
     task_definitions = f"{ecs_arn_prefix}task-definition/{family}:*"
     return iam_policies.policy(
         iam_policies.allow(["ecs:RunTask"], [task_definitions], {"ArnEquals": {"ecs:cluster": cluster_arn}}),
@@ -63,6 +65,7 @@ def runner_policy(
         iam_policies.allow(["iam:PassRole"], role_arns, {"StringEquals": {"iam:PassedToService": ecs_tasks_principal}}),
         iam_policies.allow(["rds:DescribeDBInstances", "rds:StartDBInstance"], [database_arn]),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
+        iam_policies.allow(["ssm:PutParameter"], [status_parameter_arn]),
     )
 
 
@@ -106,6 +109,15 @@ class Migration(pulumi.ComponentResource):
             retention_in_days=context.settings.log_retention_days,
             opts=child,
         )
+        self.status = aws.ssm.Parameter(
+            f"{name}-status",
+            name=f"/{context.name}/migration/status",
+            type="String",
+            value="{}",
+            description=f"{context.name}: outcome of the last airflow db migrate",
+            # The runner writes this parameter; `pulumi up` leaves its value alone.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
         runner_role = service_role(
             f"{name}-runner",
             context,
@@ -119,6 +131,7 @@ class Migration(pulumi.ComponentResource):
                 roles.task.arn,
                 args.database_arn,
                 runner_logs.arn,
+                self.status.arn,
             ).apply(
                 lambda v: json.dumps(
                     runner_policy(
@@ -130,6 +143,7 @@ class Migration(pulumi.ComponentResource):
                         ecs_tasks_principal=context.service_principal("ecs-tasks"),
                         database_arn=v[4],
                         log_group_arn=v[5],
+                        status_parameter_arn=v[6],
                     )
                 )
             ),
@@ -152,6 +166,7 @@ class Migration(pulumi.ComponentResource):
                     "SECURITY_GROUPS": pulumi.Output.all(*args.security_group_ids).apply(",".join),
                     "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
                     "DB_INSTANCE_ID": args.database_identifier,
+                    "STATUS_PARAMETER": self.status.name,
                 }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=runner_logs.name),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,10 @@ def run_task(
     if response.get("failures") or not response.get("tasks"):
         raise RuntimeError(f"ECS could not start the migration task: {response.get('failures')}")
     return response["tasks"][0]["taskArn"]
+
+
+def record_outcome(ssm: Any, parameter: str, outcome: dict[str, str]) -> None:
+    ssm.put_parameter(Name=parameter, Value=json.dumps(outcome), Type="String", Overwrite=True)
 
 
 def describe_task(ecs: Any, *, cluster: str, task_arn: str) -> dict[str, Any]:

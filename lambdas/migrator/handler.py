@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from migrator import adapters
@@ -41,6 +42,7 @@ class RunnerConfig:
     security_groups: tuple[str, ...]
     assign_public_ip: bool
     db_instance_id: str
+    status_parameter: str | None = None  # SSM parameter holding the last outcome, for `airflow-stack status`
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> RunnerConfig:
@@ -53,6 +55,7 @@ class RunnerConfig:
             security_groups=tuple(s for s in env["SECURITY_GROUPS"].split(",") if s),
             assign_public_ip=env.get("ASSIGN_PUBLIC_IP", "false").lower() == "true",
             db_instance_id=env["DB_INSTANCE_ID"],
+            status_parameter=env.get("STATUS_PARAMETER") or None,
         )
 
 
@@ -78,8 +81,38 @@ def migrate(
     rds: Any,
     seconds_left: Callable[[], float],
     sleep: Callable[[float], None] = time.sleep,
+    ssm: Any = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, str]:
+    """Run the migration and record its outcome (success or the reason it failed) for operators."""
     task_definition = task_definition_of(event)
+    try:
+        result = _migrate(task_definition, config=config, ecs=ecs, rds=rds, seconds_left=seconds_left, sleep=sleep)
+    except MigrationFailed as error:
+        _record(
+            ssm,
+            config,
+            {"status": "failed", "reason": str(error), "taskDefinitionArn": task_definition, "at": now().isoformat()},
+        )
+        raise
+    _record(ssm, config, {**result, "at": now().isoformat()})
+    return result
+
+
+def _record(ssm: Any, config: RunnerConfig, outcome: dict[str, str]) -> None:
+    if ssm is not None and config.status_parameter:
+        adapters.record_outcome(ssm, config.status_parameter, outcome)
+
+
+def _migrate(
+    task_definition: str,
+    *,
+    config: RunnerConfig,
+    ecs: Any,
+    rds: Any,
+    seconds_left: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, str]:
 
     started_database = False
     while True:
@@ -134,5 +167,6 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         config=RunnerConfig.from_environment(os.environ),
         ecs=boto3.client("ecs"),
         rds=boto3.client("rds"),
+        ssm=boto3.client("ssm"),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )

@@ -127,6 +127,37 @@ def test_a_stopped_database_is_started_first(aws):
     assert status["DBInstanceStatus"] == "available"
 
 
+def test_the_outcome_is_recorded_for_operators(aws, monkeypatch):
+    ssm = boto3.client("ssm", region_name=REGION)
+    config = migrator.RunnerConfig(**{**aws.config.__dict__, "status_parameter": "/airflow-dev/migration/status"})
+    sleeps: list[float] = []
+    result = migrator.migrate(
+        {"taskDefinitionArn": aws.task_definition},
+        config=config,
+        ecs=aws.ecs,
+        rds=aws.rds,
+        ssm=ssm,
+        seconds_left=lambda: 900 - sum(sleeps),
+        sleep=sleeps.append,
+    )
+    recorded = json.loads(ssm.get_parameter(Name="/airflow-dev/migration/status")["Parameter"]["Value"])
+    assert recorded["status"] == "migrated" and recorded["taskArn"] == result["taskArn"]
+
+    aws.rds.stop_db_instance(DBInstanceIdentifier="airflow-dev")
+    with pytest.raises(migrator.MigrationFailed):
+        migrator.migrate(
+            {"taskDefinitionArn": aws.task_definition},
+            config=config,
+            ecs=aws.ecs,
+            rds=aws.rds,
+            ssm=ssm,
+            seconds_left=lambda: 10,
+            sleep=lambda _: None,
+        )
+    recorded = json.loads(ssm.get_parameter(Name="/airflow-dev/migration/status")["Parameter"]["Value"])
+    assert recorded["status"] == "failed" and "still" in recorded["reason"]
+
+
 def test_a_failed_migration_fails_the_invocation(aws, monkeypatch):
     original = EC2ContainerServiceBackend.run_task
 
