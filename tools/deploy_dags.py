@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_stack.outputs import StackError, read_outputs
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 PREFIX = "dags/"
@@ -91,21 +93,10 @@ def run_dag_tests() -> bool:
 
 
 def stack_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]:
-    if outputs_file is not None:
-        return json.loads(outputs_file.read_text())
     try:
-        result = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--stack", str(stack)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except FileNotFoundError:
-        raise SystemExit("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
-    except subprocess.CalledProcessError as error:
-        raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from None
-    return json.loads(result.stdout)
+        return read_outputs(str(stack), outputs_file, cwd=ROOT)
+    except StackError as error:
+        raise SystemExit(str(error)) from None
 
 
 def deploy(

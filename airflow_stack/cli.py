@@ -1,0 +1,162 @@
+"""`airflow-stack`: see and steer a stack. Every subcommand takes --stack (and --outputs FILE instead of Pulumi).
+
+Exit codes: 0 done; 1 a wait timed out; 2 bad input or a refused, unsafe request; 3 the waker refused
+(sleep while work is active, without --force); 4 an AWS or Pulumi error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from airflow_stack import operations, staging
+from airflow_stack.outputs import StackError, StackOutputs, read_outputs
+
+PROJECT_DIR = Path.cwd()
+EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS = 1, 2, 3, 4
+
+StackFactory = Callable[[str, Path | None], operations.Stack]
+
+
+def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
+    import boto3
+
+    outputs = StackOutputs.of(name, read_outputs(name, outputs_file, cwd=PROJECT_DIR))
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=outputs.region)
+
+    if not outputs.get("wakerFunction"):
+        raise StackError(f"stack {name} has no wakerFunction output: deploy the waker first")
+    return operations.Stack(outputs, client, operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--stack", required=True, help="Pulumi stack name, e.g. dev")
+        sub.add_argument("--outputs", type=Path, help="JSON file of the stack's outputs (instead of the Pulumi CLI)")
+        return sub
+
+    show = command("status", "awake or asleep and why, counts per service, active work, next wake, database, UI")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+
+    wake = command("wake", "wake the stack (and keep it awake for --hold)")
+    wake.add_argument("--hold", default="1h", help="how long to keep it awake, e.g. 90m, 2h (default 1h)")
+    wake.add_argument("--reason", default="woken with airflow-stack")
+    wake.add_argument("--wait", action="store_true", help="follow the services until they run")
+    wake.add_argument("--timeout", default="15m", help="how long --wait waits (default 15m)")
+
+    sleep = command("sleep", "put the stack to sleep (refused while work is active, unless --force)")
+    sleep.add_argument("--force", action="store_true", help="sleep even with work active; queued work stays queued")
+    sleep.add_argument("--hold", help="with --force: stay asleep this long unless woken by hand (default 1h)")
+    sleep.add_argument("--reason", default="put to sleep with airflow-stack")
+    sleep.add_argument("--wait", action="store_true", help="follow the services until they stop")
+    sleep.add_argument("--timeout", default="10m", help="how long --wait waits (default 10m)")
+
+    command("snapshot", "a manual snapshot of the stack's database; waits until it is available")
+
+    stage = commands.add_parser(
+        "stage", help="write the config of a staging stack restored from a prod snapshot", description=staging.__doc__
+    )
+    stage.add_argument("--from", dest="source", required=True, help="the stack to copy, e.g. prod")
+    stage.add_argument("--stack", default="staging", help="the staging stack to write (default staging)")
+    stage.add_argument("--snapshot", help="snapshot identifier or ARN (default: the newest of the source's)")
+    stage.add_argument("--outputs", type=Path, help="JSON file of the source stack's outputs")
+    return parser
+
+
+def _wait(stack: operations.Stack, up: bool, timeout: str) -> int:
+    want = operations.all_up if up else operations.all_down
+    done = operations.wait_for_counts(stack, want, timeout=operations.parse_duration(timeout) * 60)
+    if not done:
+        print(f"timed out after {timeout}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    print("running" if up else "asleep")
+    return 0
+
+
+def run(argv: Sequence[str], make_stack: StackFactory = aws_stack, project_dir: Path | None = None) -> int:
+    args = _parser().parse_args(argv)
+    project = project_dir or PROJECT_DIR
+    try:
+        if args.command == "stage":
+            return _stage(args, make_stack, project)
+        stack = make_stack(args.stack, args.outputs)
+        if args.command == "status":
+            report = operations.status(stack)
+            print(json.dumps(report, indent=2) if args.json else operations.render_status(report))
+            return 0
+        if args.command == "wake":
+            hold = operations.parse_duration(args.hold)
+            answer = stack.invoke_waker({"action": "wake", "holdMinutes": hold, "reason": args.reason})
+            print(f"{answer.get('state')}: {answer.get('reason')}")
+            return _wait(stack, True, args.timeout) if args.wait else 0
+        if args.command == "sleep":
+            event: dict[str, Any] = {"action": "sleep", "reason": args.reason, "force": args.force}
+            if args.hold:
+                event["holdMinutes"] = operations.parse_duration(args.hold)
+            answer = stack.invoke_waker(event)
+            print(f"{answer.get('state')}: {answer.get('reason')}")
+            if not answer.get("ok", False):
+                return EXIT_WAKER_REFUSED
+            return _wait(stack, False, args.timeout) if args.wait else 0
+        if args.command == "snapshot":
+            print(operations.snapshot(stack))
+            return 0
+    except StackError as error:
+        print(f"airflow-stack: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    except Exception as error:
+        if type(error).__module__.startswith("botocore"):
+            print(f"airflow-stack: AWS error: {error}", file=sys.stderr)
+            return EXIT_AWS
+        raise
+    raise AssertionError(args.command)
+
+
+def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:
+    if args.stack in ("prod", args.source):
+        raise StackError(f"refusing to write stack {args.stack!r}: stage writes a separate staging stack")
+    source_file = project / f"Pulumi.{args.source}.yaml"
+    if not source_file.exists():
+        raise StackError(f"no {source_file.name} to copy settings from")
+    source = make_stack(args.source, args.outputs)
+    if not source.outputs.get("fernetKeySecretArn"):
+        raise StackError(f"stack {args.source} has no fernetKeySecretArn output")
+    snapshot = staging.choose_snapshot(source.client("rds"), source.outputs, args.snapshot)
+    staging.check_key(source.client("kms"), snapshot)
+
+    import yaml
+
+    target = project / f"Pulumi.{args.stack}.yaml"
+    existing = yaml.safe_load(target.read_text()) if target.exists() else None
+    document = staging.staging_document(
+        yaml.safe_load(source_file.read_text()), existing, snapshot=snapshot, source=source.outputs
+    )
+    header = staging.HEADER.format(
+        source=args.source, when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), stack=args.stack
+    )
+    staging.write_stack_file(target, document, header)
+    print(
+        f"wrote {target.name}: restore {snapshot['DBSnapshotIdentifier']} "
+        f"(taken {snapshot.get('SnapshotCreateTime')}), {args.source}'s Fernet key, DAGs paused after restore"
+    )
+    print("next:")
+    if existing is None:
+        print(f"  pulumi stack init {args.stack}")
+    print(f"  make plan STACK={args.stack}")
+    print(f"  pulumi up -s {args.stack}")
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

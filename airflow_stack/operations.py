@@ -1,0 +1,160 @@
+"""What the `airflow-stack` subcommands do, against AWS clients handed in (boto3 in use, moto in tests)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_stack.outputs import StackError, StackOutputs
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One stack's outputs, its AWS clients and a way to ask its waker."""
+
+    outputs: StackOutputs
+    client: Callable[[str], Any]  # service name -> boto3 client in the stack's region
+    invoke_waker: Invoke
+
+
+def lambda_invoker(lambda_client: Any, function: str) -> Invoke:
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        body = response["Payload"].read().decode()
+        if response.get("FunctionError"):
+            raise StackError(f"the waker failed: {body}")
+        return json.loads(body)
+
+    return invoke
+
+
+# --- status ------------------------------------------------------------------------------------------------
+
+
+def status(stack: Stack) -> dict[str, Any]:
+    """The waker's view (state, reason, counts, signals, next wake) plus the database and the last migration."""
+    report = stack.invoke_waker({"action": "status"})
+    database = stack.client("rds").describe_db_instances(DBInstanceIdentifier=stack.outputs["databaseIdentifier"])
+    migration: dict[str, Any] = {}
+    if stack.outputs.get("migrationStatusParameter"):
+        ssm = stack.client("ssm")
+        try:
+            value = ssm.get_parameter(Name=stack.outputs["migrationStatusParameter"])["Parameter"]["Value"]
+            migration = json.loads(value or "{}")
+        except ssm.exceptions.ParameterNotFound:
+            migration = {}
+    return {
+        "stack": stack.outputs.stack,
+        **report,
+        "database": database["DBInstances"][0]["DBInstanceStatus"],
+        "migration": migration,
+        "uiUrl": stack.outputs.get("uiUrl"),
+    }
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines = [
+        f"stack       {status['stack']}",
+        f"state       {status.get('state')}  ({status.get('reason')})",
+        f"database    {status['database']}",
+        f"next wake   {status.get('nextWakeAt') or '-'}   next DAG due {status.get('nextDueAt') or '-'}",
+        f"held until  {status.get('holdUntil') or '-'}",
+        f"UI          {status.get('uiUrl') or '-'}",
+    ]
+    migration = status.get("migration") or {}
+    if migration:
+        lines.append(
+            f"migration   {migration.get('status')} at {migration.get('at')}"
+            + (f": {migration['reason']}" if migration.get("status") == "failed" else "")
+        )
+    current = status.get("current", {})
+    lines += ["", f"{'service':<15}{'desired':>8}{'running':>8}"]
+    for name in sorted(current.get("desired", {})):
+        lines.append(f"{name:<15}{current['desired'][name]:>8}{current.get('running', {}).get(name, 0):>8}")
+    signals = status.get("signals", {})
+    reporter = signals.get("reporter") or {}
+    tasks = reporter.get("taskInstances", {})
+    lines += [
+        "",
+        f"active work DAG runs queued {reporter.get('dagRunsQueued', '?')}, "
+        f"running {reporter.get('dagRunsRunning', '?')};"
+        f" tasks queued {tasks.get('queued', '?')}, running {tasks.get('running', '?')}"
+        + ("  (reporter silent)" if signals.get("reporterStale") or not reporter else ""),
+        f"queues      broker {signals.get('brokerVisible', 0)} waiting + {signals.get('brokerInFlight', 0)} in flight;"
+        f" event queues {signals.get('eventQueueMessages', 0)}",
+    ]
+    return "\n".join(lines)
+
+
+# --- wake and sleep ----------------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> int:
+    """Minutes in '90', '90m', '2h' or '1h30m'."""
+    import re
+
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m?)?", text.strip())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise StackError(f"a duration like 90m, 2h or 1h30m, not {text!r}")
+    return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+
+
+def wait_for_counts(
+    stack: Stack,
+    want: Callable[[dict[str, int], dict[str, int]], bool],
+    *,
+    timeout: float,
+    interval: float = 10,
+    progress: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Poll the ECS services until `want(desired, running)` holds or the timeout passes."""
+    ecs = stack.client("ecs")
+    names = stack.outputs.services
+    deadline = clock() + timeout
+    while True:
+        described = ecs.describe_services(cluster=stack.outputs["clusterName"], services=list(names.values()))
+        by_name = {s["serviceName"]: s for s in described["services"]}
+        desired = {c: by_name.get(n, {}).get("desiredCount", 0) for c, n in names.items()}
+        running = {c: by_name.get(n, {}).get("runningCount", 0) for c, n in names.items()}
+        progress("  " + "  ".join(f"{c} {running[c]}/{desired[c]}" for c in sorted(names)))
+        if want(desired, running):
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(interval)
+
+
+def all_up(desired: dict[str, int], running: dict[str, int]) -> bool:
+    core = [c for c in CORE if c in desired]
+    return all(desired[c] > 0 and running[c] >= desired[c] for c in core)
+
+
+def all_down(desired: dict[str, int], running: dict[str, int]) -> bool:
+    return all(n == 0 for n in running.values()) and all(n == 0 for n in desired.values())
+
+
+# --- snapshot ------------------------------------------------------------------------------------------------
+
+
+def snapshot(stack: Stack, *, now: datetime | None = None, delay: int = 30, attempts: int = 120) -> str:
+    rds = stack.client("rds")
+    instance = stack.outputs["databaseIdentifier"]
+    identifier = f"{instance}-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
+    rds.create_db_snapshot(
+        DBSnapshotIdentifier=identifier,
+        DBInstanceIdentifier=instance,
+        Tags=[{"Key": "CreatedBy", "Value": "airflow-stack snapshot"}],
+    )
+    rds.get_waiter("db_snapshot_available").wait(
+        DBSnapshotIdentifier=identifier, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+    )
+    return identifier

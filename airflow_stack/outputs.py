@@ -1,0 +1,66 @@
+"""A stack's outputs, from `pulumi stack output --json` or from a JSON file (tests, air-gapped use)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REQUIRED = ("region", "clusterName", "serviceNames", "databaseIdentifier", "dagBucket")
+
+
+class StackError(RuntimeError):
+    """Something about the stack or its AWS resources stops the command; the message says what."""
+
+
+def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
+    if outputs_file is not None:
+        try:
+            return json.loads(outputs_file.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise StackError(f"cannot read stack outputs from {outputs_file}: {error}") from None
+    try:
+        result = subprocess.run(
+            ["pulumi", "stack", "output", "--json", "--stack", stack],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except FileNotFoundError:
+        raise StackError("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
+    except subprocess.CalledProcessError as error:
+        raise StackError(f"pulumi stack output --stack {stack} failed: {error.stderr.strip()}") from None
+    return json.loads(result.stdout)
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    stack: str
+    values: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, stack: str, values: Mapping[str, Any]) -> StackOutputs:
+        missing = [key for key in REQUIRED if not values.get(key)]
+        if missing:
+            raise StackError(
+                f"stack {stack}'s outputs lack {', '.join(missing)}: is it deployed, and an airflow stack?"
+            )
+        return cls(stack, values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    @property
+    def region(self) -> str:
+        return self.values["region"]
+
+    @property
+    def services(self) -> dict[str, str]:
+        return dict(self.values["serviceNames"])

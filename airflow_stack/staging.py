@@ -1,0 +1,126 @@
+"""`airflow-stack stage`: the config of a staging stack restored from a prod snapshot.
+
+It reads prod (outputs, snapshots) and writes Pulumi.<staging>.yaml; it never changes prod. The staging
+config restores the newest (or the named) snapshot, takes prod's Fernet key so restored connections and
+variables decrypt, is sized down, unprotected (deletion protection off, no final snapshot, secrets deleted
+at once) and sleeps hard. The program pauses every DAG of the restored database before any scheduler runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_stack.outputs import StackError, StackOutputs
+
+HEADER = (
+    "# Staging stack restored from a snapshot of {source} by `airflow-stack stage` on {when}.\n"
+    "# Every DAG of the restored database is paused before any scheduler runs. Run: pulumi up -s {stack}\n"
+)
+
+
+def choose_snapshot(rds: Any, source: StackOutputs, snapshot_id: str | None) -> dict[str, Any]:
+    """The named snapshot, or the newest available one of the source stack's database."""
+    if snapshot_id:
+        try:
+            found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"]
+        except rds.exceptions.DBSnapshotNotFoundFault:
+            raise StackError(f"snapshot {snapshot_id} not found in {source.region}") from None
+        snapshot = found[0]
+        if snapshot["Status"] != "available":
+            raise StackError(f"snapshot {snapshot_id} is {snapshot['Status']}, not available yet")
+        return snapshot
+    instance = source["databaseIdentifier"]
+    found = rds.describe_db_snapshots(DBInstanceIdentifier=instance)["DBSnapshots"]
+    available = [s for s in found if s["Status"] == "available"]
+    if not available:
+        raise StackError(
+            f"{source.stack} has no available snapshot of {instance}: "
+            f"take one with `airflow-stack snapshot --stack {source.stack}`"
+        )
+    return max(available, key=lambda s: s["SnapshotCreateTime"])
+
+
+def check_key(kms: Any, snapshot: dict[str, Any]) -> None:
+    """An encrypted snapshot can only be restored with a KMS key the stack may use."""
+    if not snapshot.get("Encrypted"):
+        return
+    key = snapshot.get("KmsKeyId", "")
+    try:
+        state = kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"]
+    except kms.exceptions.ClientError as error:
+        raise StackError(
+            f"snapshot {snapshot['DBSnapshotIdentifier']} is encrypted with {key}, which this account "
+            f"cannot use ({error.response['Error']['Code']}); copy it with a key you can use"
+        ) from None
+    if state != "Enabled":
+        raise StackError(f"snapshot {snapshot['DBSnapshotIdentifier']} is encrypted with {key}, which is {state}")
+
+
+def _object(config: dict[str, Any], key: str) -> dict[str, Any]:
+    value = config.get(key) or {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def staging_document(
+    source_document: dict[str, Any],
+    existing_document: dict[str, Any] | None,
+    *,
+    snapshot: dict[str, Any],
+    source: StackOutputs,
+) -> dict[str, Any]:
+    """Pulumi.<staging>.yaml: the source's settings, changed for a disposable copy restored from `snapshot`."""
+    document = dict(existing_document or {})  # keeps encryptionsalt / secretsprovider of an existing stack
+    config = dict(source_document.get("config") or {})
+    for key, value in (existing_document or {}).get("config", {}).items():
+        if key.startswith("aws:") or not key.startswith("airflow:"):
+            config[key] = value  # the staging stack's own provider settings and secrets stay
+
+    database = _object(config, "airflow:database")
+    database.update(
+        {
+            "restoreFromSnapshot": snapshot["DBSnapshotIdentifier"],
+            "instanceClass": "db.t4g.small",
+            "allocatedStorageGb": max(20, int(snapshot.get("AllocatedStorage", 20))),
+            "backupRetentionDays": 1,
+            "deletionProtection": False,
+            "finalSnapshot": False,
+            "multiAz": False,
+        }
+    )
+    database.pop("maxAllocatedStorageGb", None)
+    config["airflow:database"] = database
+
+    secrets = _object(config, "airflow:secrets")
+    secrets.update({"fernetKeySecretArn": source["fernetKeySecretArn"], "recoveryWindowDays": 0})
+    config["airflow:secrets"] = secrets
+
+    services = _object(config, "airflow:services")
+    services.update({"workerSpot": True})
+    for component in ("apiServer", "scheduler", "dagProcessor", "triggerer", "worker"):
+        services.pop(component, None)  # back to the defaults: the smallest sizes
+    config["airflow:services"] = services
+
+    waker = _object(config, "airflow:waker")
+    waker.update({"idleMinutes": 10, "maxWorkers": 2, "stopDatabase": True})
+    waker.pop("windows", None)  # a rehearsal copy has no office hours
+    waker.pop("alarmEmails", None)
+    config["airflow:waker"] = waker
+
+    ui = _object(config, "airflow:ui")
+    ui.pop("hostName", None)  # prod's name is prod's
+    if ui:
+        config["airflow:ui"] = ui
+    config["airflow:logRetentionDays"] = 14
+    tags = _object(config, "airflow:tags")
+    tags.update({"Environment": "staging", "RestoredFrom": snapshot["DBSnapshotIdentifier"]})
+    config["airflow:tags"] = tags
+    document["config"] = config
+    return document
+
+
+def write_stack_file(path: Path, document: dict[str, Any], header: str) -> None:
+    path.write_text(header + yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False))
