@@ -61,3 +61,27 @@ def run(env: dict[str, str], args: list[str], timeout: int = 300) -> subprocess.
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return run(env, [sys.executable, "-m", "airflow", *args])
+
+
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+
+
+@pytest.fixture(scope="module")
+def parsed_env(container_env):
+    """The container environment with the test DAGs (tests/image/dags) parsed into the database."""
+    env = {
+        **container_env,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(TEST_DAGS),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(TEST_DAGS)},
+                }
+            ]
+        ),
+    }
+    parsed = airflow(env, "dags", "reserialize")
+    assert parsed.returncode == 0, parsed.stderr[-3000:]
+    return env

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.conftest import airflow, run
+from tests.image.conftest import run
 from waker.adapters.cloudwatch import REPORTER_METRICS
 from waker.model import ACTIVE_TI_STATES
 
@@ -17,23 +17,8 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def published(container_env):
-    dags = str(HERE / "dags")
-    env = {
-        **container_env,
-        "AIRFLOW__CORE__DAGS_FOLDER": dags,
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [
-                {
-                    "name": "dags-folder",
-                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": dags},
-                }
-            ]
-        ),
-    }
-    parsed = airflow(env, "dags", "reserialize")
-    assert parsed.returncode == 0, parsed.stderr[-3000:]
+def published(parsed_env):
+    env = parsed_env
     scenario = run(env, [sys.executable, str(HERE / "reporter_scenario.py")])
     assert scenario.returncode == 0, scenario.stdout[-2000:] + scenario.stderr[-3000:]
     return json.loads(scenario.stdout.strip().splitlines()[-1])

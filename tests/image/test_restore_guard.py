@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_env import MIGRATE_SCRIPT, RESTORED_FROM
-from tests.image.conftest import airflow, run
+from tests.image.conftest import run
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -63,24 +63,8 @@ with create_session() as session:
 
 
 @pytest.fixture(scope="module")
-def restored_env(container_env):
-    dags = str(HERE / "dags")
-    env = {
-        **container_env,
-        "AIRFLOW__CORE__DAGS_FOLDER": dags,
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [
-                {
-                    "name": "dags-folder",
-                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": dags},
-                }
-            ]
-        ),
-        "RESTORE_GUARD": str(ROOT / "image" / "restore_guard.py"),
-    }
-    parsed = airflow(env, "dags", "reserialize")
-    assert parsed.returncode == 0, parsed.stderr[-3000:]
+def restored_env(parsed_env):
+    env = {**parsed_env, "RESTORE_GUARD": str(ROOT / "image" / "restore_guard.py")}
     arranged = run(env, [sys.executable, "-c", ARRANGE])
     assert arranged.returncode == 0, arranged.stderr[-3000:]
     return env
