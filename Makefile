@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags
+.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 
@@ -32,6 +32,9 @@ dag-check:  ## the DAG tests only: imports, policy, end-to-end runs
 
 deploy-dags:  ## test, then sync dags/ to the DAG bundle of STACK and wake it (needs AWS credentials)
 	uv run python tools/deploy_dags.py --stack $(STACK)
+
+cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days per workload (+ a chart)
+	uv run python -m costs.report $(STACK)
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
 	uv run python lambdas/benchmark_waker.py

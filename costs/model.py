@@ -1,0 +1,149 @@
+"""What a stack costs: priced from the resources the real program declares (run under Pulumi's mocks).
+
+`price_stack(recording, settings, prices)` returns itemised costs in two parts:
+- idle: per month with everything asleep (what exists whether or not Airflow runs);
+- awake: per hour while the core services run (and per worker-hour on top).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
+CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The activity reporter's metrics plus the waker's own (all billed as custom metrics).
+CUSTOM_METRICS = 5 + 7 + 4
+TICKS_PER_MONTH = 60 * 730
+TICK_SECONDS = 0.3  # a tick's billed duration in AWS (about ten API calls)
+
+
+@dataclass(frozen=True)
+class Prices:
+    table: Mapping[str, Mapping[str, Any]]
+    hours_per_month: int
+
+    @classmethod
+    def load(cls, path: Path = PRICES_FILE) -> Prices:
+        document = json.loads(path.read_text())
+        return cls(document["prices"], document["hours_per_month"])
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self.table:
+            raise KeyError(f"no price for {key} in {PRICES_FILE.name}")
+        return float(self.table[key]["price"])
+
+    def estimate(self, key: str) -> bool:
+        return bool(self.table[key].get("estimate"))
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    amount: float  # USD per month (idle) or per hour (awake)
+    detail: str
+
+
+@dataclass
+class StackCost:
+    stack: str
+    idle: list[Item] = field(default_factory=list)
+    awake: list[Item] = field(default_factory=list)
+    worker_hour: float = 0.0  # each running worker, on top of `awake`
+    database_hour: float = 0.0  # the database instance, billed only while running when the waker stops it
+    database_stopped_while_asleep: bool = False
+
+    @property
+    def idle_month(self) -> float:
+        return sum(i.amount for i in self.idle)
+
+    @property
+    def awake_hour(self) -> float:
+        return sum(i.amount for i in self.awake)
+
+
+def task_hour(prices: Prices, cpu_units: int, memory_mb: int, architecture: str, spot: bool = False) -> float:
+    kind = "arm" if architecture == "ARM64" else "x86"
+    rate = cpu_units / 1024 * prices[f"fargate_{kind}_vcpu_hour"] + memory_mb / 1024 * prices[f"fargate_{kind}_gb_hour"]
+    return rate * (1 - prices["fargate_spot_discount"]) if spot else rate
+
+
+def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
+    cost = StackCost(recording.stack)
+    hours = prices.hours_per_month
+
+    instance = recording.one("aws:rds/instance:Instance").inputs
+    instance_class = instance["instanceClass"]
+    db_hour = prices[f"rds_{instance_class}_hour"] * (2 if instance.get("multiAz") else 1)
+    cost.database_hour = db_hour
+    cost.database_stopped_while_asleep = settings.waker.stop_database
+    if settings.waker.stop_database:
+        cost.awake.append(Item("database instance", db_hour, f"{instance_class}, stopped while asleep"))
+    else:
+        cost.idle.append(Item("database instance", db_hour * hours, f"{instance_class} x {hours} h"))
+    storage = float(instance["allocatedStorage"])
+    cost.idle.append(Item("database storage", storage * prices["rds_gp3_gb_month"], f"{storage:.0f} GB gp3"))
+
+    if recording.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        cost.idle.append(Item("load balancer", prices["alb_hour"] * hours, "ALB hours (LCUs extra, small)"))
+    for vpc in recording.of_type("awsx:ec2:Vpc"):
+        if vpc.inputs.get("natGateways", {}).get("strategy") == "Single":
+            cost.idle.append(Item("NAT gateway", prices["nat_gateway_hour"] * hours, "one NAT, hours only"))
+
+    secrets = len(recording.of_type("aws:secretsmanager/secret:Secret"))
+    cost.idle.append(Item("secrets", secrets * prices["secrets_manager_secret_month"], f"{secrets} secrets"))
+    zones = len(recording.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
+    cost.idle.append(Item("private DNS zone", zones * prices["route53_hosted_zone_month"], "Cloud Map namespace"))
+    alarms = len(recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    cost.idle.append(
+        Item(
+            "metrics and alarms",
+            CUSTOM_METRICS * prices["cloudwatch_metric_month"] + alarms * prices["cloudwatch_alarm_month"],
+            f"{CUSTOM_METRICS} custom metrics, {alarms} alarms",
+        )
+    )
+    waker = recording.one("aws:lambda/function:Function", "waker-function").inputs
+    gb_seconds = TICKS_PER_MONTH * TICK_SECONDS * waker["memorySize"] / 1024
+    cost.idle.append(
+        Item(
+            "waker",
+            TICKS_PER_MONTH / 1e6 * prices["lambda_request_million"] + gb_seconds * prices["lambda_arm_gb_second"],
+            f"{TICKS_PER_MONTH} ticks a month",
+        )
+    )
+
+    public_ip = settings.network.assign_public_ip
+    for task in recording.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        component = task.inputs["family"].removeprefix(f"airflow-{recording.stack}-")
+        if component not in (*CORE, "worker"):
+            continue
+        architecture = task.inputs["runtimePlatform"]["cpuArchitecture"]
+        spot = component == "worker" and settings.services.worker_spot
+        rate = task_hour(prices, int(task.inputs["cpu"]), int(task.inputs["memory"]), architecture, spot)
+        rate += prices["public_ipv4_hour"] if public_ip else 0.0
+        detail = f"{task.inputs['cpu']} CPU / {task.inputs['memory']} MiB {architecture}" + (" Spot" if spot else "")
+        if component == "worker":
+            cost.worker_hour = rate
+        else:
+            cost.awake.append(Item(component, rate, detail + (" + public IPv4" if public_ip else "")))
+    return cost
+
+
+def render(cost: StackCost, prices: Prices) -> str:
+    lines = [f"Stack '{cost.stack}': idle (asleep) per month", ""]
+    for item in cost.idle:
+        lines.append(f"  {item.name:<22} ${item.amount:>8.2f}   {item.detail}")
+    lines += [f"  {'total':<22} ${cost.idle_month:>8.2f}", "", "Awake, per hour (core services)", ""]
+    for item in cost.awake:
+        lines.append(f"  {item.name:<22} ${item.amount:>8.4f}   {item.detail}")
+    lines += [
+        f"  {'total':<22} ${cost.awake_hour:>8.4f}",
+        f"  {'each worker':<22} ${cost.worker_hour:>8.4f}",
+        "",
+        f"Always on (core services and one worker, {prices.hours_per_month} h): "
+        f"${cost.idle_month + (cost.awake_hour + cost.worker_hour) * prices.hours_per_month:.2f} a month",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""The cost report of a stack: idle and awake costs from its resources, then 30 simulated days per workload.
+
+    uv run python -m costs.report dev            (or `make cost STACK=dev`)
+
+Prints both tables and writes a chart of one simulated week's awake timeline to build/cost-<stack>-week.png.
+Prices come from costs/prices.json (GovCloud figures where published, marked estimates otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in ("infra", "lambdas"):
+    if str(ROOT / folder) not in sys.path:
+        sys.path.insert(0, str(ROOT / folder))
+
+from costs.model import CORE, Prices, StackCost, price_stack, render  # noqa: E402
+from costs.simulate import MINUTES, BootTimes, Result, Workload, oracle_hours, simulate  # noqa: E402
+from costs.workloads import standard  # noqa: E402
+from waker.model import WakerSettings  # noqa: E402
+
+RATIO_GOAL = 1.5
+
+
+@dataclass(frozen=True)
+class Row:
+    workload: Workload
+    result: Result
+    cost: float
+    always_on: float
+    oracle: float
+    mwaa: float
+
+    @property
+    def ratio(self) -> float:
+        return self.cost / self.oracle if self.oracle else float("inf")
+
+
+def waker_settings(settings) -> WakerSettings:
+    """The waker's settings for a stack, as the program hands them to the Lambda."""
+    waker = settings.waker
+    return WakerSettings(
+        services={c: c for c in settings.services.enabled},
+        idle_minutes=waker.idle_minutes,
+        wake_lead_minutes=waker.wake_lead_minutes,
+        max_workers=waker.max_workers,
+        worker_concurrency=settings.services.worker_concurrency,
+        reporter_stale_minutes=waker.reporter_stale_minutes,
+        boot_grace_minutes=waker.boot_grace_minutes,
+        stop_database=waker.stop_database,
+        database_start_minutes=waker.database_start_minutes,
+        database_stop_after_minutes=waker.database_stop_after_minutes,
+        default_hold_minutes=waker.default_hold_minutes,
+    )
+
+
+def monthly(cost: StackCost, result: Result, prices: Prices) -> float:
+    """A simulated month's bill: what exists, plus what ran (scaled from 30 days to the month)."""
+    scale = prices.hours_per_month * 60 / MINUTES
+    rates = {item.name: item.amount for item in cost.awake}
+    ran = sum(minutes / 60 * rates.get(component, 0.0) for component, minutes in result.service_minutes.items())
+    ran += result.worker_minutes / 60 * cost.worker_hour
+    if cost.database_stopped_while_asleep:
+        ran += result.database_minutes / 60 * cost.database_hour
+    return cost.idle_month + ran * scale
+
+
+def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, boot: BootTimes, prices: Prices) -> float:
+    core_hours, worker_hours = oracle_hours(workload, boot, settings.worker_concurrency)
+    scale = prices.hours_per_month * 60 / MINUTES
+    core = sum(item.amount for item in cost.awake if item.name in CORE)
+    database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
+    return cost.idle_month + (core_hours * (core + database) + worker_hours * cost.worker_hour) * scale
+
+
+def why(row: Row) -> str:
+    if row.ratio <= RATIO_GOAL:
+        return ""
+    if row.workload.holds:
+        return "held awake by its wake window for the UI; the oracle ignores UI use"
+    if row.result.wakes / 30 > 12:
+        return "wakes for every run and idles idleMinutes after each: shorter idle or batching runs would help"
+    return "idle time after each run (idleMinutes) dominates short runs"
+
+
+def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
+    """The stack's priced resources and one simulated month per standard workload."""
+    from offline import load_stack_file, run_stack
+    from settings import load_settings
+
+    settings = load_settings(stack, load_stack_file(stack))
+    prices = Prices.load()
+    cost = price_stack(run_stack(stack), settings, prices)
+    policy_settings = waker_settings(settings)
+    boot = BootTimes(database_start=min(settings.waker.database_start_minutes, 10))
+    always_on = cost.idle_month + (cost.awake_hour + cost.worker_hour) * prices.hours_per_month
+    mwaa = prices["mwaa_mw1_small_hour"] * prices.hours_per_month
+    rows = []
+    for workload in standard():
+        result = simulate(workload, policy_settings, boot)
+        rows.append(
+            Row(
+                workload,
+                result,
+                monthly(cost, result, prices),
+                always_on,
+                oracle_cost(cost, workload, policy_settings, boot, prices),
+                mwaa,
+            )
+        )
+    return cost, prices, rows
+
+
+def _money(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+def render_rows(rows: list[Row]) -> str:
+    header = (
+        f"{'workload':<15}{'awake h':>8}{'wakes/d':>8}{'late':>6}{'max late':>9}{'cost/mo':>10}"
+        f"{'always on':>11}{'oracle':>9}{'x oracle':>9}{'MWAA ref':>10}  note"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        r = row.result
+        lines.append(
+            f"{row.workload.name:<15}{r.awake_minutes / 60:>8.1f}{r.wakes / 30:>8.1f}{len(r.late_scheduled):>6}"
+            f"{max(r.late_scheduled, default=0):>8}m{_money(row.cost):>10}{_money(row.always_on):>11}"
+            f"{_money(row.oracle):>9}{row.ratio:>9.2f}{_money(row.mwaa):>10}  {why(row)}"
+        )
+    waits = [(row.workload.name, max(row.result.event_waits)) for row in rows if row.result.event_waits]
+    if waits:
+        lines.append("")
+        lines += [
+            f"{name}: runs that arrive while asleep (events, manual) wait up to {w} min for the cluster"
+            for name, w in waits
+        ]
+    return "\n".join(lines)
+
+
+def chart(rows: list[Row], path: Path, stack: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    week = 7 * 24 * 60
+    figure, axes = plt.subplots(len(rows), 1, figsize=(12, 1.3 * len(rows) + 1), sharex=True)
+    for axis, row in zip(axes, rows, strict=True):
+        timeline = row.result.timeline[:week]
+        hours = [m / 60 for m in range(len(timeline))]
+        axis.fill_between(hours, [min(v, 1) for v in timeline], step="post", color="#2b7bb9", label="awake")
+        axis.fill_between(
+            hours, [max(v - 1, 0) / 4 for v in timeline], step="post", color="#f28e2b", alpha=0.8, label="workers (/4)"
+        )
+        axis.set_yticks([])
+        axis.set_ylabel(row.workload.name, rotation=0, ha="right", va="center")
+        axis.set_xlim(0, week / 60)
+    axes[-1].set_xticks(range(0, 7 * 24 + 1, 24), [f"day {d + 1}" for d in range(8)])
+    axes[0].legend(loc="upper right", fontsize="small")
+    figure.suptitle(f"Stack '{stack}': one simulated week, awake (blue) and workers (orange)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Cost report of a stack.")
+    parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--chart", type=Path, help="where to write the week chart (default build/cost-<stack>-week.png)"
+    )
+    args = parser.parse_args(argv)
+    cost, prices, rows = build_rows(args.stack)
+    print(render(cost, prices))
+    print()
+    basis = "partly estimated" if any(prices.estimate(k) for k in prices.table) else "published"
+    print(
+        f"30 simulated days with the waker's policy and the stack's settings (monthly; prices {basis}, "
+        "see costs/prices.json)"
+    )
+    print()
+    print(render_rows(rows))
+    from offline import load_stack_file
+    from settings import load_settings
+
+    if load_settings(args.stack, load_stack_file(args.stack)).waker.windows:
+        print("\nThe stack's own wake windows are not simulated; the office-hours workload models one.")
+    path = args.chart or ROOT / "build" / f"cost-{args.stack}-week.png"
+    chart(rows, path, args.stack)
+    print(f"\nchart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Thirty days, minute by minute: the waker's real policy against a modelled cluster and a workload.
+
+Each minute the simulator shows `waker.policy.decide` what the waker would observe (service counts, the
+activity reporter's figures while the scheduler runs, broker and event-queue depth, UI requests, the
+database's status), applies its decision with modelled delays (Fargate task start, scheduler start, RDS
+start) and advances the workload's runs. It counts what costs money and whether runs started late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from waker.model import CORE, WORKER, Observation, ReporterMetrics, Tick, Wake, WakerSettings, WakerState
+from waker.policy import decide
+
+MINUTES = 30 * 24 * 60
+START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
+
+
+@dataclass(frozen=True)
+class BootTimes:
+    task_start: int = 2  # minutes from desired count to a running Fargate task (image pull included)
+    scheduler_ready: int = 1  # minutes from the scheduler task running to scheduling
+    database_start: int = 8  # minutes for a stopped RDS instance to become available
+    database_stop: int = 2
+
+
+@dataclass(frozen=True)
+class Run:
+    due: int  # minute the run may start (a schedule's run_after, an event's arrival, a manual trigger)
+    duration: int  # minutes each task takes
+    tasks: int = 1
+    kind: str = "scheduled"  # scheduled | event | manual
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    runs: tuple[Run, ...]
+    holds: tuple[tuple[int, int], ...] = ()  # (minute, hold minutes): wake windows and wake requests
+    ui_minutes: frozenset[int] = frozenset()  # minutes with UI requests
+
+
+@dataclass
+class RunState:
+    run: Run
+    started: int | None = None  # minute the scheduler queued it
+    waiting_tasks: int = 0
+    running_ends: list[int] = field(default_factory=list)  # end minute of each running task
+    finished: int | None = None
+
+
+@dataclass
+class Result:
+    workload: str
+    awake_minutes: int = 0
+    service_minutes: dict[str, int] = field(default_factory=dict)
+    worker_minutes: int = 0
+    database_minutes: int = 0
+    wakes: int = 0
+    late_scheduled: list[int] = field(default_factory=list)  # lateness in minutes of each late scheduled run
+    event_waits: list[int] = field(default_factory=list)  # minutes from arrival to start, events and manual runs
+    unfinished: int = 0
+    timeline: list[int] = field(default_factory=list)  # per minute: 0 asleep, 1 core up, 2+ workers
+
+
+def simulate(
+    workload: Workload,
+    settings: WakerSettings,
+    boot: BootTimes = BootTimes(),
+    minutes: int = MINUTES,
+) -> Result:
+    result = Result(workload.name, service_minutes=dict.fromkeys(settings.services, 0))
+    desired = dict.fromkeys(settings.services, 0)
+    up_at: dict[str, int | None] = dict.fromkeys(settings.services, None)  # minute each service runs from
+    database = "available"
+    database_ready_at = 0
+    state = WakerState()
+    runs = [RunState(r) for r in sorted(workload.runs, key=lambda r: r.due)]
+    holds = dict(workload.holds)
+    scheduled_dues = sorted({r.due for r in workload.runs if r.kind == "scheduled"})
+
+    def running(component: str, t: int) -> bool:
+        start = up_at.get(component)
+        return desired.get(component, 0) > 0 and start is not None and t >= start
+
+    for t in range(minutes):
+        now = START + timedelta(minutes=t)
+        if database == "starting" and t >= database_ready_at:
+            database = "available"
+        if database == "stopping" and t >= database_ready_at:
+            database = "stopped"
+        scheduler_up = running("scheduler", t) and t >= (up_at["scheduler"] or 0) + boot.scheduler_ready
+        triggerer_up = running("triggerer", t) if "triggerer" in settings.services else scheduler_up
+        workers_up = desired.get(WORKER, 0) if running(WORKER, t) else 0
+
+        # The workload advances while the cluster can run it.
+        if scheduler_up and database == "available":
+            for run in runs:
+                arrived = run.run.due <= t
+                picked = run.run.kind != "event" or triggerer_up
+                if run.started is None and arrived and picked:
+                    run.started = t
+                    run.waiting_tasks = run.run.tasks
+                    lateness = t - run.run.due
+                    if run.run.kind == "scheduled" and lateness > 0:
+                        result.late_scheduled.append(lateness)
+                    elif run.run.kind != "scheduled":
+                        result.event_waits.append(lateness)
+            slots = workers_up * settings.worker_concurrency - sum(len(r.running_ends) for r in runs)
+            for run in runs:
+                run.running_ends = [end for end in run.running_ends if end > t]
+                while run.waiting_tasks and slots > 0:
+                    run.waiting_tasks -= 1
+                    run.running_ends.append(t + run.run.duration)
+                    slots -= 1
+                if run.started is not None and run.finished is None and not run.waiting_tasks and not run.running_ends:
+                    run.finished = t
+            runs = [r for r in runs if r.finished is None]
+
+        # What the waker observes.
+        active = [r for r in runs if r.started is not None]
+        waiting = sum(r.waiting_tasks for r in active)
+        in_flight = sum(len(r.running_ends) for r in active)
+        reporter = None
+        if scheduler_up:
+            future = [d for d in scheduled_dues if d > t]
+            overdue = [r.run.due for r in runs if r.started is None and r.run.kind == "scheduled" and r.run.due <= t]
+            next_due = min(overdue) if overdue else (future[0] if future else None)
+            reporter = ReporterMetrics(
+                published_at=now - timedelta(seconds=30),
+                dag_runs_queued=sum(1 for r in active if not r.running_ends and r.waiting_tasks),
+                dag_runs_running=sum(1 for r in active if r.running_ends),
+                task_instances={"queued": waiting, "running": in_flight},
+                dags_due=len(overdue),
+                seconds_until_next_due=None if next_due is None else (next_due - t) * 60 + 30,
+                asset_queue=0,
+            )
+        if t == 0 and scheduled_dues:
+            # The month starts asleep after a deployment whose first parse told the waker the next due time.
+            state = state.but(next_due_at=START + timedelta(minutes=scheduled_dues[0]))
+        events_waiting = sum(1 for r in runs if r.started is None and r.run.kind == "event" and r.run.due <= t)
+        observation = Observation(
+            desired=dict(desired),
+            running={c: desired[c] if running(c, t) else 0 for c in desired},
+            reporter=reporter,
+            broker_visible=waiting,
+            broker_in_flight=in_flight,
+            event_queue_messages=events_waiting,
+            ui_requests=1 if t in workload.ui_minutes else 0,
+            database_status=database if settings.stop_database else None,
+        )
+        request = Wake(holds[t], "window") if t in holds else Tick()
+        decision = decide(now, settings, observation, state, request)
+        state = decision.state
+        if decision.database_action == "start" and database == "stopped":
+            database, database_ready_at = "starting", t + boot.database_start
+        elif decision.database_action == "stop" and database == "available":
+            database, database_ready_at = "stopping", t + boot.database_stop
+
+        was_awake = any(desired[c] for c in CORE if c in desired)
+        for component, count in decision.desired.items():
+            if count > 0 and desired[component] == 0:
+                up_at[component] = t + boot.task_start
+            if count == 0:
+                up_at[component] = None
+            desired[component] = count
+        awake = any(desired[c] for c in CORE if c in desired)
+        result.wakes += int(awake and not was_awake)
+
+        # What is billed this minute: tasks from the moment they are asked for, the database while not stopped.
+        result.awake_minutes += int(awake)
+        for component in settings.services:
+            if component != WORKER and desired[component]:
+                result.service_minutes[component] += 1
+        result.worker_minutes += desired.get(WORKER, 0)
+        result.database_minutes += int(database != "stopped")
+        result.timeline.append(0 if not awake else 1 + desired.get(WORKER, 0))
+
+    result.unfinished = len(runs)
+    return result
+
+
+def oracle_hours(workload: Workload, boot: BootTimes, concurrency: int) -> tuple[float, float]:
+    """(core hours, worker hours) of a cluster awake only while tasks run, plus its boot time."""
+    spans = [(run.due - boot.task_start - boot.scheduler_ready, run.due + run.duration) for run in workload.runs]
+    # Workers packed perfectly: the task-minutes, at full concurrency.
+    worker_minutes = sum(run.tasks * run.duration for run in workload.runs) / concurrency
+    spans.sort()
+    total, current_start, current_end = 0, None, None
+    for start, end in spans:
+        if current_end is None or start > current_end:
+            if current_end is not None and current_start is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None and current_start is not None:
+        total += current_end - current_start
+    return total / 60, worker_minutes / 60

@@ -1,0 +1,121 @@
+"""The cost model (from the program's resources) and the simulator (the waker's real policy, minute by minute)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from costs.model import PRICES_FILE, Item, Prices, StackCost, price_stack
+from costs.report import RATIO_GOAL, build_rows, monthly, why
+from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
+from offline import load_stack_file, run_stack
+from settings import load_settings
+from waker.model import WakerSettings
+
+SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+DAY = 24 * 60
+
+
+def test_every_price_says_where_it_comes_from():
+    document = json.loads(PRICES_FILE.read_text())
+    assert document["region"] == "us-gov-east-1"
+    for key, entry in document["prices"].items():
+        assert entry["price"] > 0 and entry["source"] and entry["as_of"], key
+        assert isinstance(entry["estimate"], bool), key
+    assert document["prices"]["fargate_x86_vcpu_hour"]["price"] == 0.0486  # published GovCloud rate
+
+
+@pytest.fixture(scope="module")
+def stack_costs():
+    prices = Prices.load()
+    return {
+        stack: price_stack(run_stack(stack), load_settings(stack, load_stack_file(stack)), prices)
+        for stack in ("dev", "prod")
+    }
+
+
+def test_idle_cost_is_itemised_from_the_programs_resources(stack_costs):
+    dev, prod = stack_costs["dev"], stack_costs["prod"]
+    dev_items = {i.name for i in dev.idle}
+    prod_items = {i.name for i in prod.idle}
+    # dev stops its database while asleep (billed only awake); prod keeps it; only prod has a load balancer.
+    assert "database instance" not in dev_items and "database instance" in {i.name for i in dev.awake}
+    assert {"database instance", "load balancer"} <= prod_items
+    assert "load balancer" not in dev_items
+    assert {"database storage", "secrets", "private DNS zone", "waker"} <= dev_items
+    storage = next(i for i in prod.idle if i.name == "database storage")
+    assert storage.amount == pytest.approx(50 * Prices.load()["rds_gp3_gb_month"])
+    assert 0 < dev.idle_month < prod.idle_month
+    # An awake hour is the core services' Fargate time; ARM tasks at the ARM rate.
+    api = next(i for i in prod.awake if i.name == "api-server")
+    prices = Prices.load()
+    assert api.amount == pytest.approx(
+        prices["fargate_arm_vcpu_hour"] + 2 * prices["fargate_arm_gb_hour"] + prices["public_ipv4_hour"]
+    )
+
+
+def hand_cost() -> StackCost:
+    cost = StackCost("hand", idle=[Item("fixed", 10.0, "")], worker_hour=0.06)
+    cost.awake = [Item(c, 0.03, "") for c in ("api-server", "scheduler", "dag-processor", "triggerer")]
+    return cost
+
+
+def test_one_daily_run_costs_what_a_hand_calculation_gives():
+    settings = WakerSettings(services=SERVICES, idle_minutes=10, wake_lead_minutes=5, worker_concurrency=4)
+    boot = BootTimes(task_start=2, scheduler_ready=1)
+    workload = Workload("daily", "one 30-minute run at 10:00", tuple(Run(d * DAY + 600, 30) for d in range(30)))
+    result = simulate(workload, settings, boot)
+    # Each day: awake from due - lead (09:55) through the worker's start (2 min), the task (30 min) and
+    # the idle time (10 min): 5 + 2 + 30 + 10 = 47 minutes; the worker from the run's start: 2 + 30 = 32.
+    assert result.awake_minutes == 30 * 47
+    assert result.worker_minutes == 30 * 32
+    assert result.wakes == 30 and result.late_scheduled == []
+    prices = Prices.load()
+    scale = prices.hours_per_month * 60 / MINUTES
+    expected = 10.0 + (30 * 47 / 60 * 4 * 0.03 + 30 * 32 / 60 * 0.06) * scale
+    assert monthly(hand_cost(), result, prices) == pytest.approx(expected)
+
+
+def test_a_lead_shorter_than_the_boot_time_starts_runs_late():
+    settings = WakerSettings(services=SERVICES, wake_lead_minutes=1)
+    workload = Workload("daily", "", tuple(Run(d * DAY + 600, 30) for d in range(3)))
+    result = simulate(workload, settings, BootTimes(task_start=2, scheduler_ready=1), minutes=3 * DAY)
+    # Woken at due - 1, running 2 minutes later, scheduling 1 minute after that: 2 minutes late each day.
+    assert result.late_scheduled == [2, 2, 2]
+
+
+def test_a_stopped_database_is_started_in_time_for_scheduled_runs():
+    settings = WakerSettings(
+        services=SERVICES, stop_database=True, database_start_minutes=15, database_stop_after_minutes=120
+    )
+    workload = Workload("daily", "", tuple(Run(d * DAY + 600, 30) for d in range(5)))
+    result = simulate(workload, settings, BootTimes(database_start=8), minutes=5 * DAY)
+    assert result.late_scheduled == []
+    assert result.database_minutes < 5 * DAY / 4, "the database sleeps most of the day"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_standard_workloads_with_default_settings(stack):
+    _, _, rows = build_rows(stack)
+    assert {row.workload.name for row in rows} == {
+        "hourly-5min",
+        "daily-1h",
+        "office-hours",
+        "bursty-events",
+        "heavy-day",
+    }
+    for row in rows:
+        assert row.result.late_scheduled == [], f"{row.workload.name}: scheduled runs started late"
+        assert row.result.unfinished == 0, row.workload.name
+        assert row.cost < row.always_on, row.workload.name
+        if row.ratio > RATIO_GOAL:
+            assert why(row), f"{row.workload.name} is {row.ratio:.2f}x the oracle and the report does not say why"
+
+
+def test_the_readme_states_the_current_idle_costs(stack_costs):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for stack, cost in stack_costs.items():
+        assert f"**{stack} ${cost.idle_month:.2f} a month**" in readme, f"README: re-run make cost STACK={stack}"
