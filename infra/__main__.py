@@ -12,6 +12,7 @@ from components.secrets import AirflowSecrets, AirflowSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.ui import WebUi, WebUiArgs
 from components.waker import Waker, WakerArgs
+from components.waking_page import WakingPage, WakingPageArgs
 from settings import read_stack_settings
 from stack_context import create_context
 
@@ -40,6 +41,11 @@ if settings.ui.load_balancer:
             oidc_secret,
         ),
         opts,
+    )
+waking_page = None
+if ui is not None and settings.ui.wake_on_visit:
+    waking_page = WakingPage(
+        "waking-page", WakingPageArgs(context, ui.https_listener.arn, ui.target_group_arn, oidc_secret), opts
     )
 
 airflow = AirflowCluster(
@@ -87,6 +93,9 @@ waker = Waker(
         database_arn=database.arn,
         load_balancer_arn_suffix=ui.load_balancer_arn_suffix if ui else None,
         target_group_arn_suffix=ui.target_group_arn_suffix if ui else None,
+        api_target_group_arn=ui.target_group_arn if ui else None,
+        listener_rule_arn=waking_page.rule_arn if waking_page else None,
+        page_target_group_arn=waking_page.target_group_arn if waking_page else None,
     ),
     opts,
 )

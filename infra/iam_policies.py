@@ -12,7 +12,15 @@ from typing import Any
 from airflow_env import DAGS_PREFIX, LOGS_PREFIX
 
 # Actions for which IAM supports no resource-level scoping (AWS Service Authorization Reference).
-UNSCOPABLE_ACTIONS = frozenset({"ecr:GetAuthorizationToken", "cloudwatch:GetMetricData", "cloudwatch:PutMetricData"})
+UNSCOPABLE_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:PutMetricData",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
+)
 
 Policy = dict[str, Any]
 

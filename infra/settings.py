@@ -180,6 +180,8 @@ class UiSettings:
     allowed_cidrs: tuple[str, ...]
     host_name: str | None
     oidc: OidcSettings | None
+    wake_on_visit: bool  # a visit to a sleeping stack's UI gets the waking page, which wakes it
+    visit_hold_minutes: int
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class WakerSettings:
     database_start_minutes: int
     database_stop_after_minutes: int
     default_hold_minutes: int
+    max_visit_wakes_per_day: int
     windows: tuple[WakeWindow, ...]
     event_queue_arns: tuple[str, ...]
     wake_on_dag_change: bool
@@ -489,6 +492,8 @@ def _ui(section: Section, partition: str) -> UiSettings:
             None,
         ),
         oidc=_oidc(section.section("oidc")),
+        wake_on_visit=section.get("wakeOnVisit", boolean, True),
+        visit_hold_minutes=section.get("visitHoldMinutes", integer(5, 240), 30),
     )
     section.reject_unknown()
     if load_balancer:
@@ -497,7 +502,7 @@ def _ui(section: Section, partition: str) -> UiSettings:
         if not settings.allowed_cidrs:
             section.fail("allowedCidrs", "needs at least one CIDR with loadBalancer (who may reach the UI)")
     else:
-        for name in ("certificateArn", "oidc", "scheme", "hostName"):
+        for name in ("certificateArn", "oidc", "scheme", "hostName", "wakeOnVisit", "visitHoldMinutes"):
             if section.has(name):
                 section.fail(name, "only applies with loadBalancer: true")
     return settings
@@ -583,6 +588,7 @@ def _waker(section: Section, partition: str) -> WakerSettings:
         database_start_minutes=section.get("databaseStartMinutes", integer(5, 60), 15),
         database_stop_after_minutes=section.get("databaseStopAfterMinutes", integer(30, 10080), 120),
         default_hold_minutes=section.get("defaultHoldMinutes", integer(1, 1440), 60),
+        max_visit_wakes_per_day=section.get("maxVisitWakesPerDay", integer(0, 288), 12),
         windows=_windows(section),
         event_queue_arns=section.get("eventQueueArns", list_of(queue_arn, maximum=10), ()),
         wake_on_dag_change=section.get("wakeOnDagChange", boolean, True),

@@ -39,6 +39,9 @@ class WakerArgs:
     database_arn: pulumi.Input[str]
     load_balancer_arn_suffix: pulumi.Input[str] | None
     target_group_arn_suffix: pulumi.Input[str] | None
+    api_target_group_arn: pulumi.Input[str] | None = None
+    listener_rule_arn: pulumi.Input[str] | None = None  # the waking page's rule (wake on visit)
+    page_target_group_arn: pulumi.Input[str] | None = None
 
 
 def queue_url_of(arn: str) -> str:
@@ -59,6 +62,7 @@ def waker_policy(
     state_parameter_arn: str,
     database_arn: str,
     log_group_arn: str,
+    listener_rule_arn: str | None,
 ) -> dict[str, Any]:
     settings = context.settings.waker
     return iam_policies.policy(
@@ -89,6 +93,12 @@ def waker_policy(
             [database_arn] if settings.stop_database else [],
         ),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
+        # Wake on visit: read the api-server's health, move the UI rule's weight.
+        iam_policies.allow(
+            ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetHealth"],
+            ["*"] if listener_rule_arn else [],
+        ),
+        iam_policies.allow(["elasticloadbalancing:ModifyRule"], [listener_rule_arn] if listener_rule_arn else []),
     )
 
 
@@ -214,13 +224,14 @@ class Waker(pulumi.ComponentResource):
                 state.arn,
                 args.database_arn,
                 logs.arn,
+                args.listener_rule_arn or "",
                 *service_names,
             ).apply(
                 lambda v: json.dumps(
                     waker_policy(
                         context,
                         cluster_name=v[0],
-                        service_names=v[6:],
+                        service_names=v[7:],
                         queue_arns=[v[1], *event_queue_arns],
                         schedule_group=context.name,
                         one_time_wake=one_time_wake,
@@ -228,6 +239,7 @@ class Waker(pulumi.ComponentResource):
                         state_parameter_arn=v[3],
                         database_arn=v[4],
                         log_group_arn=v[5],
+                        listener_rule_arn=v[6] or None,
                     )
                 )
             ),
@@ -247,6 +259,7 @@ class Waker(pulumi.ComponentResource):
                     "database_start_minutes": waker.database_start_minutes,
                     "database_stop_after_minutes": waker.database_stop_after_minutes,
                     "default_hold_minutes": waker.default_hold_minutes,
+                    "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
                 },
                 sort_keys=True,
             )
@@ -277,6 +290,9 @@ class Waker(pulumi.ComponentResource):
                     "DB_INSTANCE_ID": args.database_identifier,
                     "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
                     "TARGET_GROUP": args.target_group_arn_suffix or "",
+                    "LISTENER_RULE_ARN": args.listener_rule_arn or "",
+                    "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
+                    "PAGE_TARGET_GROUP_ARN": args.page_target_group_arn or "",
                 }
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),

@@ -9,7 +9,7 @@ from waker.model import Request, Sleep, Status, Tick, Wake
 MAX_HOLD_MINUTES = 24 * 60
 EVENTS = {
     "tick": set(),
-    "wake": {"holdMinutes", "reason"},
+    "wake": {"holdMinutes", "reason", "source"},
     "sleep": {"reason", "force", "holdMinutes"},
     "status": set(),
 }
@@ -53,7 +53,10 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
     if action == "wake":
         hold = _hold(event, default_hold_minutes)
         assert hold is not None
-        return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"))
+        source = event.get("source", "request")
+        if source not in ("request", "visit"):
+            raise BadEvent(f"source must be request or visit, got {source!r}")
+        return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise BadEvent(f"force must be true or false, got {force!r}")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from waker.adapters import cloudwatch, ecs, rds, scheduler, sqs
+from waker.adapters import cloudwatch, ecs, elbv2, rds, scheduler, sqs
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
 from waker.model import WORKER, Decision, Observation, Status, WakerSettings, WakerState
@@ -45,6 +45,13 @@ class WakerConfig:
     database_instance_id: str | None
     load_balancer: str | None  # CloudWatch dimension values, e.g. app/airflow-dev-ui/0123456789abcdef
     target_group: str | None
+    listener_rule_arn: str | None = None  # the UI rule the waker switches between Airflow and the waking page
+    api_target_group_arn: str | None = None
+    page_target_group_arn: str | None = None
+
+    @property
+    def switches_ui(self) -> bool:
+        return bool(self.listener_rule_arn and self.api_target_group_arn and self.page_target_group_arn)
 
     @property
     def one_time_wake_name(self) -> str:
@@ -78,6 +85,9 @@ class WakerConfig:
             database_instance_id=env.get("DB_INSTANCE_ID") or None,
             load_balancer=env.get("LOAD_BALANCER") or None,
             target_group=env.get("TARGET_GROUP") or None,
+            listener_rule_arn=env.get("LISTENER_RULE_ARN") or None,
+            api_target_group_arn=env.get("API_TARGET_GROUP_ARN") or None,
+            page_target_group_arn=env.get("PAGE_TARGET_GROUP_ARN") or None,
         )
 
 
@@ -89,12 +99,14 @@ class Clients:
     scheduler: Any
     rds: Any
     ssm: Any
+    elbv2: Any
 
     @classmethod
     def from_boto3(cls) -> Clients:
         import boto3
 
-        return cls(*(boto3.client(name) for name in ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm")))
+        names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2")
+        return cls(*(boto3.client(name) for name in names))
 
 
 def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation:
@@ -112,7 +124,12 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     database = None
     if config.settings.stop_database and config.database_instance_id:
         database = rds.status(clients.rds, config.database_instance_id)
+    healthy = None
+    if config.switches_ui:
+        assert config.api_target_group_arn is not None
+        healthy = elbv2.api_server_healthy(clients.elbv2, config.api_target_group_arn)
     return Observation(
+        api_server_healthy=healthy,
         desired=desired,
         running=running,
         reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now),
@@ -134,6 +151,7 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
         "desired": dict(decision.desired),
         "current": {"desired": dict(observed.desired), "running": dict(observed.running)},
         "nextWakeAt": decision.wake_at.isoformat() if decision.wake_at else None,
+        "uiRoute": decision.ui_route,
         "nextDueAt": state.next_due_at.isoformat() if state.next_due_at else None,
         "holdUntil": state.hold_until.isoformat() if state.hold_until else None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
@@ -190,6 +208,21 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
         database_changed = rds.apply(clients.rds, config.database_instance_id, decision.database_action)
     changes = decision.changes(observed)
     ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
+    route_changed = False
+    if decision.ui_route and config.switches_ui:
+        assert config.listener_rule_arn and config.api_target_group_arn and config.page_target_group_arn
+        if (
+            elbv2.current_route(clients.elbv2, config.listener_rule_arn, config.api_target_group_arn)
+            != decision.ui_route
+        ):
+            elbv2.route_to(
+                clients.elbv2,
+                config.listener_rule_arn,
+                airflow_target_group=config.api_target_group_arn,
+                page_target_group=config.page_target_group_arn,
+                route=decision.ui_route,
+            )
+            route_changed = True
     state_store.save(clients.ssm, config.state_parameter, new_state)
 
     cloudwatch.publish(
@@ -213,6 +246,8 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
         wake_at=decision.wake_at,
         database_action=decision.database_action,
         database_changed=database_changed,
+        ui_route=decision.ui_route,
+        ui_route_changed=route_changed,
         reporter_stale=decision.reporter_stale,
         refused=decision.refused,
     )

@@ -31,6 +31,7 @@ class WakerSettings:
     database_start_minutes: int = 15  # how long RDS takes to start, added to the lead when it is stopped
     database_stop_after_minutes: int = 120  # stop RDS only if the next wake is at least this far away
     default_hold_minutes: int = 60
+    max_visit_wakes_per_day: int = 12  # wakes from the waking page (a crawler cannot keep the stack up)
 
     @property
     def core(self) -> tuple[str, ...]:
@@ -88,6 +89,7 @@ class Observation:
     event_queue_messages: int = 0
     ui_requests: int = 0
     database_status: str | None = None  # None: the waker does not manage the database
+    api_server_healthy: bool | None = None  # None: no load balancer (so no waking page to switch)
 
     @property
     def queued_messages(self) -> int:
@@ -107,6 +109,8 @@ class WakerState:
     next_due_at: datetime | None = None
     scheduled_wake_at: datetime | None = None
     last_reason: str = ""
+    visit_wakes_day: str = ""  # UTC date of the count below
+    visit_wakes: int = 0
 
     def to_json(self) -> str:
         return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})
@@ -138,6 +142,7 @@ class Tick:
 class Wake:
     hold_minutes: int
     reason: str
+    source: Literal["request", "visit"] = "request"
     kind: Literal["wake"] = "wake"
 
 
@@ -158,6 +163,7 @@ Request = Tick | Wake | Sleep | Status
 
 Mode = Literal["asleep", "waking", "awake"]
 DatabaseAction = Literal["start", "stop"]
+UiRoute = Literal["airflow", "waking-page"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Decision:
     database_action: DatabaseAction | None = None
     reporter_stale: bool = False
     refused: bool = False
+    ui_route: UiRoute | None = None  # where the load balancer sends visitors (None: no load balancer)
 
     def changes(self, observed: Observation) -> dict[str, int]:
         """Services whose desired count must change (absolute counts, so repeating is harmless)."""

@@ -12,6 +12,7 @@ Invariants kept here (and checked by property tests):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from waker.model import (
@@ -22,6 +23,8 @@ from waker.model import (
     ReporterMetrics,
     Request,
     Sleep,
+    Tick,
+    UiRoute,
     Wake,
     WakerSettings,
     WakerState,
@@ -75,6 +78,15 @@ def decide(
     reporter = fresh_reporter(now, settings, observed)
     if reporter is not None:
         state = state.but(next_due_at=reporter.next_due_at)
+    refused_visit = ""
+    if isinstance(request, Wake) and request.source == "visit":
+        day = now.date().isoformat()
+        visits = state.visit_wakes if state.visit_wakes_day == day else 0
+        if visits >= settings.max_visit_wakes_per_day:
+            refused_visit = f"visit wake ignored: {visits} today, the most max_visit_wakes_per_day allows; "
+            request = Tick()  # a crawler or checker must not keep the stack up: decide as if nobody came
+        else:
+            state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
     if isinstance(request, Wake):
         hold_until = now + _minutes(request.hold_minutes)
         if state.hold_until and state.hold_until > hold_until:
@@ -83,8 +95,20 @@ def decide(
 
     # A status request is decided like a tick; the handler reports the decision and acts on none of it.
     if any(observed.desired.get(c, 0) > 0 for c in settings.core):
-        return _decide_awake(now, settings, observed, state, reporter, request)
-    return _decide_asleep(now, settings, observed, state, request)
+        decision = _decide_awake(now, settings, observed, state, reporter, request)
+    else:
+        decision = _decide_asleep(now, settings, observed, state, request)
+    if refused_visit:
+        decision = replace(decision, reason=refused_visit + decision.reason)
+    return replace(decision, ui_route=ui_route(decision, observed))
+
+
+def ui_route(decision: Decision, observed: Observation) -> UiRoute | None:
+    """Visitors go to Airflow only when its api-server is up and healthy; otherwise to the waking page."""
+    if observed.api_server_healthy is None:
+        return None
+    up = decision.desired.get("api-server", 0) > 0 and observed.api_server_healthy
+    return "airflow" if up else "waking-page"
 
 
 def _asleep_counts(settings: WakerSettings) -> dict[str, int]:

@@ -412,3 +412,49 @@ def test_going_to_sleep_schedules_the_next_wake(config, observed, state):
         due = decision.state.next_due_at
         if due is not None and due - minutes(config.wake_lead_minutes) > NOW + minutes(config.database_start_minutes):
             assert decision.wake_at is not None
+
+
+# --- wake on visit -------------------------------------------------------------------------------------------
+
+
+def test_visit_wakes_are_limited_per_day():
+    limited = WakerSettings(services=SERVICES, max_visit_wakes_per_day=2)
+    state = WakerState()
+    for _ in range(2):
+        decision = decide(NOW, limited, observe(), state, Wake(30, "UI visit", "visit"))
+        assert decision.mode == "waking"
+        state = decision.state.but(hold_until=None, awake_since=None)
+    ignored = decide(NOW, limited, observe(), state, Wake(30, "UI visit", "visit"))
+    assert ignored.mode == "asleep" and "visit wake ignored" in ignored.reason
+    tomorrow = decide(NOW + timedelta(days=1), limited, observe(), state, Wake(30, "UI visit", "visit"))
+    assert tomorrow.mode == "waking", "the count starts again each day"
+    by_hand = decide(NOW, limited, observe(), state, Wake(30, "on call"))
+    assert by_hand.mode == "waking", "requests by people (not the page) are not limited"
+
+
+def test_visitors_go_to_airflow_only_when_it_is_up_and_healthy():
+    asleep = decide(NOW, SETTINGS, observe(api_server_healthy=False), WakerState(), Tick())
+    assert asleep.ui_route == "waking-page"
+    waking = decide(NOW, SETTINGS, observe(api_server_healthy=False), WakerState(), Wake(30, "UI visit", "visit"))
+    assert waking.ui_route == "waking-page", "not before the api-server passes its health check"
+    healthy = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter(), api_server_healthy=True), awake_state(), Tick())
+    assert healthy.ui_route == "airflow"
+    slept = decide(
+        NOW,
+        SETTINGS,
+        observe(AWAKE, reporter=reporter(), api_server_healthy=True),
+        awake_state().but(idle_since=NOW - minutes(60)),
+        Tick(),
+    )
+    assert slept.mode == "asleep" and slept.ui_route == "waking-page", "switched back as it goes to sleep"
+    assert decide(NOW, SETTINGS, observe(), WakerState(), Tick()).ui_route is None, "no load balancer, no switch"
+
+
+@settings(max_examples=300, deadline=None)
+@given(waker_settings, observations, states, requests, st.one_of(st.none(), st.booleans()))
+def test_visitors_never_reach_a_stopped_or_unhealthy_api_server(config, observed, state, request, healthy):
+    observed = Observation(**{**observed.__dict__, "api_server_healthy": healthy})
+    decision = decide(NOW, config, observed, state, request)
+    if decision.ui_route == "airflow":
+        assert healthy is True and decision.desired["api-server"] == 1
+    assert (decision.ui_route is None) == (healthy is None)

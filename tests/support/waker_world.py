@@ -63,8 +63,42 @@ class World:
         return schedule["ScheduleExpression"]
 
 
+def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
+    """The UI's load balancer as the program declares it: a rule forwarding to the api-server's and the
+    waking page's target groups, all the weight on the page (a new stack sleeps)."""
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.4.0/22", AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
+    elbv2 = boto3.client("elbv2")
+    alb = elbv2.create_load_balancer(Name=f"{STACK}-ui", Subnets=[subnet, other], Type="application")
+    alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
+    api = elbv2.create_target_group(Name=f"{STACK}-api", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    page = elbv2.create_target_group(Name=f"{STACK}-page", TargetType="lambda")["TargetGroups"][0]["TargetGroupArn"]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=alb_arn, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": api}]
+    )
+    rule = elbv2.create_rule(
+        ListenerArn=listener["Listeners"][0]["ListenerArn"],
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [{"TargetGroupArn": api, "Weight": 0}, {"TargetGroupArn": page, "Weight": 1}]
+                },
+            }
+        ],
+    )
+    return {
+        "LISTENER_RULE_ARN": rule["Rules"][0]["RuleArn"],
+        "API_TARGET_GROUP_ARN": api,
+        "PAGE_TARGET_GROUP_ARN": page,
+    }
+
+
 @contextlib.contextmanager
-def moto_world(*, database: bool = False, **waker_settings: Any) -> Iterator[World]:
+def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_settings: Any) -> Iterator[World]:
     """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group."""
     saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -95,6 +129,9 @@ def moto_world(*, database: bool = False, **waker_settings: Any) -> Iterator[Wor
                 )
             queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
             boto3.client("scheduler").create_schedule_group(Name=STACK)
+            balancer: dict[str, str] = {}
+            if load_balancer:
+                balancer = ui_load_balancer(vpc, subnet, ec2)
             if database:
                 boto3.client("rds").create_db_instance(
                     DBInstanceIdentifier=STACK,
@@ -123,6 +160,7 @@ def moto_world(*, database: bool = False, **waker_settings: Any) -> Iterator[Wor
                     "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
                     "STATE_PARAMETER": f"/{STACK}/waker/state",
                     "DB_INSTANCE_ID": STACK if database else "",
+                    **balancer,
                 }
             )
             yield World(Clients.from_boto3(), config, queue_url)

@@ -1,0 +1,165 @@
+"""Wake on visit: while the stack sleeps, the UI's load balancer sends visitors to a waking page.
+
+A Lambda target behind the same HTTPS listener (same TLS, same OIDC authentication) answers with a page
+that reloads into Airflow (API clients get a 503 JSON with Retry-After) and asks the waker to wake. A
+listener rule forwards to the api-server's and the page's target groups with weights; the waker moves the
+weight as part of its decisions, so the rule's actions are the waker's (`ignore_changes`), like the desired
+counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+import iam_policies
+from components.roles import service_role
+from stack_context import StackContext
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waking_page"
+WAKER_OWNS = ["actions"]
+BOOT_ESTIMATE_MINUTES = 4
+
+
+@dataclass(frozen=True)
+class WakingPageArgs:
+    context: StackContext
+    listener_arn: pulumi.Input[str]
+    api_target_group_arn: pulumi.Input[str]
+    oidc_client_secret: pulumi.Input[str] | None
+
+
+def rule_actions(
+    context: StackContext,
+    args: WakingPageArgs,
+    page_target_group_arn: pulumi.Input[str],
+) -> Sequence[aws.lb.ListenerRuleActionArgs]:
+    """As created: everything to the waking page (a new stack sleeps); then the waker owns the weights."""
+    oidc = context.settings.ui.oidc
+    actions = []
+    if oidc is not None:
+        actions.append(
+            aws.lb.ListenerRuleActionArgs(
+                type="authenticate-oidc",
+                order=1,
+                authenticate_oidc=aws.lb.ListenerRuleActionAuthenticateOidcArgs(
+                    issuer=oidc.issuer,
+                    authorization_endpoint=oidc.authorization_endpoint,
+                    token_endpoint=oidc.token_endpoint,
+                    user_info_endpoint=oidc.user_info_endpoint,
+                    client_id=oidc.client_id,
+                    client_secret=args.oidc_client_secret,
+                    scope=oidc.scope,
+                    on_unauthenticated_request="authenticate",
+                ),
+            )
+        )
+    actions.append(
+        aws.lb.ListenerRuleActionArgs(
+            type="forward",
+            order=len(actions) + 1,
+            forward=aws.lb.ListenerRuleActionForwardArgs(
+                target_groups=[
+                    aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=args.api_target_group_arn, weight=0),
+                    aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=page_target_group_arn, weight=1),
+                ]
+            ),
+        )
+    )
+    return actions
+
+
+class WakingPage(pulumi.ComponentResource):
+    rule_arn: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WakingPageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow:ui:WakingPage", name, None, opts)
+        context = args.context
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{context.name}-waking-page"
+        waker_arn = context.arn("lambda", f"function:{context.name}-waker")
+
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=context.settings.log_retention_days,
+            opts=child,
+        )
+        role = service_role(
+            f"{name}-function",
+            context,
+            service="lambda",
+            description="the waking page",
+            parent=self,
+            policy=logs.arn.apply(
+                lambda log_group: json.dumps(
+                    iam_policies.policy(
+                        iam_policies.allow(["lambda:InvokeFunction"], [waker_arn]),
+                        iam_policies.allow(
+                            ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group}:log-stream:*"]
+                        ),
+                    )
+                )
+            ),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="Answers visitors of a sleeping Airflow stack and wakes it",
+            runtime=context.settings.lambda_runtime,
+            architectures=["arm64"],
+            handler="waking_page.handler.handler",
+            code=pulumi.AssetArchive({"waking_page": pulumi.FileArchive(str(LAMBDA_DIR))}),
+            role=role.arn,
+            timeout=10,
+            memory_size=128,
+            reserved_concurrent_executions=2,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "STACK": context.name,
+                    "WAKER_FUNCTION": f"{context.name}-waker",
+                    "VISIT_HOLD_MINUTES": str(context.settings.ui.visit_hold_minutes),
+                    "ESTIMATE_MINUTES": str(BOOT_ESTIMATE_MINUTES),
+                }
+            ),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+        self.target_group = aws.lb.TargetGroup(
+            f"{name}-target", name=f"{context.name}-page"[:32], target_type="lambda", opts=child
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-from-alb",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal=context.service_principal("elasticloadbalancing"),
+            source_arn=self.target_group.arn,
+            opts=child,
+        )
+        aws.lb.TargetGroupAttachment(
+            f"{name}-attachment",
+            target_group_arn=self.target_group.arn,
+            target_id=function.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        self.rule = aws.lb.ListenerRule(
+            f"{name}-rule",
+            listener_arn=args.listener_arn,
+            priority=1,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/*"]),
+                )
+            ],
+            actions=rule_actions(context, args, self.target_group.arn),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=WAKER_OWNS),
+        )
+        self.rule_arn = self.rule.arn
+        self.target_group_arn = self.target_group.arn
+        self.register_outputs({"rule": self.rule.arn, "function": function.name})
