@@ -28,6 +28,7 @@ broker = Broker("broker", BrokerArgs(context), opts)
 image = AirflowImage("image", AirflowImageArgs(context), opts)
 
 ui = None
+oidc_secret = None
 if settings.ui.load_balancer:
     assert network.load_balancer_sg is not None
     oidc_secret = pulumi.Config().require_secret("uiOidcClientSecret") if settings.ui.oidc else None
