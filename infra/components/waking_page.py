@@ -43,6 +43,7 @@ def rule_actions(
     oidc = context.settings.ui.oidc
     actions = []
     if oidc is not None:
+        assert args.oidc_client_secret is not None
         actions.append(
             aws.lb.ListenerRuleActionArgs(
                 type="authenticate-oidc",
