@@ -41,21 +41,10 @@ class Row:
 
 
 def waker_settings(settings) -> WakerSettings:
-    """The waker's settings for a stack, as the program hands them to the Lambda."""
-    waker = settings.waker
-    return WakerSettings(
-        services={c: c for c in settings.services.enabled},
-        idle_minutes=waker.idle_minutes,
-        wake_lead_minutes=waker.wake_lead_minutes,
-        max_workers=waker.max_workers,
-        worker_concurrency=settings.services.worker_concurrency,
-        reporter_stale_minutes=waker.reporter_stale_minutes,
-        boot_grace_minutes=waker.boot_grace_minutes,
-        stop_database=waker.stop_database,
-        database_start_minutes=waker.database_start_minutes,
-        database_stop_after_minutes=waker.database_stop_after_minutes,
-        default_hold_minutes=waker.default_hold_minutes,
-    )
+    """The waker's settings for a stack, exactly as the program hands them to the Lambda."""
+    from components.waker import lambda_settings
+
+    return WakerSettings(**lambda_settings(settings, {c: c for c in settings.services.enabled}))
 
 
 def monthly(cost: StackCost, result: Result, prices: Prices) -> float:

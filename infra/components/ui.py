@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from airflow_env import API_SERVER_PORT, HEALTH_PATH
+from settings import OidcSettings
 from stack_context import StackContext
+
+
+def oidc_arguments(oidc: OidcSettings, client_secret: pulumi.Input[str]) -> dict[str, Any]:
+    """The listener's OIDC authentication, the same for the default action and the waking page's rule."""
+    return {
+        "issuer": oidc.issuer,
+        "authorization_endpoint": oidc.authorization_endpoint,
+        "token_endpoint": oidc.token_endpoint,
+        "user_info_endpoint": oidc.user_info_endpoint,
+        "client_id": oidc.client_id,
+        "client_secret": client_secret,
+        "scope": oidc.scope,
+        "on_unauthenticated_request": "authenticate",
+    }
 
 
 @dataclass(frozen=True)
@@ -77,14 +93,7 @@ class WebUi(pulumi.ComponentResource):
                     type="authenticate-oidc",
                     order=1,
                     authenticate_oidc=aws.lb.ListenerDefaultActionAuthenticateOidcArgs(
-                        issuer=ui.oidc.issuer,
-                        authorization_endpoint=ui.oidc.authorization_endpoint,
-                        token_endpoint=ui.oidc.token_endpoint,
-                        user_info_endpoint=ui.oidc.user_info_endpoint,
-                        client_id=ui.oidc.client_id,
-                        client_secret=args.oidc_client_secret,
-                        scope=ui.oidc.scope,
-                        on_unauthenticated_request="authenticate",
+                        **oidc_arguments(ui.oidc, args.oidc_client_secret)
                     ),
                 )
             )

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 import iam_policies
 from airflow_env import DAGS_PREFIX
 from components.roles import service_role
+from settings import Settings
 from stack_context import StackContext
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waker"
@@ -100,6 +101,25 @@ def waker_policy(
         ),
         iam_policies.allow(["elasticloadbalancing:ModifyRule"], [listener_rule_arn] if listener_rule_arn else []),
     )
+
+
+def lambda_settings(settings: Settings, services: Mapping[str, str]) -> dict[str, Any]:
+    """The waker Lambda's settings (its WAKER_SETTINGS), from the stack's; the cost simulator uses them too."""
+    waker = settings.waker
+    return {
+        "services": dict(services),
+        "idle_minutes": waker.idle_minutes,
+        "wake_lead_minutes": waker.wake_lead_minutes,
+        "max_workers": waker.max_workers,
+        "worker_concurrency": settings.services.worker_concurrency,
+        "reporter_stale_minutes": waker.reporter_stale_minutes,
+        "boot_grace_minutes": waker.boot_grace_minutes,
+        "stop_database": waker.stop_database,
+        "database_start_minutes": waker.database_start_minutes,
+        "database_stop_after_minutes": waker.database_stop_after_minutes,
+        "default_hold_minutes": waker.default_hold_minutes,
+        "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
+    }
 
 
 def dashboard_body(context: StackContext, function_name: str, queue_name: str, log_group: str) -> str:
@@ -246,23 +266,7 @@ class Waker(pulumi.ComponentResource):
         )
 
         waker_settings = pulumi.Output.all(**dict(args.service_names)).apply(
-            lambda services: json.dumps(
-                {
-                    "services": services,
-                    "idle_minutes": waker.idle_minutes,
-                    "wake_lead_minutes": waker.wake_lead_minutes,
-                    "max_workers": waker.max_workers,
-                    "worker_concurrency": settings.services.worker_concurrency,
-                    "reporter_stale_minutes": waker.reporter_stale_minutes,
-                    "boot_grace_minutes": waker.boot_grace_minutes,
-                    "stop_database": waker.stop_database,
-                    "database_start_minutes": waker.database_start_minutes,
-                    "database_stop_after_minutes": waker.database_stop_after_minutes,
-                    "default_hold_minutes": waker.default_hold_minutes,
-                    "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
-                },
-                sort_keys=True,
-            )
+            lambda services: json.dumps(lambda_settings(settings, services), sort_keys=True)
         )
         self.function = aws.lambda_.Function(
             f"{name}-function",

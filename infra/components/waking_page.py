@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 import iam_policies
 from components.roles import service_role
+from components.ui import oidc_arguments
 from stack_context import StackContext
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waking_page"
@@ -49,14 +50,7 @@ def rule_actions(
                 type="authenticate-oidc",
                 order=1,
                 authenticate_oidc=aws.lb.ListenerRuleActionAuthenticateOidcArgs(
-                    issuer=oidc.issuer,
-                    authorization_endpoint=oidc.authorization_endpoint,
-                    token_endpoint=oidc.token_endpoint,
-                    user_info_endpoint=oidc.user_info_endpoint,
-                    client_id=oidc.client_id,
-                    client_secret=args.oidc_client_secret,
-                    scope=oidc.scope,
-                    on_unauthenticated_request="authenticate",
+                    **oidc_arguments(oidc, args.oidc_client_secret)
                 ),
             )
         )
