@@ -95,6 +95,8 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
 
     secrets = len(recording.of_type("aws:secretsmanager/secret:Secret"))
     cost.idle.append(Item("secrets", secrets * prices["secrets_manager_secret_month"], f"{secrets} secrets"))
+    keys = len(recording.of_type("aws:kms/key:Key"))
+    cost.idle.append(Item("KMS keys", keys * prices["kms_key_month"], f"{keys} key(s): the alarm topic's"))
     zones = len(recording.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
     cost.idle.append(Item("private DNS zone", zones * prices["route53_hosted_zone_month"], "Cloud Map namespace"))
     alarms = len(recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))

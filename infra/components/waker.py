@@ -122,6 +122,30 @@ def lambda_settings(settings: Settings, services: Mapping[str, str]) -> dict[str
     }
 
 
+def alarm_key_policy(context: StackContext) -> dict[str, Any]:
+    """The account administers the key; CloudWatch may use it to publish alarms to the encrypted topic."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{context.partition}:iam::{context.account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchPublishesAlarms",
+                "Effect": "Allow",
+                "Principal": {"Service": context.service_principal("cloudwatch")},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": context.account_id}},
+            },
+        ],
+    }
+
+
 def dashboard_body(context: StackContext, function_name: str, queue_name: str, log_group: str) -> str:
     namespace = context.metric_namespace
     region = context.region
@@ -364,10 +388,20 @@ class Waker(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key (its policy does not
+        # admit CloudWatch), so the topic has its own key that does.
+        alarm_key = aws.kms.Key(
+            f"{name}-alarms-key",
+            description=f"{context.name}: encrypts the alarm topic",
+            enable_key_rotation=True,
+            deletion_window_in_days=7 if settings.secrets.recovery_window_days == 0 else 30,
+            policy=json.dumps(alarm_key_policy(context)),
+            opts=child,
+        )
         self.alarm_topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{context.name}-alarms",
-            kms_master_key_id="alias/aws/sns",
+            kms_master_key_id=alarm_key.arn,
             opts=child,
         )
         for index, email in enumerate(waker.alarm_emails):

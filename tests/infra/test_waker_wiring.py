@@ -197,3 +197,13 @@ def test_bad_waker_settings_are_refused(bad):
 
     with pytest.raises(SettingsError, match=r"airflow:waker\."):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:waker": json.dumps(bad)})
+
+
+def test_alarms_can_reach_their_encrypted_topic(recording: Recording):
+    topic = recording.one("aws:sns/topic:Topic").inputs
+    key = recording.one("aws:kms/key:Key")
+    assert topic["kmsMasterKeyId"] == key.outputs["arn"], "not aws/sns, which CloudWatch cannot use"
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    cloudwatch = next(s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com")
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert key.inputs["enableKeyRotation"] is True
