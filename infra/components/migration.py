@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,10 +18,10 @@ import pulumi_aws as aws
 
 import iam_policies
 from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
+from components.python_lambda import lambda_log_group, python_lambda
 from components.roles import service_role
 from stack_context import StackContext
 
-LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "migrator"
 TIMEOUT_SECONDS = 900
 MIGRATE_CPU = 512
 MIGRATE_MEMORY_MB = 2048
@@ -103,12 +102,7 @@ class Migration(pulumi.ComponentResource):
             opts=child,
         )
 
-        runner_logs = aws.cloudwatch.LogGroup(
-            f"{name}-runner-logs",
-            name=f"/aws/lambda/{context.name}-migrate",
-            retention_in_days=context.settings.log_retention_days,
-            opts=child,
-        )
+        runner_logs = lambda_log_group(f"{name}-runner-logs", context, f"{context.name}-migrate", self)
         self.status = aws.ssm.Parameter(
             f"{name}-status",
             name=f"/{context.name}/migration/status",
@@ -148,29 +142,25 @@ class Migration(pulumi.ComponentResource):
                 )
             ),
         )
-        self.runner = aws.lambda_.Function(
+        self.runner = python_lambda(
             f"{name}-runner",
-            name=f"{context.name}-migrate",
+            context,
+            parent=self,
+            function_name=f"{context.name}-migrate",
+            package="migrator",
             description="Runs airflow db migrate once per image version (invoked by pulumi up)",
-            runtime=context.settings.lambda_runtime,
-            architectures=["arm64"],
-            handler="migrator.handler.handler",
-            code=pulumi.AssetArchive({"migrator": pulumi.FileArchive(str(LAMBDA_DIR))}),
-            role=runner_role.arn,
+            role_arn=runner_role.arn,
+            log_group=runner_logs,
             timeout=TIMEOUT_SECONDS,
             memory_size=128,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "CLUSTER": args.cluster_name,
-                    "SUBNETS": pulumi.Output.from_input(args.subnet_ids).apply(",".join),
-                    "SECURITY_GROUPS": pulumi.Output.all(*args.security_group_ids).apply(",".join),
-                    "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
-                    "DB_INSTANCE_ID": args.database_identifier,
-                    "STATUS_PARAMETER": self.status.name,
-                }
-            ),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=runner_logs.name),
-            opts=child,
+            environment={
+                "CLUSTER": args.cluster_name,
+                "SUBNETS": pulumi.Output.from_input(args.subnet_ids).apply(",".join),
+                "SECURITY_GROUPS": pulumi.Output.all(*args.security_group_ids).apply(",".join),
+                "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
+                "DB_INSTANCE_ID": args.database_identifier,
+                "STATUS_PARAMETER": self.status.name,
+            },
         )
         self.invocation = aws.lambda_.Invocation(
             f"{name}-run",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -19,11 +18,11 @@ import pulumi_aws as aws
 
 import iam_policies
 from airflow_env import DAGS_PREFIX
+from components.python_lambda import lambda_log_group, python_lambda
 from components.roles import service_role
 from settings import Settings
 from stack_context import StackContext
 
-LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waker"
 TIMEOUT_SECONDS = 60
 
 
@@ -236,12 +235,7 @@ class Waker(pulumi.ComponentResource):
             # The waker writes this parameter; `pulumi up` leaves its value alone.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=settings.log_retention_days,
-            opts=child,
-        )
+        logs = lambda_log_group(f"{name}-logs", context, function_name, self)
 
         function_arn = context.arn("lambda", f"function:{function_name}")
         scheduler_role = service_role(
@@ -292,39 +286,35 @@ class Waker(pulumi.ComponentResource):
         waker_settings = pulumi.Output.all(**dict(args.service_names)).apply(
             lambda services: json.dumps(lambda_settings(settings, services), sort_keys=True)
         )
-        self.function = aws.lambda_.Function(
+        self.function = python_lambda(
             f"{name}-function",
-            name=function_name,
+            context,
+            parent=self,
+            function_name=function_name,
+            package="waker",
             description="Brings Airflow up when there is work and back to zero when there is none",
-            runtime=settings.lambda_runtime,
-            architectures=["arm64"],
-            handler="waker.handler.handler",
-            code=pulumi.AssetArchive({"waker": pulumi.FileArchive(str(LAMBDA_DIR))}),
-            role=role.arn,
+            role_arn=role.arn,
+            log_group=logs,
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
-            reserved_concurrent_executions=1,  # one waker at a time
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "STACK": context.name,
-                    "CLUSTER": args.cluster_name,
-                    "WAKER_SETTINGS": waker_settings,
-                    "BROKER_QUEUE_URL": args.broker_queue_url,
-                    "EVENT_QUEUE_URLS": json.dumps([queue_url_of(a) for a in event_queue_arns]),
-                    "METRIC_NAMESPACE": context.metric_namespace,
-                    "SCHEDULE_GROUP": group.name,
-                    "SCHEDULER_ROLE_ARN": scheduler_role.arn,
-                    "STATE_PARAMETER": state.name,
-                    "DB_INSTANCE_ID": args.database_identifier,
-                    "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
-                    "TARGET_GROUP": args.target_group_arn_suffix or "",
-                    "LISTENER_RULE_ARN": args.listener_rule_arn or "",
-                    "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
-                    "PAGE_TARGET_GROUP_ARN": args.page_target_group_arn or "",
-                }
-            ),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+            reserved_concurrency=1,  # one waker at a time
+            environment={
+                "STACK": context.name,
+                "CLUSTER": args.cluster_name,
+                "WAKER_SETTINGS": waker_settings,
+                "BROKER_QUEUE_URL": args.broker_queue_url,
+                "EVENT_QUEUE_URLS": json.dumps([queue_url_of(a) for a in event_queue_arns]),
+                "METRIC_NAMESPACE": context.metric_namespace,
+                "SCHEDULE_GROUP": group.name,
+                "SCHEDULER_ROLE_ARN": scheduler_role.arn,
+                "STATE_PARAMETER": state.name,
+                "DB_INSTANCE_ID": args.database_identifier,
+                "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
+                "TARGET_GROUP": args.target_group_arn_suffix or "",
+                "LISTENER_RULE_ARN": args.listener_rule_arn or "",
+                "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
+                "PAGE_TARGET_GROUP_ARN": args.page_target_group_arn or "",
+            },
         )
 
         def schedule(key: str, expression: str, event: dict[str, Any], timezone: str = "UTC") -> None:

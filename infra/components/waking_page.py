@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 import iam_policies
+from components.python_lambda import lambda_log_group, python_lambda
 from components.roles import service_role
 from components.ui import oidc_arguments
 from stack_context import StackContext
 
-LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambdas" / "waking_page"
 WAKER_OWNS = ["actions"]
 BOOT_ESTIMATE_MINUTES = 4
 
@@ -80,12 +79,7 @@ class WakingPage(pulumi.ComponentResource):
         function_name = f"{context.name}-waking-page"
         waker_arn = context.arn("lambda", f"function:{context.name}-waker")
 
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=context.settings.log_retention_days,
-            opts=child,
-        )
+        logs = lambda_log_group(f"{name}-logs", context, function_name, self)
         role = service_role(
             f"{name}-function",
             context,
@@ -103,28 +97,24 @@ class WakingPage(pulumi.ComponentResource):
                 )
             ),
         )
-        function = aws.lambda_.Function(
+        function = python_lambda(
             f"{name}-function",
-            name=function_name,
+            context,
+            parent=self,
+            function_name=function_name,
+            package="waking_page",
             description="Answers visitors of a sleeping Airflow stack and wakes it",
-            runtime=context.settings.lambda_runtime,
-            architectures=["arm64"],
-            handler="waking_page.handler.handler",
-            code=pulumi.AssetArchive({"waking_page": pulumi.FileArchive(str(LAMBDA_DIR))}),
-            role=role.arn,
+            role_arn=role.arn,
+            log_group=logs,
             timeout=10,
             memory_size=128,
-            reserved_concurrent_executions=2,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "STACK": context.name,
-                    "WAKER_FUNCTION": f"{context.name}-waker",
-                    "VISIT_HOLD_MINUTES": str(context.settings.ui.visit_hold_minutes),
-                    "ESTIMATE_MINUTES": str(BOOT_ESTIMATE_MINUTES),
-                }
-            ),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=logs.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+            reserved_concurrency=2,
+            environment={
+                "STACK": context.name,
+                "WAKER_FUNCTION": f"{context.name}-waker",
+                "VISIT_HOLD_MINUTES": str(context.settings.ui.visit_hold_minutes),
+                "ESTIMATE_MINUTES": str(BOOT_ESTIMATE_MINUTES),
+            },
         )
         self.target_group = aws.lb.TargetGroup(
             f"{name}-target", name=f"{context.name}-page"[:32], target_type="lambda", opts=child
