@@ -74,6 +74,9 @@ def render_status(status: dict[str, Any]) -> str:
             f"migration   {migration.get('status')} at {migration.get('at')}"
             + (f": {migration['reason']}" if migration.get("status") == "failed" else "")
         )
+    for component, problem in sorted((status.get("notStarting") or {}).items()):
+        lines.append(f"NOT STARTING {component}: short of its desired count since {problem.get('shortSince')}")
+        lines += [f"  ECS: {event}" for event in problem.get("events") or []]
     current = status.get("current", {})
     lines += ["", f"{'service':<15}{'desired':>8}{'running':>8}"]
     for name in sorted(current.get("desired", {})):

@@ -45,9 +45,7 @@ if settings.ui.load_balancer:
     )
 waking_page = None
 if ui is not None and settings.ui.wake_on_visit:
-    waking_page = WakingPage(
-        "waking-page", WakingPageArgs(context, ui.https_listener.arn, ui.target_group_arn, oidc_secret), opts
-    )
+    waking_page = WakingPage("waking-page", WakingPageArgs(context, ui.https_listener.arn, oidc_secret), opts)
 
 airflow = AirflowCluster(
     "airflow",
@@ -60,6 +58,7 @@ airflow = AirflowCluster(
         tasks_security_group_id=network.tasks_sg.id,
         api_server_security_group_id=network.api_server_sg.id,
         worker_security_group_id=network.worker_sg.id,
+        triggerer_security_group_id=network.triggerer_sg.id,
         bucket_name=storage.bucket_name,
         bucket_arn=storage.bucket_arn,
         queue_url=broker.queue_url,
@@ -74,8 +73,10 @@ airflow = AirflowCluster(
         database_identifier=database.identifier,
         database_arn=database.arn,
         database_ready=[database.instance, database],
+        secrets_ready=[secrets, database],
         ui_url=ui.url if ui else None,
         target_group_arn=ui.target_group_arn if ui else None,
+        load_balancer_ready=[ui.https_listener] if ui else [],
     ),
     opts,
 )
@@ -96,7 +97,6 @@ waker = Waker(
         target_group_arn_suffix=ui.target_group_arn_suffix if ui else None,
         api_target_group_arn=ui.target_group_arn if ui else None,
         listener_rule_arn=waking_page.rule_arn if waking_page else None,
-        page_target_group_arn=waking_page.target_group_arn if waking_page else None,
     ),
     opts,
 )

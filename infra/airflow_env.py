@@ -14,6 +14,7 @@ from typing import Any
 
 API_SERVER_PORT = 8080
 WORKER_LOG_SERVER_PORT = 8793
+TRIGGERER_LOG_SERVER_PORT = 8794  # Airflow's [logging] trigger_log_server_port default
 CELERY_QUEUE = "default"
 MIGRATION_WAIT_SECONDS = 600
 HEALTH_PATH = "/api/v2/monitor/health"
@@ -36,6 +37,7 @@ class AirflowEndpoints:
     variables_prefix: str
     worker_concurrency: int
     broker_visibility_timeout_seconds: int
+    task_queued_timeout_seconds: int = 2400
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def airflow_environment(endpoints: AirflowEndpoints) -> dict[str, str]:
         ),
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(e.broker_visibility_timeout_seconds),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": CELERY_QUEUE,
+        # A queued task waits for the waker to start a worker (and, asleep, for the database and the stack).
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(e.task_queued_timeout_seconds),
         "AIRFLOW__SECRETS__BACKEND": "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
         "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(secrets_backend_kwargs),
         "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
@@ -150,6 +154,26 @@ HEALTH_CHECKS: dict[str, list[str]] = {
 }
 
 RESTORE_GUARD_PATH = "/opt/airflow/restore_guard.py"  # where image/Dockerfile puts it
+WORKER_CELERY_CONFIG = "worker_protection.CELERY_CONFIG"  # image/worker_protection.py, in $AIRFLOW_HOME/config
+
+
+def component_environment(component: str, *, protection_minutes: int, built_image: bool) -> dict[str, str]:
+    """What one component adds to the shared environment.
+
+    The worker: the official image's dumb-init must signal only the Celery main process, so that a stop
+    (SIGTERM) is a warm shutdown that lets running tasks finish (`DUMB_INIT_SETSID=0`, as the official
+    docker-compose sets for its worker: https://airflow.apache.org/docs/apache-airflow/stable/docker-compose.yaml);
+    and, in the image this project builds, scale-in protection while it holds a task.
+    """
+    if component != "worker":
+        return {}
+    extra = {"DUMB_INIT_SETSID": "0"}
+    if built_image:
+        extra["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = WORKER_CELERY_CONFIG
+        extra["AIRFLOW_WORKER_PROTECTION_MINUTES"] = str(protection_minutes)
+    return extra
+
+
 RESTORED_FROM = "AIRFLOW_RESTORED_FROM_SNAPSHOT"
 MIGRATE_SCRIPT = (
     "set -euo pipefail; "
@@ -186,6 +210,7 @@ def container_definitions(
     log_group: str,
     region: str,
     metric_namespace: str,
+    own_environment: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The containers of a component's task: a wait-for-migrations init container, then the component
     (and, beside the scheduler, the activity reporter)."""
@@ -204,7 +229,7 @@ def container_definitions(
         "image": image,
         "essential": True,
         "command": COMMANDS[component],
-        "environment": env,
+        "environment": _environment_list({**environment, **(own_environment or {})}),
         "secrets": secret_references(component, arns),
         "logConfiguration": _log_configuration(log_group, region, component),
         "dependsOn": [{"containerName": WAIT_FOR_MIGRATIONS, "condition": "SUCCESS"}],
@@ -214,6 +239,8 @@ def container_definitions(
         main["portMappings"] = [{"containerPort": API_SERVER_PORT, "protocol": "tcp", "name": "api"}]
     if component == "worker":
         main["portMappings"] = [{"containerPort": WORKER_LOG_SERVER_PORT, "protocol": "tcp", "name": "logs"}]
+    if component == "triggerer":
+        main["portMappings"] = [{"containerPort": TRIGGERER_LOG_SERVER_PORT, "protocol": "tcp", "name": "logs"}]
     if component in HEALTH_CHECKS:
         main["healthCheck"] = {
             "command": HEALTH_CHECKS[component],

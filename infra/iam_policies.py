@@ -91,14 +91,6 @@ SENDS_TASKS = frozenset({"scheduler", "worker"})
 RECEIVES_TASKS = frozenset({"worker"})
 
 
-def _prefix_listing(bucket_arn: str, prefixes: Sequence[str]) -> dict[str, Any]:
-    return allow(
-        ["s3:ListBucket"],
-        [bucket_arn],
-        {"StringLike": {"s3:prefix": [p for prefix in prefixes for p in (prefix, f"{prefix}*")]}},
-    )
-
-
 def airflow_task(
     component: str,
     *,
@@ -107,9 +99,15 @@ def airflow_task(
     secrets_backend_arns: Sequence[str],
     metric_namespace: str,
     event_queue_arns: Sequence[str] = (),
+    cluster_tasks_arn: str = "",
 ) -> Policy:
     """What a component's own code may do: its share of the bucket and broker, the secrets backend, and (the
-    scheduler's activity reporter) the stack's metrics."""
+    scheduler's activity reporter) the stack's metrics.
+
+    Listing the bucket has no prefix condition: HeadBucket (the DAG bundle's first call) is authorized as
+    s3:ListBucket with no prefix, and a read of a missing key (a task log not yet written) answers 404
+    rather than 403 only with s3:ListBucket (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html,
+    API_HeadObject.html)."""
     readable = [p for p, who in ((DAGS_PREFIX, READS_DAGS), (LOGS_PREFIX, READS_LOGS)) if component in who]
     queue_actions = []
     if component in SENDS_TASKS:
@@ -119,12 +117,18 @@ def airflow_task(
     if queue_actions:
         queue_actions += ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
     return policy(
-        _prefix_listing(bucket_arn, readable) if readable else {},
+        allow(["s3:ListBucket"], [bucket_arn] if readable else []),
         allow(["s3:GetObject", "s3:GetObjectVersion"], [f"{bucket_arn}/{p}*" for p in readable]),
         allow(["s3:PutObject"], [f"{bucket_arn}/{LOGS_PREFIX}*"] if component in WRITES_LOGS else []),
         allow(queue_actions, [queue_arn] if queue_actions else []),
         allow(["secretsmanager:GetSecretValue"], list(secrets_backend_arns)),
         publish_metrics(metric_namespace) if component == "scheduler" else {},
+        # A worker holding a task protects itself from scale-in through the ECS agent, which calls these
+        # with the task role (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html).
+        allow(
+            ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+            [cluster_tasks_arn] if component == "worker" and cluster_tasks_arn else [],
+        ),
         # Asset watchers run in the triggerer and consume the watched event queues.
         allow(
             ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],

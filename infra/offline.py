@@ -42,6 +42,7 @@ class RecordedResource:
     ignore_changes: list[str] = field(default_factory=list)
     protect: bool = False
     custom: bool = True
+    dependencies: list[str] = field(default_factory=list)  # URNs it waits for (depends_on and inputs)
 
 
 @dataclass
@@ -60,6 +61,22 @@ class Recording:
         while current.parent in by_urn:
             current = by_urn[current.parent]
         return None if current is resource else current
+
+    def depends_on(self, resource: RecordedResource, urn: str) -> bool:
+        """Whether `resource` waits for `urn`, directly or through what it waits for."""
+        by_urn = {r.urn: r for r in self.resources}
+        seen: set[str] = set()
+        pending = list(resource.dependencies)
+        while pending:
+            current = pending.pop()
+            if current == urn:
+                return True
+            if current not in seen and current in by_urn:
+                seen.add(current)
+                pending.extend(by_urn[current].dependencies)
+                # Waiting for a component is waiting for its children.
+                pending.extend(r.urn for r in self.resources if r.parent == current)
+        return False
 
     def one(self, type_: str, name: str | None = None) -> RecordedResource:
         found = [r for r in self.of_type(type_) if name is None or r.name == name]
@@ -131,6 +148,7 @@ class StackMocks(pulumi_mocks.Mocks):
             return resource_id, {
                 **outputs,
                 "result": "mock-random-" + _short_hash(args.name) * 4,
+                "hex": _short_hash(args.name),
                 "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0=",
             }
 
@@ -215,6 +233,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     ignore_changes=list(request.ignoreChanges),
                     protect=bool(request.protect),
                     custom=bool(request.custom),
+                    dependencies=list(request.dependencies),
                 )
             )
         return response

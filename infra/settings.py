@@ -550,7 +550,16 @@ def _timezone(value: Any) -> str:
     return value
 
 
-def _windows(section: Section) -> tuple[WakeWindow, ...]:
+# EventBridge Scheduler names are at most 64 characters (botocore model of CreateSchedule); a window's
+# schedule is named <stack name>-window-<window name>.
+SCHEDULE_NAME_MAX = 64
+
+
+def window_schedule_name(stack: str, window: str) -> str:
+    return f"{PROJECT}-{stack}-window-{window}"
+
+
+def _windows(section: Section, stack: str) -> tuple[WakeWindow, ...]:
     raw = section.raw.get("windows") or []
     if not isinstance(raw, list) or len(raw) > 20:
         section.fail("windows", "must be a list (up to 20) of {name, cron, timezone, durationMinutes}")
@@ -568,6 +577,13 @@ def _windows(section: Section) -> tuple[WakeWindow, ...]:
         )
         if not window.has("cron"):
             window.fail("cron", "is required: when the window opens")
+        longest = SCHEDULE_NAME_MAX - len(window_schedule_name(stack, ""))
+        if len(windows[-1].name) > longest:
+            window.fail(
+                "name",
+                f"is at most {longest} characters in stack {stack} (its schedule {window_schedule_name(stack, '...')} "
+                f"must fit EventBridge Scheduler's 64); got {len(windows[-1].name)}",
+            )
         window.reject_unknown()
     names = [w.name for w in windows]
     if len(set(names)) != len(names):
@@ -575,7 +591,7 @@ def _windows(section: Section) -> tuple[WakeWindow, ...]:
     return tuple(windows)
 
 
-def _waker(section: Section, partition: str) -> WakerSettings:
+def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
     queue_arn = arn(partition, "sqs", r"[\w-]{1,80}", "arn:{partition}:sqs:us-gov-east-1:123456789012:queue-name")
     section.read.add("windows")
     settings = WakerSettings(
@@ -589,7 +605,7 @@ def _waker(section: Section, partition: str) -> WakerSettings:
         database_stop_after_minutes=section.get("databaseStopAfterMinutes", integer(30, 10080), 120),
         default_hold_minutes=section.get("defaultHoldMinutes", integer(1, 1440), 60),
         max_visit_wakes_per_day=section.get("maxVisitWakesPerDay", integer(0, 288), 12),
-        windows=_windows(section),
+        windows=_windows(section, stack),
         event_queue_arns=section.get("eventQueueArns", list_of(queue_arn, maximum=10), ()),
         wake_on_dag_change=section.get("wakeOnDagChange", boolean, True),
         dag_change_hold_minutes=section.get("dagChangeHoldMinutes", integer(1, 120), 10),
@@ -635,11 +651,22 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
             )
         )
 
+    network = _network(section("network"))
+    if ui.oidc is not None and ui.scheme == "internal" and network.creates_vpc and network.nat_gateway == "none":
+        problems.append(
+            (
+                f"{prefix}ui.oidc",
+                "an internal load balancer reaches the identity provider only through a NAT gateway: set "
+                "network.natGateway: single, or ui.scheme: internet-facing (the load balancer calls the token and "
+                "user info endpoints itself)",
+            )
+        )
+
     settings = Settings(
         stack=stack,
         region=region,
         partition=partition,
-        network=_network(section("network")),
+        network=network,
         database=_database(section("database"), stack, partition),
         services=_services(section("services"), partition),
         image=_image(section("image")),
@@ -648,7 +675,7 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
         log_retention_days=root.get("logRetentionDays", one_of(*LOG_RETENTION_DAYS), 30),
         broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200), 21600),
         lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
-        waker=_waker(section("waker"), partition),
+        waker=_waker(section("waker"), partition, stack),
         tags=root.get("tags", string_map, {}),
     )
     if problems:

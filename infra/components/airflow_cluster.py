@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -19,15 +19,26 @@ from airflow_env import (
     API_SERVER_PORT,
     AirflowEndpoints,
     airflow_environment,
+    component_environment,
     container_definitions,
     migration_container_definitions,
 )
 from components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
 from components.migration import Migration, MigrationArgs
+from settings import Settings
 from stack_context import StackContext
 
 # Where DAG code runs: tasks on workers, deferred parts and asset watchers in the triggerer.
 DAG_TASK_RUNNERS = ("worker", "triggerer")
+
+
+def task_queued_timeout_seconds(settings: Settings) -> int:
+    """How long a queued task may wait for a worker before the scheduler fails it: a worker's boot, twice
+    (a first task that failed to start), the database's start when the waker stops it, and a margin of
+    waker ticks. Airflow's default of 600 s is shorter than a cold start with the database stopped."""
+    waker = settings.waker
+    database = waker.database_start_minutes if waker.stop_database else 0
+    return 60 * (2 * waker.boot_grace_minutes + database + waker.wake_lead_minutes + 5)
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class AirflowClusterArgs:
     tasks_security_group_id: pulumi.Input[str]
     api_server_security_group_id: pulumi.Input[str]
     worker_security_group_id: pulumi.Input[str]
+    triggerer_security_group_id: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     queue_url: pulumi.Input[str]
@@ -48,8 +60,11 @@ class AirflowClusterArgs:
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
+    secrets_ready: list[pulumi.Resource]
     ui_url: pulumi.Input[str] | None
     target_group_arn: pulumi.Input[str] | None
+    # The listener that uses the target group: ECS refuses a service whose target group has no load balancer.
+    load_balancer_ready: list[pulumi.Resource] = field(default_factory=list)
 
 
 class AirflowCluster(pulumi.ComponentResource):
@@ -70,7 +85,8 @@ class AirflowCluster(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        aws.ecs.ClusterCapacityProviders(
+        # Services using FARGATE_SPOT wait for it to be associated with the cluster.
+        capacity = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",
             cluster_name=self.cluster.name,
             capacity_providers=["FARGATE", "FARGATE_SPOT"],
@@ -109,6 +125,7 @@ class AirflowCluster(pulumi.ComponentResource):
                 variables_prefix=f"{context.name}/variables",
                 worker_concurrency=settings.services.worker_concurrency,
                 broker_visibility_timeout_seconds=settings.broker_visibility_timeout_seconds,
+                task_queued_timeout_seconds=task_queued_timeout_seconds(settings),
             )
         )
         # The stack's own settings come last: a stack's extra environment cannot override them.
@@ -152,6 +169,7 @@ class AirflowCluster(pulumi.ComponentResource):
                 database_identifier=args.database_identifier,
                 database_arn=args.database_arn,
                 database_ready=args.database_ready,
+                secrets_ready=args.secrets_ready,
             ),
             opts=child,
         )
@@ -170,6 +188,7 @@ class AirflowCluster(pulumi.ComponentResource):
                         secrets_backend_arns=secrets_backend_arns,
                         metric_namespace=context.metric_namespace,
                         event_queue_arns=settings.waker.event_queue_arns,
+                        cluster_tasks_arn=context.arn("ecs", f"task/{context.name}/*"),
                     )
                 )
             )
@@ -200,6 +219,11 @@ class AirflowCluster(pulumi.ComponentResource):
                     log_group=v[3],
                     region=context.region,
                     metric_namespace=context.metric_namespace,
+                    own_environment=component_environment(
+                        c,
+                        protection_minutes=settings.broker_visibility_timeout_seconds // 60,
+                        built_image=settings.image.uri is None,
+                    ),
                 )
             )
             groups = [args.tasks_security_group_id]
@@ -207,6 +231,8 @@ class AirflowCluster(pulumi.ComponentResource):
                 groups.append(args.api_server_security_group_id)
             if component == "worker":
                 groups.append(args.worker_security_group_id)
+            if component == "triggerer":
+                groups.append(args.triggerer_security_group_id)
             self.services[component] = AirflowService(
                 f"{name}-{component}",
                 AirflowServiceArgs(
@@ -219,7 +245,11 @@ class AirflowCluster(pulumi.ComponentResource):
                     security_group_ids=groups,
                     service_registry_arn=api_registry.arn if component == "api-server" else None,
                     target_group_arn=args.target_group_arn if component == "api-server" else None,
-                    depends_on=[self.migration.invocation],
+                    depends_on=[
+                        self.migration.invocation,
+                        capacity,
+                        *(args.load_balancer_ready if component == "api-server" else []),
+                    ],
                 ),
                 opts=child,
             )

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 import iam_policies
 from airflow_env import SecretArns, secret_arns_for
-from components.roles import service_role
+from components.roles import ServiceRole, service_role
 from stack_context import StackContext
 
 DESIRED_COUNT_IS_THE_WAKERS = ["desiredCount"]
@@ -25,8 +25,8 @@ CPU_ARCHITECTURES = {"arm64": "ARM64", "x86_64": "X86_64"}
 
 @dataclass(frozen=True)
 class TaskRoles:
-    execution: aws.iam.Role
-    task: aws.iam.Role
+    execution: ServiceRole
+    task: ServiceRole
 
 
 def task_roles(

@@ -83,6 +83,14 @@ class Database(pulumi.ComponentResource):
         )
 
         identifier = context.name
+        # Each incarnation of the instance leaves its own final snapshot: a fixed name would make the second
+        # destroy (or a replacement, e.g. a new restore) fail because the snapshot already exists.
+        final_suffix = random.RandomId(
+            f"{name}-final-snapshot",
+            byte_length=4,
+            keepers={"identifier": identifier, "restoreFrom": settings.restore_from_snapshot or ""},
+            opts=child,
+        )
         # RDS would create its log groups itself, with no retention; create them first, with one.
         log_groups = [
             aws.cloudwatch.LogGroup(
@@ -117,8 +125,12 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=settings.deletion_protection,
             skip_final_snapshot=not settings.final_snapshot,
-            final_snapshot_identifier=f"{identifier}-final" if settings.final_snapshot else None,
+            final_snapshot_identifier=final_suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
+            if settings.final_snapshot
+            else None,
             auto_minor_version_upgrade=True,
+            # A change of database.engineVersion is a major upgrade, which RDS refuses without this.
+            allow_major_version_upgrade=True,
             apply_immediately=not settings.deletion_protection,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             opts=pulumi.ResourceOptions(parent=self, protect=settings.deletion_protection, depends_on=log_groups),

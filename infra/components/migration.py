@@ -41,6 +41,7 @@ class MigrationArgs:
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
+    secrets_ready: list[pulumi.Resource]  # the secret values the migration task reads
 
 
 def runner_policy(
@@ -166,6 +167,16 @@ class Migration(pulumi.ComponentResource):
             f"{name}-run",
             function_name=self.runner.name,
             input=self.task_definition.arn.apply(lambda arn: json.dumps({"taskDefinitionArn": arn})),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.database_ready, self.runner]),
+            # The task starts only once its secrets hold values and its roles may read them and run it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    *args.database_ready,
+                    *args.secrets_ready,
+                    *roles.execution.ready,
+                    *runner_role.ready,
+                    self.runner,
+                ],
+            ),
         )
         self.register_outputs({"taskDefinition": self.task_definition.arn, "runner": self.runner.name})

@@ -6,7 +6,8 @@ with no route to or from the internet. An existing VPC is used as given.
 
 Security groups admit nothing from outside except through the load balancer: the api-server accepts
 8080 from the load balancer and from the other Airflow tasks (Execution API); the worker's log server
-accepts 8793 from the api-server only; the database accepts 5432 from the Airflow tasks only.
+accepts 8793 and the triggerer's 8794 from the api-server only (live logs); the database accepts 5432 from the
+Airflow tasks only. A load balancer with OIDC may call out on 443: it talks to the identity provider itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from airflow_env import API_SERVER_PORT, WORKER_LOG_SERVER_PORT
+from airflow_env import API_SERVER_PORT, TRIGGERER_LOG_SERVER_PORT, WORKER_LOG_SERVER_PORT
 from stack_context import StackContext
 
 POSTGRES_PORT = 5432
@@ -89,6 +90,7 @@ class Network(pulumi.ComponentResource):
         self.tasks_sg = group("tasks", "Airflow tasks: outbound to AWS APIs and the database")
         self.api_server_sg = group("api-server", "Airflow api-server: UI, REST API and Execution API")
         self.worker_sg = group("worker", "Airflow Celery workers: log server for the api-server")
+        self.triggerer_sg = group("triggerer", "Airflow triggerer: log server for the api-server")
         self.database_sg = group("database", "Airflow metadata database")
 
         def ingress(
@@ -121,6 +123,13 @@ class Network(pulumi.ComponentResource):
             description="Live task logs for the UI",
         )
         ingress(
+            "triggerer-logs-from-api",
+            self.triggerer_sg.id,
+            TRIGGERER_LOG_SERVER_PORT,
+            source_group=self.api_server_sg.id,
+            description="Live logs of deferred tasks for the UI",
+        )
+        ingress(
             "db-from-tasks",
             self.database_sg.id,
             POSTGRES_PORT,
@@ -151,6 +160,18 @@ class Network(pulumi.ComponentResource):
                 description="Forward to the api-server",
                 opts=child,
             )
+            if ui.oidc is not None:
+                # The load balancer itself calls the identity provider's token and user info endpoints.
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{name}-lb-to-idp",
+                    security_group_id=self.load_balancer_sg.id,
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_ipv4=ANYWHERE,
+                    description="OIDC token and user info endpoints of the identity provider",
+                    opts=child,
+                )
             ingress(
                 "api-from-lb",
                 self.api_server_sg.id,
@@ -200,6 +221,7 @@ class Network(pulumi.ComponentResource):
         for key, port, target in (
             ("tasks-to-api", API_SERVER_PORT, self.api_server_sg),
             ("tasks-to-worker-logs", WORKER_LOG_SERVER_PORT, self.worker_sg),
+            ("tasks-to-triggerer-logs", TRIGGERER_LOG_SERVER_PORT, self.triggerer_sg),
         ):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{key}",

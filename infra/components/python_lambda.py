@@ -41,9 +41,9 @@ def python_lambda(
     timeout: int,
     memory_size: int,
     environment: Mapping[str, pulumi.Input[str]],
-    reserved_concurrency: int | None = None,
 ) -> aws.lambda_.Function:
-    """lambdas/<package>/ as the package `<package>`, its entry point `<package>.handler.handler`."""
+    """lambdas/<package>/ as the package `<package>`, its entry point `<package>.handler.handler`. No reserved
+    concurrency: it fails on accounts at the low default quota (the waker keeps to one run with a lease)."""
     return aws.lambda_.Function(
         name,
         name=function_name,
@@ -55,7 +55,6 @@ def python_lambda(
         role=role_arn,
         timeout=timeout,
         memory_size=memory_size,
-        reserved_concurrent_executions=reserved_concurrency,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[log_group]),

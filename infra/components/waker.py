@@ -1,6 +1,7 @@
 """The waker: a Lambda that brings Airflow up when there is work and back to zero when there is none.
 
-Wired here: the function (code from lambdas/waker, reserved concurrency 1), its role scoped to this stack's
+Wired here: the function (code from lambdas/waker; one run at a time through its lease, not reserved
+concurrency, which new accounts cannot spare), its role scoped to this stack's
 cluster, services, queues, schedule, metrics, state parameter and database; a tick every minute and the
 wake windows on EventBridge Scheduler; a wake on DAG bundle changes; alarms on waker errors, a silent
 waker, and a stale activity reporter while awake; and a dashboard.
@@ -20,7 +21,7 @@ import iam_policies
 from airflow_env import DAGS_PREFIX
 from components.python_lambda import lambda_log_group, python_lambda
 from components.roles import service_role
-from settings import Settings
+from settings import Settings, window_schedule_name
 from stack_context import StackContext
 
 TIMEOUT_SECONDS = 60
@@ -41,7 +42,6 @@ class WakerArgs:
     target_group_arn_suffix: pulumi.Input[str] | None
     api_target_group_arn: pulumi.Input[str] | None = None
     listener_rule_arn: pulumi.Input[str] | None = None  # the waking page's rule (wake on visit)
-    page_target_group_arn: pulumi.Input[str] | None = None
 
 
 def queue_url_of(arn: str) -> str:
@@ -60,6 +60,7 @@ def waker_policy(
     one_time_wake: str,
     scheduler_role_arn: str,
     state_parameter_arn: str,
+    lease_parameter_arn: str,
     database_arn: str,
     log_group_arn: str,
     listener_rule_arn: str | None,
@@ -88,12 +89,13 @@ def waker_policy(
             {"StringEquals": {"iam:PassedToService": context.service_principal("scheduler")}},
         ),
         iam_policies.allow(["ssm:GetParameter", "ssm:PutParameter"], [state_parameter_arn]),
+        iam_policies.allow(["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"], [lease_parameter_arn]),
         iam_policies.allow(
             ["rds:DescribeDBInstances", "rds:StartDBInstance", "rds:StopDBInstance"],
             [database_arn] if settings.stop_database else [],
         ),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
-        # Wake on visit: read the api-server's health, move the UI rule's weight.
+        # Wake on visit: read the api-server's health, switch the waking page's rule on and off.
         iam_policies.allow(
             ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetHealth"],
             ["*"] if listener_rule_arn else [],
@@ -118,6 +120,9 @@ def lambda_settings(settings: Settings, services: Mapping[str, str]) -> dict[str
         "database_stop_after_minutes": waker.database_stop_after_minutes,
         "default_hold_minutes": waker.default_hold_minutes,
         "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
+        # The image this project builds protects busy workers from scale-in; a stack's own image may not.
+        "scale_in_protection": settings.image.uri is None,
+        "start_limit_minutes": waker.boot_grace_minutes + 5,
     }
 
 
@@ -188,11 +193,12 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
             6,
         ),
         metric_widget(
-            "Waker: errors, scale changes, stale reporter",
+            "Waker: errors, scale changes, stale reporter, services not starting",
             [
                 ["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
                 [namespace, "WakerScaleChanges", {"stat": "Sum"}],
                 [namespace, "WakerReporterStale"],
+                [namespace, "WakerServicesNotStarting"],
             ],
             12,
             6,
@@ -235,6 +241,8 @@ class Waker(pulumi.ComponentResource):
             # The waker writes this parameter; `pulumi up` leaves its value alone.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )
+        # Created and deleted by each waker run (adapters/lease.py), never by `pulumi up`.
+        lease_parameter = f"/{context.name}/waker/lease"
         logs = lambda_log_group(f"{name}-logs", context, function_name, self)
 
         function_arn = context.arn("lambda", f"function:{function_name}")
@@ -275,6 +283,7 @@ class Waker(pulumi.ComponentResource):
                         one_time_wake=one_time_wake,
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
+                        lease_parameter_arn=context.arn("ssm", f"parameter{lease_parameter}"),
                         database_arn=v[4],
                         log_group_arn=v[5],
                         listener_rule_arn=v[6] or None,
@@ -297,7 +306,6 @@ class Waker(pulumi.ComponentResource):
             log_group=logs,
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
-            reserved_concurrency=1,  # one waker at a time
             environment={
                 "STACK": context.name,
                 "CLUSTER": args.cluster_name,
@@ -308,12 +316,12 @@ class Waker(pulumi.ComponentResource):
                 "SCHEDULE_GROUP": group.name,
                 "SCHEDULER_ROLE_ARN": scheduler_role.arn,
                 "STATE_PARAMETER": state.name,
+                "LEASE_PARAMETER": lease_parameter,
                 "DB_INSTANCE_ID": args.database_identifier,
                 "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
                 "TARGET_GROUP": args.target_group_arn_suffix or "",
                 "LISTENER_RULE_ARN": args.listener_rule_arn or "",
                 "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
-                "PAGE_TARGET_GROUP_ARN": args.page_target_group_arn or "",
             },
         )
 
@@ -339,7 +347,7 @@ class Waker(pulumi.ComponentResource):
         schedule("tick", "rate(1 minute)", {"action": "tick"})
         for window in waker.windows:
             schedule(
-                f"window-{window.name}",
+                window_schedule_name(settings.stack, window.name).removeprefix(f"{context.name}-"),
                 window.cron,
                 {"action": "wake", "holdMinutes": window.duration_minutes, "reason": f"window {window.name}"},
                 window.timezone,
@@ -448,6 +456,20 @@ class Waker(pulumi.ComponentResource):
             statistic="Maximum",
             period=60,
             evaluation_periods=5,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+        )
+
+        alarm(
+            "services-not-starting",
+            "An Airflow service has stayed below its desired count: its tasks do not start (capacity, Spot or "
+            "architecture not offered, image pull). `airflow-stack status` shows the service's ECS events.",
+            namespace=context.metric_namespace,
+            metric_name="WakerServicesNotStarting",
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
             threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",

@@ -2,9 +2,10 @@
 
 A Lambda target behind the same HTTPS listener (same TLS, same OIDC authentication) answers with a page
 that reloads into Airflow (API clients get a 503 JSON with Retry-After) and asks the waker to wake. A
-listener rule forwards to the api-server's and the page's target groups with weights; the waker moves the
-weight as part of its decisions, so the rule's actions are the waker's (`ignore_changes`), like the desired
-counts.
+listener rule before the listener's default action sends requests to the page while it matches. Its
+actions (OIDC, then the page) are `pulumi up`'s, so enabling, rotating or removing OIDC always reaches it;
+the waker owns only its conditions (`ignore_changes`), like the desired counts: a catch-all path while the
+stack sleeps, and a condition no request meets while it is awake (see lambdas/waker/adapters/elbv2.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from components.roles import service_role
 from components.ui import oidc_arguments
 from stack_context import StackContext
 
-WAKER_OWNS = ["actions"]
+WAKER_OWNS = ["conditions"]
 BOOT_ESTIMATE_MINUTES = 4
 
 
@@ -30,7 +31,6 @@ BOOT_ESTIMATE_MINUTES = 4
 class WakingPageArgs:
     context: StackContext
     listener_arn: pulumi.Input[str]
-    api_target_group_arn: pulumi.Input[str]
     oidc_client_secret: pulumi.Input[str] | None
 
 
@@ -39,7 +39,7 @@ def rule_actions(
     args: WakingPageArgs,
     page_target_group_arn: pulumi.Input[str],
 ) -> Sequence[aws.lb.ListenerRuleActionArgs]:
-    """As created: everything to the waking page (a new stack sleeps); then the waker owns the weights."""
+    """Authenticate as the listener does, then the waking page."""
     oidc = context.settings.ui.oidc
     actions = []
     if oidc is not None:
@@ -54,16 +54,7 @@ def rule_actions(
             )
         )
     actions.append(
-        aws.lb.ListenerRuleActionArgs(
-            type="forward",
-            order=len(actions) + 1,
-            forward=aws.lb.ListenerRuleActionForwardArgs(
-                target_groups=[
-                    aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=args.api_target_group_arn, weight=0),
-                    aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=page_target_group_arn, weight=1),
-                ]
-            ),
-        )
+        aws.lb.ListenerRuleActionArgs(type="forward", order=len(actions) + 1, target_group_arn=page_target_group_arn)
     )
     return actions
 
@@ -108,7 +99,6 @@ class WakingPage(pulumi.ComponentResource):
             log_group=logs,
             timeout=10,
             memory_size=128,
-            reserved_concurrency=2,
             environment={
                 "STACK": context.name,
                 "WAKER_FUNCTION": f"{context.name}-waker",
@@ -137,6 +127,7 @@ class WakingPage(pulumi.ComponentResource):
             f"{name}-rule",
             listener_arn=args.listener_arn,
             priority=1,
+            # As created the rule catches everything: a new stack sleeps. Then its conditions are the waker's.
             conditions=[
                 aws.lb.ListenerRuleConditionArgs(
                     path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/*"]),

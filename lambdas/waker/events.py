@@ -40,7 +40,7 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
     if not isinstance(event, dict):
         raise BadEvent('the event must be a JSON object like {"action": "status"}')
     action = event.get("action")
-    if action not in EVENTS:
+    if not isinstance(action, str) or action not in EVENTS:
         raise BadEvent(f"action must be one of {', '.join(EVENTS)}; got {action!r}")
     unknown = set(event) - EVENTS[action] - {"action"}
     if unknown:

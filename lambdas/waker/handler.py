@@ -3,8 +3,9 @@
 Invoked every minute by EventBridge Scheduler ({"action": "tick"}), by wake windows and the one-time
 next-due wake ({"action": "wake", ...}), optionally by a change to the DAG bundle, and by people:
 {"action": "wake", "holdMinutes": N, "reason": "..."}, {"action": "sleep", "reason": "...", "force": false},
-{"action": "status"}. Reserved concurrency 1 keeps one waker at a time; every count it sets is absolute,
-so a repeated or overlapping decision changes nothing.
+{"action": "status"}. A lease (adapters/lease.py) keeps one deciding waker at a time without reserved
+concurrency; a status request decides nothing and takes no lease. Every count it sets is absolute, so a
+repeated decision changes nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waker.adapters import cloudwatch, ecs, elbv2, rds, scheduler, sqs
+from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sqs
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
-from waker.model import WORKER, Decision, Observation, Status, WakerSettings, WakerState
+from waker.model import WORKER, Decision, Observation, Request, Status, WakerSettings, WakerState
 from waker.policy import decide
 
 logger = logging.getLogger("waker")
@@ -42,16 +43,16 @@ class WakerConfig:
     schedule_group: str
     scheduler_role_arn: str
     state_parameter: str
+    lease_parameter: str
     database_instance_id: str | None
     load_balancer: str | None  # CloudWatch dimension values, e.g. app/airflow-dev-ui/0123456789abcdef
     target_group: str | None
-    listener_rule_arn: str | None = None  # the UI rule the waker switches between Airflow and the waking page
-    api_target_group_arn: str | None = None
-    page_target_group_arn: str | None = None
+    listener_rule_arn: str | None = None  # the waking page's rule: catches the UI's visitors while asleep
+    api_target_group_arn: str | None = None  # whose health says the UI can be shown
 
     @property
     def switches_ui(self) -> bool:
-        return bool(self.listener_rule_arn and self.api_target_group_arn and self.page_target_group_arn)
+        return bool(self.listener_rule_arn and self.api_target_group_arn)
 
     @property
     def one_time_wake_name(self) -> str:
@@ -68,6 +69,7 @@ class WakerConfig:
             "SCHEDULE_GROUP",
             "SCHEDULER_ROLE_ARN",
             "STATE_PARAMETER",
+            "LEASE_PARAMETER",
         )
         missing = [key for key in required if not env.get(key)]
         if missing:
@@ -82,12 +84,12 @@ class WakerConfig:
             schedule_group=env["SCHEDULE_GROUP"],
             scheduler_role_arn=env["SCHEDULER_ROLE_ARN"],
             state_parameter=env["STATE_PARAMETER"],
+            lease_parameter=env["LEASE_PARAMETER"],
             database_instance_id=env.get("DB_INSTANCE_ID") or None,
             load_balancer=env.get("LOAD_BALANCER") or None,
             target_group=env.get("TARGET_GROUP") or None,
             listener_rule_arn=env.get("LISTENER_RULE_ARN") or None,
             api_target_group_arn=env.get("API_TARGET_GROUP_ARN") or None,
-            page_target_group_arn=env.get("PAGE_TARGET_GROUP_ARN") or None,
         )
 
 
@@ -110,7 +112,7 @@ class Clients:
 
 
 def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation:
-    desired, running = ecs.service_counts(clients.ecs, config.cluster, config.settings.services)
+    desired, running, events = ecs.service_counts(clients.ecs, config.cluster, config.settings.services)
     visible, in_flight = sqs.depth(clients.sqs, config.broker_queue_url)
     requests = 0
     if config.load_balancer and config.target_group:
@@ -135,9 +137,10 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
         reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now),
         broker_visible=visible,
         broker_in_flight=in_flight,
-        event_queue_messages=sqs.total_depth(clients.sqs, config.event_queue_urls),
+        event_queue_messages=sqs.visible_messages(clients.sqs, config.event_queue_urls),
         ui_requests=requests,
         database_status=database,
+        service_events=events,
     )
 
 
@@ -155,6 +158,10 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
         "nextDueAt": state.next_due_at.isoformat() if state.next_due_at else None,
         "holdUntil": state.hold_until.isoformat() if state.hold_until else None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
+        "notStarting": {
+            c: {"shortSince": state.short_since.get(c), "events": list(observed.service_events.get(c, ()))}
+            for c in decision.not_starting
+        },
         "signals": {
             "brokerVisible": observed.broker_visible,
             "brokerInFlight": observed.broker_in_flight,
@@ -176,13 +183,49 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
     }
 
 
-def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, function_arn: str) -> dict[str, Any]:
+# The lease outlives the function's 60 s timeout; a tick waits briefly (the next comes in a minute), a person's
+# request waits longer.
+LEASE_TTL = timedelta(seconds=90)
+LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0}
+
+
+def handle(
+    event: Any,
+    *,
+    config: WakerConfig,
+    clients: Clients,
+    now: datetime,
+    function_arn: str,
+    holder: str = "waker",
+    clock: Any = None,
+    lease_wait_seconds: float | None = None,
+) -> dict[str, Any]:
     try:
         request = parse_event(event, default_hold_minutes=config.settings.default_hold_minutes)
     except BadEvent as error:
         log("rejected", error=str(error), received=event)
         return {"ok": False, "error": str(error)}
+    if isinstance(request, Status):
+        return _decide(request, config=config, clients=clients, now=now, function_arn=function_arn)
+    if not lease.acquire(
+        clients.ssm,
+        config.lease_parameter,
+        holder,
+        now=clock or (lambda: now),
+        ttl=LEASE_TTL,
+        wait_seconds=LEASE_WAIT_SECONDS[request.kind] if lease_wait_seconds is None else lease_wait_seconds,
+    ):
+        log("busy", action=request.kind)
+        return {"ok": False, "busy": True, "error": "another waker run is deciding; try again in a minute"}
+    try:
+        return _decide(request, config=config, clients=clients, now=now, function_arn=function_arn)
+    finally:
+        lease.release(clients.ssm, config.lease_parameter, holder)
 
+
+def _decide(
+    request: Request, *, config: WakerConfig, clients: Clients, now: datetime, function_arn: str
+) -> dict[str, Any]:
     state = state_store.load(clients.ssm, config.state_parameter)
     observed = observe(config, clients, now)
     decision = decide(now, config.settings, observed, state, request)
@@ -210,18 +253,9 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
     ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
     route_changed = False
     if decision.ui_route and config.switches_ui:
-        assert config.listener_rule_arn and config.api_target_group_arn and config.page_target_group_arn
-        if (
-            elbv2.current_route(clients.elbv2, config.listener_rule_arn, config.api_target_group_arn)
-            != decision.ui_route
-        ):
-            elbv2.route_to(
-                clients.elbv2,
-                config.listener_rule_arn,
-                airflow_target_group=config.api_target_group_arn,
-                page_target_group=config.page_target_group_arn,
-                route=decision.ui_route,
-            )
+        assert config.listener_rule_arn
+        if elbv2.current_route(clients.elbv2, config.listener_rule_arn) != decision.ui_route:
+            elbv2.route_to(clients.elbv2, config.listener_rule_arn, route=decision.ui_route)
             route_changed = True
     state_store.save(clients.ssm, config.state_parameter, new_state)
 
@@ -234,6 +268,7 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
             "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
             "WakerReporterStale": 1 if decision.reporter_stale else 0,
             "WakerScaleChanges": len(changes),
+            "WakerServicesNotStarting": len(decision.not_starting),
         },
     )
     log(
@@ -250,6 +285,7 @@ def handle(event: Any, *, config: WakerConfig, clients: Clients, now: datetime, 
         ui_route_changed=route_changed,
         reporter_stale=decision.reporter_stale,
         refused=decision.refused,
+        not_starting={c: list(observed.service_events.get(c, ())) for c in decision.not_starting},
     )
     return report(request.kind, decision, observed, new_state)
 
@@ -261,4 +297,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         clients=Clients.from_boto3(),
         now=datetime.now(UTC),
         function_arn=context.invoked_function_arn,
+        holder=context.aws_request_id,
+        clock=lambda: datetime.now(UTC),
     )

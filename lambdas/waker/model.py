@@ -32,6 +32,11 @@ class WakerSettings:
     database_stop_after_minutes: int = 120  # stop RDS only if the next wake is at least this far away
     default_hold_minutes: int = 60
     max_visit_wakes_per_day: int = 12  # wakes from the waking page (a crawler cannot keep the stack up)
+    # Workers protect themselves from scale-in while they hold a task (the image's worker_protection), so
+    # workers may be scaled in while tasks run on others.
+    scale_in_protection: bool = False
+    # A service whose running count stays below its desired count this long raises the alarm.
+    start_limit_minutes: int = 15
 
     @property
     def core(self) -> tuple[str, ...]:
@@ -85,15 +90,19 @@ class Observation:
     running: Mapping[str, int]
     reporter: ReporterMetrics | None = None
     broker_visible: int = 0
-    broker_in_flight: int = 0
-    event_queue_messages: int = 0
+    broker_in_flight: int = 0  # received by a worker, or orphaned by one that died: not demand on its own
+    event_queue_messages: int = 0  # visible messages on the watched event queues
     ui_requests: int = 0
     database_status: str | None = None  # None: the waker does not manage the database
     api_server_healthy: bool | None = None  # None: no load balancer (so no waking page to switch)
+    service_events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # newest ECS events
 
     @property
     def queued_messages(self) -> int:
-        return self.broker_visible + self.broker_in_flight + self.event_queue_messages
+        """Messages waiting for someone to take them. In-flight broker messages are left out: one a worker
+        holds is running (the reporter says so), and one a killed worker left behind stays invisible for the
+        broker's visibility timeout (hours) and no worker could take it."""
+        return self.broker_visible + self.event_queue_messages
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,8 @@ class WakerState:
     last_reason: str = ""
     visit_wakes_day: str = ""  # UTC date of the count below
     visit_wakes: int = 0
+    # component -> when its running count first fell short of its desired count (ISO time)
+    short_since: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})
@@ -177,6 +188,7 @@ class Decision:
     reporter_stale: bool = False
     refused: bool = False
     ui_route: UiRoute | None = None  # where the load balancer sends visitors (None: no load balancer)
+    not_starting: tuple[str, ...] = ()  # services short of their desired count for longer than the limit
 
     def changes(self, observed: Observation) -> dict[str, int]:
         """Services whose desired count must change (absolute counts, so repeating is harmless)."""

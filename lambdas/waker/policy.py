@@ -2,7 +2,8 @@
 
 Invariants kept here (and checked by property tests):
 1. No scale-in kills a running task: core services never go to zero while work is active or unknown, and
-   workers are never reduced while a task runs, is in flight on the broker, or activity is unknown.
+   workers are never reduced while activity is unknown, nor while a task runs unless the workers protect
+   themselves from scale-in (then ECS stops only idle ones).
 2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead
    grows by the database start time while the database is stopped), and going to sleep schedules a wake
    at that moment.
@@ -53,11 +54,12 @@ def wake_lead(settings: WakerSettings, observed: Observation) -> timedelta:
 
 
 def worker_target(settings: WakerSettings, observed: Observation, reporter: ReporterMetrics | None) -> int:
-    """Workers for queued plus running Celery tasks at the configured concurrency, within bounds."""
-    on_broker = observed.broker_visible + observed.broker_in_flight
-    from_reporter = reporter.tasks("queued", "running") if reporter else 0
-    demand = max(on_broker, from_reporter)
-    return min(settings.max_workers, math.ceil(demand / settings.worker_concurrency))
+    """Workers for waiting plus running Celery tasks at the configured concurrency, within bounds. Waiting
+    work is the visible broker messages or the reporter's queued tasks (the same tasks, seen twice);
+    running work is the reporter's. In-flight messages alone are no demand (see `Observation`)."""
+    waiting = max(observed.broker_visible, reporter.tasks("queued") if reporter else 0)
+    running = reporter.tasks("running") if reporter else 0
+    return min(settings.max_workers, math.ceil((waiting + running) / settings.worker_concurrency))
 
 
 def _hold(state: WakerState, now: datetime) -> bool:
@@ -100,7 +102,41 @@ def decide(
         decision = _decide_asleep(now, settings, observed, state, request)
     if refused_visit:
         decision = replace(decision, reason=refused_visit + decision.reason)
-    return replace(decision, ui_route=ui_route(decision, observed))
+    short_since, not_starting = services_not_starting(now, settings, observed, state)
+    if not_starting:
+        since = {c: short_since[c][11:16] for c in not_starting}
+        decision = replace(
+            decision,
+            reason=decision.reason
+            + "; not starting: "
+            + ", ".join(f"{c} (short since {since[c]})" for c in not_starting),
+        )
+    return replace(
+        decision,
+        ui_route=ui_route(decision, observed),
+        state=decision.state.but(short_since=short_since),
+        not_starting=not_starting,
+    )
+
+
+def services_not_starting(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Services whose running count has stayed below the desired count longer than the start limit: tasks
+    that cannot be placed (no capacity, an architecture or Spot not offered, an image that cannot be pulled)
+    must not go unnoticed. Returns when each service fell short, and the ones past the limit."""
+    short_since: dict[str, str] = {}
+    for component, wanted in observed.desired.items():
+        if wanted > observed.running.get(component, 0):
+            short_since[component] = state.short_since.get(component) or now.isoformat()
+    late = tuple(
+        sorted(
+            c
+            for c, since in short_since.items()
+            if now - datetime.fromisoformat(since) >= _minutes(settings.start_limit_minutes)
+        )
+    )
+    return short_since, late
 
 
 def ui_route(decision: Decision, observed: Observation) -> UiRoute | None:
@@ -225,13 +261,13 @@ def _decide_awake(
         state = state.but(awake_since=now, asleep_since=None)
     booting = now - state.awake_since < _minutes(settings.boot_grace_minutes) if state.awake_since else False
     unknown = reporter is None
-    running_tasks = observed.broker_in_flight + (reporter.tasks("running") if reporter else 0)
+    running_tasks = reporter.tasks("running") if reporter else 0
     active = observed.queued_messages + (reporter.active if reporter else 0)
 
     current_workers = observed.desired.get(WORKER, 0)
     workers = worker_target(settings, observed, reporter)
-    if workers < current_workers and (running_tasks > 0 or unknown):
-        workers = current_workers  # never scale in under a running task (or when we cannot tell)
+    if workers < current_workers and (unknown or (running_tasks > 0 and not settings.scale_in_protection)):
+        workers = current_workers  # never scale in when we cannot tell, nor under an unprotected running task
     awake = _awake_counts(settings, workers)
 
     next_wake = _next_wake(settings, observed, state)

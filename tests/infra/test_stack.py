@@ -69,7 +69,12 @@ def test_database_protection_differs_between_dev_and_prod(recordings):
     prod = recordings["prod"].one(RDS)
     assert prod.inputs["deletionProtection"] is True
     assert prod.inputs.get("skipFinalSnapshot") is False
-    assert prod.inputs["finalSnapshotIdentifier"] == "airflow-prod-final"
+    # Regression: a fixed "airflow-prod-final" made a second destroy or a replacement fail (the snapshot
+    # exists). Each incarnation of the instance (its identifier and snapshot) gets its own suffix.
+    suffix = recordings["prod"].one("random:index/randomId:RandomId", "database-final-snapshot")
+    assert prod.inputs["finalSnapshotIdentifier"] == f"airflow-prod-final-{suffix.outputs['hex']}"
+    assert suffix.inputs["keepers"] == {"identifier": "airflow-prod", "restoreFrom": ""}
+    assert prod.inputs["allowMajorVersionUpgrade"] is True, "a change of engineVersion is a major upgrade"
     assert prod.inputs["backupRetentionPeriod"] >= 7
     assert prod.protect
     dev = recordings["dev"].one(RDS)

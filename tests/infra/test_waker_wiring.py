@@ -19,7 +19,10 @@ def waker_function(recording: Recording):
 
 def test_waker_function_runs_one_at_a_time_with_only_boto3(recording: Recording):
     function = waker_function(recording)
-    assert function.inputs["reservedConcurrentExecutions"] == 1
+    # Regression: reserved concurrency fails on new accounts ("decreases account's
+    # UnreservedConcurrentExecution below its minimum"); the waker's lease keeps it single-flight instead.
+    for lambda_function in recording.of_type(FUNCTION):
+        assert not lambda_function.inputs.get("reservedConcurrentExecutions"), lambda_function.name
     assert function.inputs["handler"] == "waker.handler.handler"
     assert function.inputs["runtime"].startswith("python3.")
     env = function.inputs["environment"]["variables"]
@@ -28,6 +31,7 @@ def test_waker_function_runs_one_at_a_time_with_only_boto3(recording: Recording)
     assert env["CLUSTER"] == recording.exports["clusterName"]
     assert env["BROKER_QUEUE_URL"] == recording.exports["brokerQueueUrl"]
     assert env["METRIC_NAMESPACE"] == f"Airflow/airflow-{recording.stack}"
+    assert env["LEASE_PARAMETER"] == f"/airflow-{recording.stack}/waker/lease"
 
 
 def test_every_minute_a_tick_and_each_window_a_held_wake(recordings):
@@ -105,8 +109,10 @@ def test_waker_role_is_scoped_to_this_stack(recordings):
         assert by_action["scheduler:CreateSchedule"]["Resource"] == [
             f"arn:aws-us-gov:scheduler:us-gov-east-1:123456789012:schedule/{stack}/{stack}-next-due-wake"
         ]
-        assert by_action["ssm:PutParameter"]["Resource"] == [
-            f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/state"
+        writes = sorted(r for st in document["Statement"] if "ssm:PutParameter" in st["Action"] for r in st["Resource"])
+        assert writes == [
+            f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/lease",
+            f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/state",
         ]
         assert by_action["sqs:GetQueueAttributes"]["Resource"][0].endswith(f":{stack}-celery")
         assert "ecs:UpdateService" in by_action and "ecs:*" not in by_action
@@ -145,11 +151,12 @@ def test_alarms_on_waker_errors_silence_and_a_stale_reporter(recording: Recordin
         a.inputs["name"].removeprefix(prefix): a.inputs
         for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     }
-    assert set(alarms) == {"waker-errors", "waker-silent", "reporter-stale"}
+    assert set(alarms) == {"waker-errors", "waker-silent", "reporter-stale", "services-not-starting"}
     topic = recording.exports["alarmTopicArn"]
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
     assert alarms["waker-silent"]["treatMissingData"] == "breaching"
     assert alarms["reporter-stale"]["namespace"] == f"Airflow/airflow-{recording.stack}"
+    assert alarms["services-not-starting"]["metricName"] == "WakerServicesNotStarting"
 
 
 def test_dashboard_shows_awake_work_queue_and_decisions(recording: Recording):

@@ -11,7 +11,7 @@ from offline import run_stack
 RULE = "aws:lb/listenerRule:ListenerRule"
 
 
-def test_the_page_sits_behind_the_same_listener_with_the_rules_actions_owned_by_the_waker(recordings):
+def test_the_page_sits_behind_the_same_listener_with_only_the_rules_conditions_owned_by_the_waker(recordings):
     prod = recordings["prod"]
     target = prod.one("aws:lb/targetGroup:TargetGroup", "waking-page-target")
     assert target.inputs["targetType"] == "lambda"
@@ -25,24 +25,37 @@ def test_the_page_sits_behind_the_same_listener_with_the_rules_actions_owned_by_
     rule = prod.one(RULE)
     https = prod.one("aws:lb/listener:Listener", "ui-https")
     assert rule.inputs["listenerArn"] == https.outputs["arn"], "same listener: same TLS (and OIDC)"
-    assert rule.ignore_changes == ["actions"], "pulumi up never undoes the waker's switch"
-    forward = rule.inputs["actions"][-1]["forward"]["targetGroups"]
+    # Regression: with the actions ignored, enabling or rotating OIDC later never reached this rule.
+    assert rule.ignore_changes == ["conditions"], "pulumi up owns the actions; the waker only the switch"
+    assert rule.inputs["actions"][-1] == {"type": "forward", "order": 1, "targetGroupArn": target.outputs["arn"]}
+    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}], "a new stack sleeps"
     api = prod.one("aws:lb/targetGroup:TargetGroup", "ui-api-server").outputs["arn"]
-    assert {g["arn"]: g["weight"] for g in forward} == {api: 0, target.outputs["arn"]: 1}, "a new stack sleeps"
 
     env = prod.one("aws:lambda/function:Function", "waker-function").inputs["environment"]["variables"]
     assert env["LISTENER_RULE_ARN"] == rule.outputs["arn"]
-    assert env["API_TARGET_GROUP_ARN"] == api and env["PAGE_TARGET_GROUP_ARN"] == target.outputs["arn"]
+    assert env["API_TARGET_GROUP_ARN"] == api and "PAGE_TARGET_GROUP_ARN" not in env
     policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "waker-function").inputs["policy"])
     modify = next(s for s in policy["Statement"] if s["Action"] == ["elasticloadbalancing:ModifyRule"])
     assert modify["Resource"] == [rule.outputs["arn"]]
 
 
-def test_oidc_guards_the_waking_page_too(recordings):
-    rule = recordings["existing-vpc-oidc"].one(RULE)
-    actions = rule.inputs["actions"]
-    assert is_rpc_secret(actions), "the OIDC client secret stays a Pulumi secret"
-    assert [a["type"] for a in actions["value"]] == ["authenticate-oidc", "forward"]
+def test_oidc_guards_the_waking_page_and_the_listener_alike(recordings):
+    recording = recordings["existing-vpc-oidc"]
+    rule = recording.one(RULE).inputs["actions"]
+    listener = recording.one("aws:lb/listener:Listener", "ui-https").inputs["defaultActions"]
+    assert is_rpc_secret(rule) and is_rpc_secret(listener), "the OIDC client secret stays a Pulumi secret"
+    assert [a["type"] for a in rule["value"]] == ["authenticate-oidc", "forward"]
+    assert [a["type"] for a in listener["value"]] == ["authenticate-oidc", "forward"]
+    assert rule["value"][0] == listener["value"][0], "the same authentication in front of both targets"
+
+
+def test_turning_oidc_on_later_reaches_the_rule_that_carries_the_traffic(recordings):
+    """Regression: the rule's actions were ignored, so OIDC enabled after the first deploy never reached it.
+    Now the actions differ between the two configurations and nothing ignores them."""
+    without = recordings["prod"].one(RULE)
+    with_oidc = recordings["existing-vpc-oidc"].one(RULE)
+    assert "actions" not in without.ignore_changes and "actions" not in with_oidc.ignore_changes
+    assert [a["type"] for a in without.inputs["actions"]] == ["forward"]
 
 
 def test_the_page_may_only_invoke_the_waker(recordings):

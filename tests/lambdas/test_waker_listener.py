@@ -1,4 +1,8 @@
-"""The waker switches the UI between the waking page and Airflow (moto elbv2, us-gov-east-1)."""
+"""The waker switches the UI between the waking page and Airflow (moto elbv2, us-gov-east-1).
+
+It switches the waking page's rule by its conditions only; the rule's actions (OIDC, then the page) are
+never sent, so the authentication in front of the UI cannot be dropped or altered by the waker.
+"""
 
 from __future__ import annotations
 
@@ -17,34 +21,37 @@ def world():
         yield world
 
 
-def weights(world) -> dict[str, int]:
-    elbv2 = boto3.client("elbv2")
-    rule = elbv2.describe_rules(RuleArns=[world.config.listener_rule_arn])["Rules"][0]
-    forward = next(a for a in rule["Actions"] if a["Type"] == "forward")
-    names = {world.config.api_target_group_arn: "airflow", world.config.page_target_group_arn: "page"}
-    return {names[g["TargetGroupArn"]]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
+def rule(world) -> dict:
+    return boto3.client("elbv2").describe_rules(RuleArns=[world.config.listener_rule_arn])["Rules"][0]
+
+
+def catches_visitors(world) -> bool:
+    return any(c["Field"] == "path-pattern" for c in rule(world)["Conditions"])
 
 
 def test_asleep_the_page_then_airflow_once_healthy_then_the_page_again(world):
+    actions = rule(world)["Actions"]
     assert world.invoke(TICK, START)["uiRoute"] == "waking-page"
-    assert weights(world) == {"airflow": 0, "page": 1}
+    assert catches_visitors(world)
 
     # A visit wakes the stack; until the api-server's target is healthy, visitors stay on the page.
     woke = world.invoke({"action": "wake", "holdMinutes": 30, "reason": "UI visit", "source": "visit"}, START)
     assert woke["state"] == "waking" and woke["uiRoute"] == "waking-page"
-    assert weights(world) == {"airflow": 0, "page": 1}
+    assert catches_visitors(world)
 
     boto3.client("elbv2").register_targets(
         TargetGroupArn=world.config.api_target_group_arn, Targets=[{"Id": "10.40.0.10", "Port": 8080}]
     )
     up = world.invoke(TICK, START + minutes(4))
-    assert up["uiRoute"] == "airflow" and weights(world) == {"airflow": 1, "page": 0}
+    assert up["uiRoute"] == "airflow" and not catches_visitors(world)
+    assert rule(world)["Actions"] == actions, "the authentication and the page's target are untouched"
 
     world.report(START + minutes(50))
     assert world.invoke(TICK, START + minutes(50.5))["uiRoute"] == "airflow", "idle, not yet asleep"
     world.report(START + minutes(66))
     asleep = world.invoke(TICK, START + minutes(66.5))
-    assert asleep["state"] == "asleep" and weights(world) == {"airflow": 0, "page": 1}
+    assert asleep["state"] == "asleep" and catches_visitors(world)
+    assert rule(world)["Actions"] == actions
 
 
 def test_repeated_ticks_leave_the_rule_alone(world, monkeypatch):

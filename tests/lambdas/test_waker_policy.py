@@ -161,6 +161,29 @@ def test_no_worker_is_stopped_while_a_task_runs():
     assert decide(NOW, SETTINGS, observe(current, reporter=done), awake_state(), Tick()).desired["worker"] == 0
 
 
+def test_protected_workers_scale_in_to_what_runs_while_tasks_still_run():
+    """With scale-in protection the busy worker protects itself, so the idle ones may go at once."""
+    protected = WakerSettings(**{**SETTINGS.__dict__, "scale_in_protection": True})
+    current = {**AWAKE, "worker": 3}
+    running = reporter(task_instances={"running": 1}, dag_runs_running=1)
+    decision = decide(NOW, protected, observe(current, reporter=running), awake_state(), Tick())
+    assert decision.desired["worker"] == 1, "one worker for the running task; ECS stops only idle ones"
+    silent = decide(NOW, protected, observe(current, reporter=None), awake_state(), Tick())
+    assert silent.desired["worker"] == 3, "unknown activity never scales in, protected or not"
+
+
+def test_an_orphaned_in_flight_message_neither_wakes_nor_holds_the_stack():
+    """Regression: a message left in flight by a killed worker stays invisible for the visibility timeout
+    (6 h); counting it as work woke the stack and held it awake with a worker that could never receive it."""
+    asleep = decide(NOW, SETTINGS, observe(broker_in_flight=1), WakerState(), Tick())
+    assert asleep.mode == "asleep", asleep.reason
+    idle = awake_state().but(idle_since=NOW - minutes(20))
+    awake = decide(
+        NOW, SETTINGS, observe({**AWAKE, "worker": 1}, reporter=reporter(), broker_in_flight=1), idle, Tick()
+    )
+    assert awake.mode == "asleep" and awake.desired["worker"] == 0, awake.reason
+
+
 def test_idle_for_the_configured_minutes_goes_to_sleep_and_writes_the_next_wake():
     idle = reporter(seconds_until_next_due=3 * 3600)
     first = decide(NOW, SETTINGS, observe(AWAKE, reporter=idle), awake_state(), Tick())
@@ -184,7 +207,6 @@ def test_active_work_resets_the_idle_clock():
     "signal",
     [
         {"broker_visible": 1},
-        {"broker_in_flight": 1},
         {"ui_requests": 3},
         {"event_queue_messages": 2},
     ],
@@ -339,26 +361,41 @@ waker_settings = st.builds(
 )
 
 
-def _known_active(settings: WakerSettings, observed: Observation) -> tuple[bool, bool]:
+def _known_active(settings: WakerSettings, observed: Observation) -> tuple[bool, int | None]:
+    """(busy, tasks running: None when unknown)."""
     rep = observed.reporter
     fresh = rep is not None and NOW - rep.published_at <= minutes(settings.reporter_stale_minutes)
-    active = observed.queued_messages > 0 or (fresh and rep is not None and rep.active > 0)
-    running = observed.broker_in_flight > 0 or (fresh and rep is not None and rep.tasks("running") > 0)
-    return active or not fresh, running or not fresh
+    active = observed.broker_visible + observed.event_queue_messages > 0 or (
+        fresh and rep is not None and rep.active > 0
+    )
+    running = rep.tasks("running") if fresh and rep is not None else None
+    return active or not fresh, running
 
 
 @settings(max_examples=400, deadline=None)
 @given(
-    waker_settings, observations, states, st.one_of(st.just(Tick()), st.builds(Wake, st.integers(0, 60), st.just("t")))
+    waker_settings,
+    observations,
+    states,
+    st.one_of(st.just(Tick()), st.builds(Wake, st.integers(0, 60), st.just("t"))),
+    st.booleans(),
 )
-def test_never_a_scale_in_with_active_or_unknown_work(config, observed, state, request):
+def test_never_a_scale_in_with_active_or_unknown_work(config, observed, state, request, protected):
+    config = WakerSettings(**{**config.__dict__, "scale_in_protection": protected})
     decision = decide(NOW, config, observed, state, request)
-    busy, tasks_running = _known_active(config, observed)
+    busy, running = _known_active(config, observed)
     was_awake = observed.desired["scheduler"] > 0
+    workers, current = decision.desired["worker"], observed.desired["worker"]
     if was_awake and busy:
         assert all(decision.desired[c] == 1 for c in CORE)
-    if was_awake and tasks_running:
-        assert decision.desired["worker"] >= observed.desired["worker"]
+    if was_awake and running is None:
+        assert workers >= current, "unknown activity: no scale-in"
+    if was_awake and running and not protected:
+        assert workers >= current, "unprotected workers are never scaled in under a running task"
+    if was_awake and running and protected:
+        # Enough workers for what runs (within max_workers: ECS keeps protected tasks past the count anyway).
+        needed = -(-running // config.worker_concurrency)
+        assert workers >= min(current, needed, config.max_workers), "enough workers for what runs"
 
 
 @settings(max_examples=400, deadline=None)
@@ -458,3 +495,18 @@ def test_visitors_never_reach_a_stopped_or_unhealthy_api_server(config, observed
     if decision.ui_route == "airflow":
         assert healthy is True and decision.desired["api-server"] == 1
     assert (decision.ui_route is None) == (healthy is None)
+
+
+# --- services that do not start ----------------------------------------------------------------------------
+
+
+def test_a_service_short_of_its_desired_count_past_the_limit_is_reported():
+    """Unknown in GovCloud: ARM64 on Fargate Spot. A service whose tasks never start must not go unnoticed."""
+    short = Observation(desired={**AWAKE, "worker": 2}, running={**AWAKE, "worker": 0}, reporter=reporter())
+    first = decide(NOW, SETTINGS, short, awake_state(), Tick())
+    assert first.not_starting == () and first.state.short_since == {"worker": NOW.isoformat()}
+    later = decide(NOW + minutes(SETTINGS.start_limit_minutes), SETTINGS, short, first.state, Tick())
+    assert later.not_starting == ("worker",) and "not starting: worker" in later.reason
+    started = Observation(desired={**AWAKE, "worker": 2}, running={**AWAKE, "worker": 2}, reporter=reporter())
+    fine = decide(NOW + minutes(20), SETTINGS, started, later.state, Tick())
+    assert fine.not_starting == () and fine.state.short_since == {}

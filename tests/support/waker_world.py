@@ -35,8 +35,8 @@ class World:
     config: WakerConfig
     queue_url: str
 
-    def invoke(self, event: Any, at: datetime) -> dict[str, Any]:
-        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN)
+    def invoke(self, event: Any, at: datetime, **options: Any) -> dict[str, Any]:
+        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN, **options)
 
     def desired(self) -> dict[str, int]:
         services = self.clients.ecs.describe_services(cluster=STACK, services=list(SERVICES))["services"]
@@ -63,9 +63,26 @@ class World:
         return schedule["ScheduleExpression"]
 
 
+OIDC_ACTION = {
+    "Type": "authenticate-oidc",
+    "Order": 1,
+    "AuthenticateOidcConfig": {
+        "Issuer": "https://login.example.gov",
+        "AuthorizationEndpoint": "https://login.example.gov/authorize",
+        "TokenEndpoint": "https://login.example.gov/token",
+        "UserInfoEndpoint": "https://login.example.gov/userinfo",
+        "ClientId": "airflow",
+        "ClientSecret": "oidc-client-secret",
+        "Scope": "openid",
+        "OnUnauthenticatedRequest": "authenticate",
+    },
+}
+
+
 def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
-    """The UI's load balancer as the program declares it: a rule forwarding to the api-server's and the
-    waking page's target groups, all the weight on the page (a new stack sleeps)."""
+    """The UI's load balancer as the program declares it with OIDC: the listener authenticates, then forwards
+    to the api-server; the waking page's rule authenticates, then forwards to the page, and catches every
+    path (a new stack sleeps)."""
     other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.4.0/22", AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
     elbv2 = boto3.client("elbv2")
     alb = elbv2.create_load_balancer(Name=f"{STACK}-ui", Subnets=[subnet, other], Type="application")
@@ -75,26 +92,18 @@ def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
     ][0]["TargetGroupArn"]
     page = elbv2.create_target_group(Name=f"{STACK}-page", TargetType="lambda")["TargetGroups"][0]["TargetGroupArn"]
     listener = elbv2.create_listener(
-        LoadBalancerArn=alb_arn, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": api}]
+        LoadBalancerArn=alb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[OIDC_ACTION, {"Type": "forward", "Order": 2, "TargetGroupArn": api}],
     )
     rule = elbv2.create_rule(
         ListenerArn=listener["Listeners"][0]["ListenerArn"],
         Priority=1,
-        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
-        Actions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [{"TargetGroupArn": api, "Weight": 0}, {"TargetGroupArn": page, "Weight": 1}]
-                },
-            }
-        ],
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+        Actions=[OIDC_ACTION, {"Type": "forward", "Order": 2, "TargetGroupArn": page}],
     )
-    return {
-        "LISTENER_RULE_ARN": rule["Rules"][0]["RuleArn"],
-        "API_TARGET_GROUP_ARN": api,
-        "PAGE_TARGET_GROUP_ARN": page,
-    }
+    return {"LISTENER_RULE_ARN": rule["Rules"][0]["RuleArn"], "API_TARGET_GROUP_ARN": api}
 
 
 @contextlib.contextmanager
@@ -159,6 +168,7 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                     "SCHEDULE_GROUP": STACK,
                     "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
                     "STATE_PARAMETER": f"/{STACK}/waker/state",
+                    "LEASE_PARAMETER": f"/{STACK}/waker/lease",
                     "DB_INSTANCE_ID": STACK if database else "",
                     **balancer,
                 }

@@ -15,5 +15,6 @@ def depth(sqs: Any, queue_url: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def total_depth(sqs: Any, queue_urls: Sequence[str]) -> int:
-    return sum(sum(depth(sqs, url)) for url in queue_urls)
+def visible_messages(sqs: Any, queue_urls: Sequence[str]) -> int:
+    """Messages waiting on the watched event queues (in flight: an asset watcher already holds them)."""
+    return sum(depth(sqs, url)[0] for url in queue_urls)

@@ -1,0 +1,68 @@
+"""Read-only AWS APIs the stand-in adds to moto, for the preflight check and the rehearsal.
+
+- `iam:SimulatePrincipalPolicy`, answered by the same evaluator that enforces IAM here
+  (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html).
+- `lambda:GetAccountSettings`, answering the account's concurrency as `STANDIN_LAMBDA_CONCURRENCY` sets it
+  (default 1000, AWS's usual quota; new accounts may get 10)
+  (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from rehearsal.aws.iam_policy import evaluate
+from rehearsal.aws.server import role_policies
+
+
+def _simulate_principal_policy(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    source = self._get_param("PolicySourceArn")
+    actions = self._get_multi_param("ActionNames.member")
+    resources = self._get_multi_param("ResourceArns.member") or ["*"]
+    account = source.split(":")[4]
+    partition = source.split(":")[1]
+    kind, _, name = source.split(":", 5)[5].partition("/")
+    policies = role_policies(account, partition, name.rsplit("/", 1)[-1]) if kind == "role" else []
+    results = []
+    for action in actions:
+        for resource in resources:
+            verdict = evaluate(policies, action, resource, {})
+            results.append(
+                {
+                    "EvalActionName": action,
+                    "EvalResourceName": resource,
+                    "EvalDecision": "allowed" if verdict.allowed else "implicitDeny",
+                    "MatchedStatements": [],
+                    "MissingContextValues": [],
+                }
+            )
+    return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+
+def _get_account_settings(self: Any) -> Any:
+    limit = int(os.environ.get("STANDIN_LAMBDA_CONCURRENCY", "1000"))
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": 262144000,
+            "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": limit,
+            "UnreservedConcurrentExecutions": limit,
+        },
+        "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
+    }
+    return 200, {"content-type": "application/json"}, json.dumps(body)
+
+
+def install() -> None:
+    from moto.awslambda import urls as lambda_urls
+    from moto.awslambda.responses import LambdaResponse
+    from moto.iam.responses import IamResponse
+
+    IamResponse.simulate_principal_policy = _simulate_principal_policy  # type: ignore[attr-defined]
+    LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
+    lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch
