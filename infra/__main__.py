@@ -8,6 +8,7 @@ from components.broker import Broker, BrokerArgs
 from components.database import Database, DatabaseArgs
 from components.image import AirflowImage, AirflowImageArgs
 from components.network import Network, NetworkArgs
+from components.operator_access import OperatorAccess, OperatorAccessArgs
 from components.secrets import AirflowSecrets, AirflowSecretsArgs
 from components.storage import Storage, StorageArgs
 from components.ui import WebUi, WebUiArgs
@@ -101,6 +102,21 @@ waker = Waker(
     opts,
 )
 
+operators = OperatorAccess(
+    "operators",
+    OperatorAccessArgs(
+        context=context,
+        waker_function_arn=waker.function.arn,
+        database_arn=database.arn,
+        database_identifier=database.identifier,
+        bucket_arn=storage.bucket_arn,
+        cluster_name=airflow.cluster_name,
+        service_names=airflow.service_names,
+        migration_status_arn=airflow.migration.status.arn,
+    ),
+    opts,
+)
+
 pulumi.export("region", settings.region)
 pulumi.export("airflowVersion", settings.image.airflow_version if not settings.image.uri else "from image")
 pulumi.export("clusterName", airflow.cluster_name)
@@ -124,3 +140,4 @@ pulumi.export("wakerFunction", waker.function_name)
 pulumi.export("alarmTopicArn", waker.alarm_topic.arn)
 pulumi.export("dashboardName", waker.dashboard.dashboard_name)
 pulumi.export("metricNamespace", context.metric_namespace)
+pulumi.export("operatorPolicyArn", operators.policy_arn)

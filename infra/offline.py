@@ -152,7 +152,9 @@ class StackMocks(pulumi_mocks.Mocks):
                 "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0=",
             }
 
-        if service == "iam":
+        if resource_type == "aws:iam/policy:Policy":
+            outputs["arn"] = self.arn("iam", f"policy/{name}", regional=False)
+        elif service == "iam":
             outputs["arn"] = self.arn("iam", f"role/{name}", regional=False)
         elif resource_type == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}{_short_hash(args.name)}"
@@ -200,6 +202,15 @@ class StackMocks(pulumi_mocks.Mocks):
             outputs.update(
                 arn=self.arn("elasticloadbalancing", f"loadbalancer/app/{name}/0123456789abcdef"),
                 dnsName=f"{name}-1234567890.{self.region}.elb.amazonaws.com",
+            )
+        elif resource_type == "aws:lb/listener:Listener":
+            outputs["arn"] = self.arn(
+                "elasticloadbalancing", f"listener/app/airflow-ui/0123456789abcdef/{_short_hash(args.name)}"
+            )
+        elif resource_type == "aws:lb/listenerRule:ListenerRule":
+            outputs["arn"] = self.arn(
+                "elasticloadbalancing",
+                f"listener-rule/app/airflow-ui/0123456789abcdef/fedcba9876543210/{_short_hash(args.name)}",
             )
         elif resource_type == "aws:lb/targetGroup:TargetGroup":
             outputs["arn"] = self.arn("elasticloadbalancing", f"targetgroup/{name}/0123456789abcdef")

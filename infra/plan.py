@@ -1,7 +1,8 @@
 """Offline plan: what `pulumi up -s STACK` would create, with the settings that matter.
 
 Runs the real program under Pulumi's mocks with the stack's settings (no AWS account, no Pulumi CLI)
-and prints every resource it declares. Usage: `uv run python infra/plan.py dev` (or `make plan STACK=dev`).
+and prints every resource it declares, then checks them against AWS's documented constraints
+(infra/aws_constraints.py; exit 3 if AWS would refuse any). Usage: `uv run python infra/plan.py dev` (or `make plan STACK=dev`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from aws_constraints import resource_problems
 from config_schema import SettingsError
 from offline import RecordedResource, Recording, run_stack
 
@@ -137,10 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for stack in args.stack:
         try:
-            print(render(run_stack(stack)))
+            recording = run_stack(stack)
         except (SettingsError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)
             return 2
+        print(render(recording))
+        problems = resource_problems(recording)
+        if problems:
+            print(f"\nstack {stack}: AWS would refuse {len(problems)} declaration(s):", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 3
+        print(
+            f"\nAWS constraints: every declared resource checked, none refused ({len(recording.resources)} resources)"
+        )
         print()
     return 0
 

@@ -172,7 +172,7 @@ def _params(response: Any) -> dict[str, Any]:
 def install(enforcer: Enforcer) -> None:
     """Replace moto's authorization with the enforcer's (in this process)."""
     from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.core.exceptions import AccessDeniedError, RESTError
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
     from moto.s3.exceptions import BucketAccessDeniedError, S3AccessDeniedError
 
     import aws_constraints
@@ -183,7 +183,7 @@ def install(enforcer: Enforcer) -> None:
         params = _params(self)
         problem = aws_constraints.request_problem(service, operation, params)
         if problem:
-            raise RESTError("ValidationError", problem)
+            raise JsonRESTError("ValidationError", problem)
         request = authorization.Request(self.partition, self.region, self.current_account, params)
         lookups = MotoLookups(self.current_account, self.region, self.partition)
         allowed, principal, why = enforcer.decide(
@@ -234,11 +234,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-    import rehearsal.aws.extensions as extensions
+    from rehearsal.aws import extensions, lambda_runner
 
     enforcer = Enforcer(args.audit, args.admin_key)
     install(enforcer)
     extensions.install()
+    lambda_runner.install(f"http://127.0.0.1:{args.port}", args.audit.parent)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     print(f"stand-in AWS on http://127.0.0.1:{args.port}", flush=True)

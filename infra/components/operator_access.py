@@ -1,0 +1,104 @@
+"""What operators need, as one managed policy to attach to their roles (or an SSO permission set).
+
+Covers `airflow-stack status | wake | sleep | snapshot | stage` on this stack and `make deploy-dags` (the
+DAG bundle, then a wake request), scoped to this stack's resources. Exported as `operatorPolicyArn`.
+`airflow-stack preflight` is for whoever runs `pulumi up`, whose permissions are broader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+import iam_policies
+from airflow_env import DAGS_PREFIX
+from stack_context import StackContext
+
+
+@dataclass(frozen=True)
+class OperatorAccessArgs:
+    context: StackContext
+    waker_function_arn: pulumi.Input[str]
+    database_arn: pulumi.Input[str]
+    database_identifier: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    service_names: Mapping[str, pulumi.Input[str]]
+    migration_status_arn: pulumi.Input[str]
+
+
+def operator_policy(
+    context: StackContext,
+    *,
+    waker_function_arn: str,
+    database_arn: str,
+    database_identifier: str,
+    bucket_arn: str,
+    cluster_name: str,
+    service_names: list[str],
+    migration_status_arn: str,
+) -> dict[str, Any]:
+    snapshots = context.arn("rds", f"snapshot:{database_identifier}-*")
+    return iam_policies.policy(
+        # status, wake, sleep (and deploy-dags's wake request) ask the waker
+        iam_policies.allow(["lambda:InvokeFunction"], [waker_function_arn]),
+        # status: the database, the last migration, the services (and --wait follows them)
+        iam_policies.allow(["rds:DescribeDBInstances"], [database_arn]),
+        iam_policies.allow(["ssm:GetParameter"], [migration_status_arn]),
+        iam_policies.allow(
+            ["ecs:DescribeServices"], [context.arn("ecs", f"service/{cluster_name}/{name}") for name in service_names]
+        ),
+        # snapshot: a manual snapshot of this stack's database, tagged, then waited for;
+        # stage --from this stack: its snapshots and their key
+        iam_policies.allow(["rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"], [database_arn, snapshots]),
+        iam_policies.allow(["rds:AddTagsToResource"], [snapshots]),
+        iam_policies.allow(["kms:DescribeKey"], [context.arn("kms", "key/*")]),
+        # deploy-dags: sync dags/ in the bundle
+        iam_policies.allow(["s3:ListBucket"], [bucket_arn]),
+        iam_policies.allow(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{bucket_arn}/{DAGS_PREFIX}*"]),
+    )
+
+
+class OperatorAccess(pulumi.ComponentResource):
+    policy_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: OperatorAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("airflow:access:OperatorAccess", name, None, opts)
+        context = args.context
+        names = list(args.service_names.values())
+        document = pulumi.Output.all(
+            args.waker_function_arn,
+            args.database_arn,
+            args.database_identifier,
+            args.bucket_arn,
+            args.cluster_name,
+            args.migration_status_arn,
+            *names,
+        ).apply(
+            lambda v: json.dumps(
+                operator_policy(
+                    context,
+                    waker_function_arn=v[0],
+                    database_arn=v[1],
+                    database_identifier=v[2],
+                    bucket_arn=v[3],
+                    cluster_name=v[4],
+                    migration_status_arn=v[5],
+                    service_names=list(v[6:]),
+                )
+            )
+        )
+        policy = aws.iam.Policy(
+            f"{name}-policy",
+            name=f"{context.name}-operator",
+            description=f"{context.name}: airflow-stack status, wake, sleep, snapshot, stage; make deploy-dags",
+            policy=document,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.policy_arn = policy.arn
+        self.register_outputs({"policyArn": policy.arn})
