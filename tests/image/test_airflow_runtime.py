@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
 
-from airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATE_SCRIPT, MIGRATION_WAIT_SECONDS
+from airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATE_SCRIPT, MIGRATION_WAIT_SECONDS, WORKER_CELERY_CONFIG
 from tests.image.conftest import QUEUE_URL, airflow, run
 
 
@@ -107,3 +108,32 @@ def test_environment_configures_airflow_as_intended(container_env):
     assert probe["secrets_prefixes"] == ["airflow-test/connections", "airflow-test/variables"]
     assert probe["sync_ssl"] is True, "the psycopg2 connection must use TLS"
     assert probe["async_select"] == 1, "the asyncpg connection must work over TLS"
+
+
+CELERY_PROBE = """
+import json
+from celery.signals import task_postrun, task_prerun
+from airflow.providers.celery.executors.celery_executor import CeleryExecutor
+from airflow.providers.celery.executors.celery_executor_utils import app
+print(json.dumps({
+    "executor": CeleryExecutor.__name__,
+    "broker": app.conf.broker_url,
+    "protection_hooks": [len(task_prerun.receivers), len(task_postrun.receivers)],
+}))
+"""
+
+
+def test_the_celery_executor_imports_with_the_workers_configuration(container_env):
+    """Regression: celery 5.7.0 removed `celery.backends.database.retry`, which the celery provider imports;
+    the scheduler and every worker would have failed to start. The worker's Celery configuration (scale-in
+    protection) loads through Airflow's own `celery_config_options`."""
+    env = {
+        **container_env,
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": WORKER_CELERY_CONFIG,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "image"),
+    }
+    result = run(env, [sys.executable, "-c", CELERY_PROBE])
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["executor"] == "CeleryExecutor" and probe["broker"] == "sqs://"
+    assert probe["protection_hooks"] == [1, 1]

@@ -30,6 +30,15 @@ class PostgresServer:
     user: str
     password: str
     dbname: str
+    socket_dir: str = ""
+
+    def clone(self, name: str) -> PostgresServer:
+        """A new database copied from this one (PostgreSQL's CREATE DATABASE ... TEMPLATE: a file copy,
+        far faster than migrating again). This database must have no open connection."""
+        psql = _binary("psql") or "psql"
+        statement = f"CREATE DATABASE {name} TEMPLATE {self.dbname} OWNER {self.user}"
+        _as_service_user([psql, "-h", self.socket_dir, "-p", str(self.port), "-U", "postgres", "-c", statement])
+        return PostgresServer(self.host, self.port, self.user, self.password, name, self.socket_dir)
 
 
 def _binary(name: str) -> str | None:
@@ -115,7 +124,7 @@ def running_postgres(
         statements = [f"CREATE ROLE {user} LOGIN PASSWORD '{password}'", f"CREATE DATABASE {dbname} OWNER {user}"]
         for statement in statements:
             _as_service_user([psql, "-h", str(root), "-p", str(port), "-U", "postgres", "-c", statement])
-        yield PostgresServer("127.0.0.1", port, user, password, dbname)
+        yield PostgresServer("127.0.0.1", port, user, password, dbname, str(root))
     finally:
         _as_service_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"])
         shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""Fixtures shared across the suite: the program's recordings, and one PostgreSQL with a migrated Airflow
+database that each module clones (migrating takes a minute; a clone takes a second)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_env import MIGRATE_SCRIPT, airflow_environment
+from components.database import connection_document
+from offline import Recording, run_stack
+from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.variants import ENDPOINTS, VARIANTS
+
+
+@pytest.fixture(scope="session")
+def recordings() -> dict[str, Recording]:
+    return {key: run_stack(stack, overrides) for key, (stack, overrides) in VARIANTS.items()}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with running_postgres() as pg:
+        yield pg
+
+
+def airflow_env_for(pg: PostgresServer, home: Path) -> dict[str, str]:
+    """The environment a container gets (shared AIRFLOW__ settings plus the secrets ECS injects), on `pg`."""
+    document = json.loads(connection_document(pg.user, pg.password, pg.host, pg.port, pg.dbname))
+    return {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "AIRFLOW_HOME": str(home),
+        **airflow_environment(ENDPOINTS),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": document["conn"],
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": document["conn_async"],
+        "AIRFLOW__CORE__FERNET_KEY": "x1WqTfMXs8DaY5bCMaqMLWtyKaXm9S1Ys6WLBgLzxOI=",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-tests",
+        "AIRFLOW__API__SECRET_KEY": "api-secret-key-for-tests",
+        "_AIRFLOW_ADMIN_PASSWORD": "admin-password-for-tests",
+        # No AWS here: keep boto3 from looking for credentials or instance metadata.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_airflow(postgres, tmp_path_factory) -> PostgresServer:
+    """The template database: migrated once by the stack's own migration script (admin user included)."""
+    env = airflow_env_for(postgres, tmp_path_factory.mktemp("airflow-template-home"))
+    migrated = subprocess.run(["bash", "-c", MIGRATE_SCRIPT], env=env, capture_output=True, text=True, timeout=900)
+    assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
+    return postgres
+
+
+@pytest.fixture(scope="module")
+def airflow_database(migrated_airflow, request) -> PostgresServer:
+    """A database of this module's own, cloned from the migrated template."""
+    name = "m_" + request.module.__name__.rsplit(".", 1)[-1].replace("-", "_")[:50]
+    return migrated_airflow.clone(name)
