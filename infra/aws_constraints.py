@@ -62,6 +62,12 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _partition_aware(pattern: str | None) -> str | None:
+    """Some models write the partition as `aws(-[a-z]+)?`, which `aws-us-gov` does not match; the services
+    themselves run in GovCloud and take its ARNs (EventBridge Scheduler's Target.RoleArn, for one)."""
+    return pattern.replace("aws(-[a-z]+)?", "aws(-[a-z]+)*") if pattern else pattern
+
+
 def shape_problems(shape: Any, value: Any, path: str, *, required: bool = True) -> Iterator[str]:
     """Lengths, ranges, patterns and enums of `value` against a botocore shape (botocore itself checks
     only minimums when it sends a request). `required`: report required members that are missing."""
@@ -77,7 +83,7 @@ def shape_problems(shape: Any, value: Any, path: str, *, required: bool = True) 
             yield f"{path} must be at most {meta['max']} characters, got {len(text)}: {text[:80]!r}"
         if shape.enum and text not in shape.enum:
             yield f"{path} must be one of {', '.join(shape.enum)}; got {text!r}"
-        pattern = meta.get("pattern")
+        pattern = _partition_aware(meta.get("pattern"))
         if pattern and re.fullmatch(pattern, text) is None:
             yield f"{path} must match {pattern}; got {text[:80]!r}"
     elif kind in ("integer", "long", "double", "float"):
@@ -135,6 +141,11 @@ _CHECKED_REQUESTS = {
     ("ssm", "PutParameter"),
     ("rds", "CreateDBSnapshot"),
 }
+
+
+def protocol(signing_service: str) -> str:
+    """The wire protocol of a service (how its errors are written)."""
+    return _service_model(_SIGNING_TO_MODEL.get(signing_service, signing_service)).metadata["protocol"]
 
 
 def request_problem(signing_service: str, operation: str, params: Mapping[str, Any]) -> str | None:

@@ -2,7 +2,8 @@
 
 Runs the real program under Pulumi's mocks with the stack's settings (no AWS account, no Pulumi CLI)
 and prints every resource it declares, then checks them against AWS's documented constraints
-(infra/aws_constraints.py; exit 3 if AWS would refuse any). Usage: `uv run python infra/plan.py dev` (or `make plan STACK=dev`).
+(infra/aws_constraints.py; exit 3 if AWS would refuse any).
+Usage: `uv run python infra/plan.py dev` (or `make plan STACK=dev`).
 """
 
 from __future__ import annotations

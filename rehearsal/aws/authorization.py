@@ -113,7 +113,7 @@ def _ecs_services(action: str) -> Rule:
         return [
             Check(
                 f"ecs:{action}",
-                s if str(s).startswith("arn:") else r.arn("ecs", f"service/{_cluster_name(r)}/{s}"),
+                str(s) if str(s).startswith("arn:") else r.arn("ecs", f"service/{_cluster_name(r)}/{s}"),
                 context,
             )
             for s in services
@@ -129,7 +129,7 @@ def _ecs_tasks(action: str) -> Rule:
         return [
             Check(
                 f"ecs:{action}",
-                t if str(t).startswith("arn:") else r.arn("ecs", f"task/{_cluster_name(r)}/{t}"),
+                str(t) if str(t).startswith("arn:") else r.arn("ecs", f"task/{_cluster_name(r)}/{t}"),
                 context,
             )
             for t in tasks

@@ -12,6 +12,7 @@ task definitions are rewritten with the stand-in's, so nothing is copied by hand
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -124,6 +125,7 @@ def seed(stand_in: StandIn, recording: Recording, *, secret_values: Mapping[str,
 def _network(seeded: SeededStack) -> None:
     ec2 = seeded.stand_in.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as the stack's VPC
     for index, zone in enumerate(("a", "b")):
         subnet = ec2.create_subnet(
             VpcId=vpc, CidrBlock=f"10.40.{index * 4}.0/22", AvailabilityZone=f"us-gov-east-1{zone}"
@@ -164,9 +166,8 @@ def _secrets(seeded: SeededStack, given: dict[str, str]) -> None:
 def _parameters_and_logs(seeded: SeededStack) -> None:
     ssm = seeded.stand_in.client("ssm")
     for parameter in seeded.recording.of_type("aws:ssm/parameter:Parameter"):
-        ssm.put_parameter(
-            Name=parameter.outputs["name"], Value=str(parameter.inputs.get("value") or "{}"), Type="String"
-        )
+        value = plain(parameter.inputs.get("value")) or "{}"
+        ssm.put_parameter(Name=parameter.outputs["name"], Value=str(value), Type="String")
     logs = seeded.stand_in.client("logs")
     for group in seeded.recording.of_type("aws:cloudwatch/logGroup:LogGroup"):
         logs.create_log_group(logGroupName=group.outputs["name"])
@@ -264,10 +265,9 @@ def _identity(seeded: SeededStack) -> None:
         seeded.replacements[managed.outputs["arn"]] = created["Policy"]["Arn"]
     for attachment in recording.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         arn = seeded.substitute(str(attachment.inputs["policyArn"]))
-        try:
+        # A policy of the account's own (e.g. workerPolicyArns) is not in the stand-in: it grants nothing here.
+        with contextlib.suppress(iam.exceptions.NoSuchEntityException):
             iam.attach_role_policy(RoleName=str(attachment.inputs["role"]), PolicyArn=arn)
-        except iam.exceptions.NoSuchEntityException:
-            pass  # a policy of the account's own (e.g. workerPolicyArns) that the stand-in does not have
 
 
 def _ecs(seeded: SeededStack) -> None:
@@ -276,6 +276,10 @@ def _ecs(seeded: SeededStack) -> None:
     for cluster in recording.of_type("aws:ecs/cluster:Cluster"):
         ecs.create_cluster(clusterName=cluster.outputs["name"])
     for definition in recording.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        containers = seeded.substituted(json.loads(definition.inputs["containerDefinitions"]))
+        for declared in containers:
+            # moto's RunTask adds up container memory (Fargate uses the task's): moto's accounting only.
+            declared.setdefault("memory", int(definition.inputs["memory"]) // len(containers))
         registered = ecs.register_task_definition(
             family=definition.inputs["family"],
             taskRoleArn=definition.inputs["taskRoleArn"],
@@ -284,7 +288,7 @@ def _ecs(seeded: SeededStack) -> None:
             requiresCompatibilities=["FARGATE"],
             cpu=str(definition.inputs["cpu"]),
             memory=str(definition.inputs["memory"]),
-            containerDefinitions=seeded.substituted(json.loads(definition.inputs["containerDefinitions"])),
+            containerDefinitions=containers,
         )
         seeded.replacements[definition.outputs["arn"]] = registered["taskDefinition"]["taskDefinitionArn"]
     cluster_name = recording.one("aws:ecs/cluster:Cluster").outputs["name"]

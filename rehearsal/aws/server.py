@@ -157,15 +157,16 @@ def _signing_service(headers: Any) -> str:
 
 
 def _params(response: Any) -> dict[str, Any]:
+    """The request's parameters by their API names: moto's parsed ones where it parsed them, else the
+    query string (query-protocol services such as RDS and ELB send their parameters as a form)."""
+    params = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in response.querystring.items()}
     if not getattr(response, "params", None):
         try:
             response.parse_parameters(response.normalized_request)
         except Exception:
             response.params = {}
-    params = dict(getattr(response, "params", None) or {})
+    params.update(getattr(response, "params", None) or {})
     params.update(getattr(response, "uri_match", None) or {})
-    if not params:
-        params = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in response.querystring.items()}
     return params
 
 
@@ -173,6 +174,7 @@ def install(enforcer: Enforcer) -> None:
     """Replace moto's authorization with the enforcer's (in this process)."""
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.core.exceptions import AccessDeniedError, JsonRESTError
+    from moto.core.exceptions import _RESTError as XmlRESTError
     from moto.s3.exceptions import BucketAccessDeniedError, S3AccessDeniedError
 
     import aws_constraints
@@ -183,7 +185,8 @@ def install(enforcer: Enforcer) -> None:
         params = _params(self)
         problem = aws_constraints.request_problem(service, operation, params)
         if problem:
-            raise JsonRESTError("ValidationError", problem)
+            xml = aws_constraints.protocol(service) in ("query", "ec2")
+            raise (XmlRESTError if xml else JsonRESTError)("ValidationError", problem)
         request = authorization.Request(self.partition, self.region, self.current_account, params)
         lookups = MotoLookups(self.current_account, self.region, self.partition)
         allowed, principal, why = enforcer.decide(
@@ -226,7 +229,7 @@ def install(enforcer: Enforcer) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="The stand-in AWS: moto with IAM enforced as AWS does.")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--audit", type=Path, required=True)
     parser.add_argument("--admin-key", default=ADMIN_KEY)

@@ -190,7 +190,8 @@ import json, os
 from datetime import UTC, datetime
 import boto3
 import activity_reporter
-values = activity_reporter.report_once(boto3.client("cloudwatch"), os.environ["AIRFLOW_ACTIVITY_NAMESPACE"], datetime.now(UTC))
+namespace = os.environ["AIRFLOW_ACTIVITY_NAMESPACE"]
+values = activity_reporter.report_once(boto3.client("cloudwatch"), namespace, datetime.now(UTC))
 print(json.dumps({"published": sorted(values)}))
 """
 

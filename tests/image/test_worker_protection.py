@@ -17,7 +17,7 @@ def agent(monkeypatch, tmp_path):
     calls: list[dict] = []
 
     class Agent(BaseHTTPRequestHandler):
-        def do_PUT(self):  # noqa: N802 (http.server's naming)
+        def do_PUT(self):
             assert self.path == "/task-protection/v1/state"
             calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             body = json.dumps({"protection": {"ProtectionEnabled": calls[-1]["ProtectionEnabled"]}}).encode()
@@ -26,7 +26,7 @@ def agent(monkeypatch, tmp_path):
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
+        def log_message(self, format, *args):
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Agent)

@@ -79,7 +79,8 @@ def test_an_internal_load_balancer_with_oidc_needs_a_nat_gateway():
     ui = {
         "loadBalancer": True,
         "scheme": "internal",
-        "certificateArn": "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+        "certificateArn": "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/"
+        "11111111-2222-3333-4444-555555555555",
         "allowedCidrs": ["10.0.0.0/8"],
         "oidc": {
             "issuer": "https://login.example.gov",

@@ -1,0 +1,211 @@
+"""The waker, the waking page, the migration runner and the operator command, with IAM enforced as AWS does.
+
+The stand-in AWS is seeded from the recording of a dev stack with a load balancer, OIDC and wake on visit
+(and its database stopped while asleep), so every role holds exactly the policy the program declares. Each
+part runs with its own role's credentials: the waker and the runner in-process, the waking page in-process
+invoking the waker, which the stand-in runs as a real Lambda (its handler, as its role). Conditions are
+evaluated (iam:PassedToService, cloudwatch:namespace, ecs:cluster), and requests are checked against the
+APIs' documented constraints (ModifyRule's client secret).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from waking_page import handler as waking_page
+
+from airflow_stack import cli, operations
+from airflow_stack.outputs import StackOutputs
+from migrator import handler as migrator
+from rehearsal.aws.seed import SeededStack, seed
+from rehearsal.aws.stand_in import running_stand_in
+from waker.adapters.cloudwatch import REPORTER_METRICS
+from waker.handler import Clients, WakerConfig, handle
+
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory, recordings):
+    with running_stand_in(tmp_path_factory.mktemp("stand-in")) as stand_in:
+        yield seed(stand_in, recordings["existing-vpc-oidc"])
+
+
+def refusals(aws: SeededStack, role: str) -> list[str]:
+    return [e["why"] for e in aws.stand_in.refusals() if e["principal"] == role]
+
+
+def waker_role(aws: SeededStack) -> str:
+    return aws.function_role("waker-function")
+
+
+def waker(aws: SeededStack) -> tuple[WakerConfig, Clients]:
+    config = WakerConfig.from_environment(aws.function_environment("waker-function"))
+    credentials = aws.stand_in.credentials(waker_role(aws))
+    names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2")
+    return config, Clients(*(aws.stand_in.client(name, credentials) for name in names))
+
+
+def report(aws: SeededStack, config: WakerConfig, at: datetime, next_due_in: float) -> None:
+    data = [
+        {"MetricName": name, "Timestamp": at, "Value": next_due_in if key == "seconds_until_next_due" else 0.0}
+        for name, key in REPORTER_METRICS.items()
+    ]
+    aws.stand_in.client("cloudwatch").put_metric_data(Namespace=config.metric_namespace, MetricData=data)
+
+
+def rule(aws: SeededStack, config: WakerConfig) -> dict:
+    return aws.stand_in.client("elbv2").describe_rules(RuleArns=[config.listener_rule_arn])["Rules"][0]
+
+
+def test_the_waker_through_a_day_with_its_declared_role(aws):
+    config, clients = waker(aws)
+    actions = rule(aws, config)["Actions"]
+    assert actions[0]["Type"] == "authenticate-oidc"
+
+    def tick(event, at):
+        answer = handle(event, config=config, clients=clients, now=at, function_arn="arn:waker")
+        assert answer.get("ok", True), answer
+        return answer
+
+    tick({"action": "tick"}, NOW)  # asleep with nothing due: the database is stopped
+    database = aws.stand_in.client("rds").describe_db_instances(DBInstanceIdentifier=config.database_instance_id)
+    assert database["DBInstances"][0]["DBInstanceStatus"] == "stopped"
+    tick({"action": "wake", "holdMinutes": 30, "reason": "UI visit", "source": "visit"}, NOW + timedelta(minutes=1))
+    woke = tick({"action": "tick"}, NOW + timedelta(minutes=2))
+    assert woke["state"] == "waking" and woke["desired"]["scheduler"] == 1
+    aws.stand_in.client("elbv2").register_targets(
+        TargetGroupArn=config.api_target_group_arn, Targets=[{"Id": "10.40.0.10", "Port": 8080}]
+    )
+    assert tick({"action": "tick"}, NOW + timedelta(minutes=5))["uiRoute"] == "airflow"
+    report(aws, config, NOW + timedelta(minutes=50), next_due_in=6 * 3600)
+    assert tick({"action": "tick"}, NOW + timedelta(minutes=50.5))["state"] == "awake", "idle, not yet asleep"
+    report(aws, config, NOW + timedelta(minutes=61), next_due_in=6 * 3600)
+    asleep = tick({"action": "tick"}, NOW + timedelta(minutes=61.5))
+    assert asleep["state"] == "asleep" and asleep["nextWakeAt"], asleep["reason"]
+    assert asleep["uiRoute"] == "waking-page"
+
+    role = waker_role(aws)
+    assert refusals(aws, role) == []
+    used = aws.stand_in.calls_by(role)
+    assert {
+        "ecs:DescribeServices",
+        "ecs:UpdateService",
+        "rds:StopDBInstance",
+        "rds:StartDBInstance",
+        "scheduler:CreateSchedule",  # with iam:PassRole, conditioned on the scheduler as the service
+        "elasticloadbalancing:ModifyRule",
+        "ssm:PutParameter",
+        "ssm:DeleteParameter",  # the lease
+        "monitoring:PutMetricData",  # conditioned on the stack's namespace
+        "monitoring:GetMetricData",
+        "sqs:GetQueueAttributes",
+    } <= used
+    assert rule(aws, config)["Actions"] == actions, "the authentication in front of the UI is untouched"
+
+
+def test_the_old_rule_switch_is_refused_as_aws_refuses_it(aws):
+    """Regression: the waker sent the rule's OIDC action back without its client secret (or
+    UseExistingClientSecret); ModifyRule refuses that, so every tick failed before it saved its state."""
+    config, clients = waker(aws)
+    kept = [
+        {k: v for k, v in a.items() if k in ("Type", "Order", "AuthenticateOidcConfig", "TargetGroupArn")}
+        for a in rule(aws, config)["Actions"]
+    ]
+    for action in kept:
+        action.get("AuthenticateOidcConfig", {}).pop("ClientSecret", None)
+    with pytest.raises(ClientError) as refused:
+        clients.elbv2.modify_rule(RuleArn=config.listener_rule_arn, Actions=kept)
+    assert "UseExistingClientSecret" in str(refused.value)
+
+
+def test_a_visit_asks_the_waker_which_runs_as_its_own_role(aws):
+    page_role = aws.function_role("waking-page-function")
+    page = aws.stand_in.client_as(page_role, "lambda")
+    env = aws.function_environment("waking-page-function")
+    waking_page._last_wake.clear()
+    since = time.time()
+
+    def invoke(payload: dict) -> None:
+        page.invoke(FunctionName=env["WAKER_FUNCTION"], InvocationType="Event", Payload=json.dumps(payload).encode())
+
+    answer = waking_page.handle(
+        {"path": "/home", "httpMethod": "GET", "headers": {"accept": "text/html"}},
+        now=datetime.now(UTC),
+        env=env,
+        invoke=invoke,
+    )
+    assert answer["statusCode"] == 503 and "Airflow is waking" in answer["body"]
+    deadline = time.time() + 60
+    while time.time() < deadline and "ecs:UpdateService" not in aws.stand_in.calls_by(waker_role(aws)):
+        time.sleep(0.5)
+    invoked = [e for e in aws.stand_in.audit() if e["principal"] == page_role and e["at"] >= since]
+    assert [e["operation"] for e in invoked] == ["lambda:Invoke"] and invoked[0]["allowed"]
+    assert "ecs:UpdateService" in aws.stand_in.calls_by(waker_role(aws)), "the real waker ran and woke the stack"
+    assert refusals(aws, page_role) == [] and refusals(aws, waker_role(aws)) == []
+
+
+def test_the_migration_runner_with_its_declared_role(aws):
+    role = aws.function_role("airflow-migration-runner")
+    env = aws.function_environment("airflow-migration-runner")
+    env["SUBNETS"], env["SECURITY_GROUPS"] = ",".join(aws.subnets), aws.security_group
+    config = migrator.RunnerConfig.from_environment(env)
+    credentials = aws.stand_in.credentials(role)
+    task_definition = aws.substitute(
+        aws.recording.one("aws:ecs/taskDefinition:TaskDefinition", "airflow-migration-task").outputs["arn"]
+    )
+    result = migrator.migrate(
+        {"taskDefinitionArn": task_definition},
+        config=config,
+        ecs=aws.stand_in.client("ecs", credentials),
+        rds=aws.stand_in.client("rds", credentials),
+        ssm=aws.stand_in.client("ssm", credentials),
+        seconds_left=lambda: 900,
+        sleep=lambda _: None,
+    )
+    assert result["status"] == "migrated"
+    assert refusals(aws, role) == []
+    # RunTask passes both task roles, allowed only to ECS tasks (iam:PassedToService) on this cluster (ecs:cluster).
+    audit = [e for e in aws.stand_in.audit() if e["principal"] == role and e["operation"] == "ecs:RunTask"]
+    passed = [c for c in audit[-1]["checks"] if c["action"] == "iam:PassRole"]
+    assert len(passed) == 2 and all(c["allowed"] for c in passed)
+
+
+def test_the_operator_command_with_the_operator_policy(aws, capsys):
+    iam = aws.stand_in.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="platform-operator", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName="platform-operator", PolicyArn=aws.export("operatorPolicyArn"))
+    credentials = aws.stand_in.credentials("platform-operator")
+    outputs = aws.outputs()
+
+    def make_stack(name: str, outputs_file: Path | None) -> operations.Stack:
+        def client(service: str):
+            return aws.stand_in.client(service, credentials)
+
+        return operations.Stack(
+            StackOutputs.of(name, outputs),
+            client,
+            operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]),
+        )
+
+    assert cli.run(["status", "--stack", "dev", "--json"], make_stack=make_stack) == 0
+    assert json.loads(capsys.readouterr().out)["stack"] == "dev"
+    assert cli.run(["wake", "--stack", "dev", "--hold", "30m"], make_stack=make_stack) == 0
+    assert cli.run(["sleep", "--stack", "dev", "--force", "--hold", "10m"], make_stack=make_stack) == 0
+    assert cli.run(["snapshot", "--stack", "dev"], make_stack=make_stack) == 0
+    assert refusals(aws, "platform-operator") == []
+    assert {
+        "lambda:Invoke",
+        "rds:DescribeDBInstances",
+        "ssm:GetParameter",
+        "rds:CreateDBSnapshot",
+    } <= aws.stand_in.calls_by("platform-operator")
