@@ -1,7 +1,7 @@
 """`airflow-stack`: see and steer a stack. Every subcommand takes --stack (and --outputs FILE instead of Pulumi).
 
-Exit codes: 0 done; 1 a wait timed out; 2 bad input or a refused, unsafe request; 3 the waker refused
-(sleep while work is active, without --force); 4 an AWS or Pulumi error.
+Exit codes: 0 done; 1 a wait timed out; 2 bad input, a refused, unsafe request, or a failed preflight check;
+3 the waker refused (sleep while work is active, without --force); 4 an AWS or Pulumi error.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_stack import operations, staging
-from airflow_stack.outputs import StackError, StackOutputs, read_outputs
+from airflow_stack import operations, preflight, staging
+from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, read_outputs
 
 PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS = 1, 2, 3, 4
@@ -32,7 +32,7 @@ def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
         return boto3.client(service, region_name=outputs.region)
 
     if not outputs.get("wakerFunction"):
-        raise StackError(f"stack {name} has no wakerFunction output: deploy the waker first")
+        raise NotDeployed(f"stack {name} has no wakerFunction output: deploy the waker first")
     return operations.Stack(outputs, client, operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]))
 
 
@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
 
     command("snapshot", "a manual snapshot of the stack's database; waits until it is available")
 
+    predeploy = command(
+        "predeploy",
+        "before `pulumi up`: the database started if the waker stopped it, and held up (a first deploy: nothing)",
+    )
+    predeploy.add_argument("--hold", default="1h", help="how long the waker keeps the database up (default 1h)")
+    predeploy.add_argument("--timeout", default="30m", help="how long to wait for the database (default 30m)")
+
+    check = commands.add_parser(
+        "preflight",
+        help="read-only checks of the account before the first `pulumi up`",
+        description=preflight.__doc__,
+    )
+    check.add_argument("--stack", required=True, help="the stack to check: Pulumi.<stack>.yaml")
+
     stage = commands.add_parser(
         "stage", help="write the config of a staging stack restored from a prod snapshot", description=staging.__doc__
     )
@@ -84,12 +98,30 @@ def _wait(stack: operations.Stack, up: bool, timeout: str) -> int:
     return 0
 
 
-def run(argv: Sequence[str], make_stack: StackFactory = aws_stack, project_dir: Path | None = None) -> int:
+ClientFactory = Callable[[str], Callable[[str], Any]]  # region -> service -> client
+
+
+def aws_clients(region: str) -> Callable[[str], Any]:
+    import boto3
+
+    return lambda service: boto3.client(service, region_name=region)
+
+
+def run(
+    argv: Sequence[str],
+    make_stack: StackFactory = aws_stack,
+    project_dir: Path | None = None,
+    make_clients: ClientFactory = aws_clients,
+) -> int:
     args = _parser().parse_args(argv)
     project = project_dir or PROJECT_DIR
     try:
         if args.command == "stage":
             return _stage(args, make_stack, project)
+        if args.command == "preflight":
+            return _preflight(args.stack, project, make_clients)
+        if args.command == "predeploy":
+            return _predeploy(args, make_stack)
         stack = make_stack(args.stack, args.outputs)
         if args.command == "status":
             report = operations.status(stack)
@@ -121,6 +153,53 @@ def run(argv: Sequence[str], make_stack: StackFactory = aws_stack, project_dir: 
             return EXIT_AWS
         raise
     raise AssertionError(args.command)
+
+
+def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:
+    try:
+        stack = make_stack(args.stack, args.outputs)
+    except NotDeployed as first:
+        print(f"nothing to prepare: {first} (a first deploy creates everything)")
+        return 0
+    status = operations.prepare_deploy(
+        stack, hold_minutes=operations.parse_duration(args.hold), timeout=operations.parse_duration(args.timeout) * 60
+    )
+    print(f"database {status}: ready for pulumi up -s {args.stack}")
+    return 0
+
+
+def _preflight(stack: str, project: Path, make_clients: ClientFactory) -> int:
+    infra = str(Path(__file__).resolve().parents[1] / "infra")  # the program, run offline to list its resources
+    if infra not in sys.path:
+        sys.path.insert(0, infra)
+    from offline import run_program
+    from settings import load_settings
+
+    config = _stack_config(project, stack)
+    settings = load_settings(stack, config)
+    recording = run_program(stack, config)
+    checks = preflight.run(
+        make_clients(settings.region),
+        settings=settings,
+        resource_types={r.type for r in recording.resources if r.custom},
+    )
+    print(f"preflight of stack {stack} in {settings.region} (read-only)")
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.level == "FAIL"]
+    print(f"{len(failed)} failed, {sum(c.level == 'warn' for c in checks)} warnings, {len(checks)} checks")
+    return EXIT_REFUSED if failed else 0
+
+
+def _stack_config(project: Path, stack: str) -> dict[str, Any]:
+    import yaml
+
+    from settings import stack_config_from_yaml
+
+    path = project / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise StackError(f"no {path.name} in {project}")
+    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
 
 
 def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:

@@ -145,6 +145,36 @@ def all_down(desired: dict[str, int], running: dict[str, int]) -> bool:
     return all(n == 0 for n in running.values()) and all(n == 0 for n in desired.values())
 
 
+# --- deploy ----------------------------------------------------------------------------------------------------
+
+
+def prepare_deploy(
+    stack: Stack,
+    *,
+    hold_minutes: int,
+    timeout: float,
+    interval: float = 20,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Ask the waker to start the database (if it stopped it) and hold it up, then wait until it is available:
+    RDS refuses changes to a stopped instance, so `pulumi up` would fail on a sleeping dev stack."""
+    answer = stack.invoke_waker({"action": "deploy", "holdMinutes": hold_minutes, "reason": "pulumi up"})
+    if not answer.get("ok", False):
+        raise StackError(f"the waker did not take the deploy hold: {answer.get('error') or answer.get('reason')}")
+    rds = stack.client("rds")
+    deadline = clock() + timeout
+    while True:
+        described = rds.describe_db_instances(DBInstanceIdentifier=stack.outputs["databaseIdentifier"])
+        status = described["DBInstances"][0]["DBInstanceStatus"]
+        if status == "available":
+            return status
+        if clock() >= deadline:
+            raise StackError(f"the database is still {status}: run predeploy again, or wait and run pulumi up")
+        print(f"  database {status}")
+        sleep(interval)
+
+
 # --- snapshot ------------------------------------------------------------------------------------------------
 
 

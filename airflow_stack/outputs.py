@@ -16,6 +16,10 @@ class StackError(RuntimeError):
     """Something about the stack or its AWS resources stops the command; the message says what."""
 
 
+class NotDeployed(StackError):
+    """The stack has no (or not all of its) outputs: it has not been deployed yet."""
+
+
 def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
     if outputs_file is not None:
         try:
@@ -46,7 +50,7 @@ class StackOutputs:
     def of(cls, stack: str, values: Mapping[str, Any]) -> StackOutputs:
         missing = [key for key in REQUIRED if not values.get(key)]
         if missing:
-            raise StackError(
+            raise NotDeployed(
                 f"stack {stack}'s outputs lack {', '.join(missing)}: is it deployed, and an airflow stack?"
             )
         return cls(stack, values)

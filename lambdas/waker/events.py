@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waker.model import Request, Sleep, Status, Tick, Wake
+from waker.model import Deploy, Request, Sleep, Status, Tick, Wake
 
 MAX_HOLD_MINUTES = 24 * 60
 EVENTS = {
@@ -12,7 +12,9 @@ EVENTS = {
     "wake": {"holdMinutes", "reason", "source"},
     "sleep": {"reason", "force", "holdMinutes"},
     "status": set(),
+    "deploy": {"holdMinutes", "reason"},
 }
+DEPLOY_HOLD_MINUTES = 60
 
 
 class BadEvent(ValueError):
@@ -57,6 +59,10 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         if source not in ("request", "visit"):
             raise BadEvent(f"source must be request or visit, got {source!r}")
         return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
+    if action == "deploy":
+        hold = _hold(event, DEPLOY_HOLD_MINUTES)
+        assert hold is not None
+        return Deploy(hold_minutes=hold, reason=_reason(event, "deploy"))
     force = event.get("force", False)
     if not isinstance(force, bool):
         raise BadEvent(f"force must be true or false, got {force!r}")

@@ -3,7 +3,8 @@
 Invoked every minute by EventBridge Scheduler ({"action": "tick"}), by wake windows and the one-time
 next-due wake ({"action": "wake", ...}), optionally by a change to the DAG bundle, and by people:
 {"action": "wake", "holdMinutes": N, "reason": "..."}, {"action": "sleep", "reason": "...", "force": false},
-{"action": "status"}. A lease (adapters/lease.py) keeps one deciding waker at a time without reserved
+{"action": "status"}, and before `pulumi up` {"action": "deploy", "holdMinutes": N} (the database up and held).
+A lease (adapters/lease.py) keeps one deciding waker at a time without reserved
 concurrency; a status request decides nothing and takes no lease. Every count it sets is absolute, so a
 repeated decision changes nothing.
 """
@@ -157,6 +158,7 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
         "uiRoute": decision.ui_route,
         "nextDueAt": state.next_due_at.isoformat() if state.next_due_at else None,
         "holdUntil": state.hold_until.isoformat() if state.hold_until else None,
+        "databaseHeldUntil": state.database_hold_until.isoformat() if state.database_hold_until else None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
         "notStarting": {
             c: {"shortSince": state.short_since.get(c), "events": list(observed.service_events.get(c, ()))}
@@ -186,7 +188,7 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
 # The lease outlives the function's 60 s timeout; a tick waits briefly (the next comes in a minute), a person's
 # request waits longer.
 LEASE_TTL = timedelta(seconds=90)
-LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0}
+LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0, "deploy": 40.0}
 
 
 def handle(

@@ -120,6 +120,7 @@ class WakerState:
     last_reason: str = ""
     visit_wakes_day: str = ""  # UTC date of the count below
     visit_wakes: int = 0
+    database_hold_until: datetime | None = None  # a deploy needs the database up (never stopped) until then
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
 
@@ -170,7 +171,17 @@ class Status:
     kind: Literal["status"] = "status"
 
 
-Request = Tick | Wake | Sleep | Status
+@dataclass(frozen=True)
+class Deploy:
+    """`pulumi up` is about to run: the database must be up (RDS refuses changes to a stopped instance), and
+    stay up for the hold; the Airflow services are left as they are."""
+
+    hold_minutes: int
+    reason: str
+    kind: Literal["deploy"] = "deploy"
+
+
+Request = Tick | Wake | Sleep | Status | Deploy
 
 Mode = Literal["asleep", "waking", "awake"]
 DatabaseAction = Literal["start", "stop"]

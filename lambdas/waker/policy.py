@@ -20,6 +20,7 @@ from waker.model import (
     WORKER,
     DatabaseAction,
     Decision,
+    Deploy,
     Observation,
     ReporterMetrics,
     Request,
@@ -89,6 +90,11 @@ def decide(
             request = Tick()  # a crawler or checker must not keep the stack up: decide as if nobody came
         else:
             state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
+    if isinstance(request, Deploy):
+        until = now + _minutes(request.hold_minutes)
+        if state.database_hold_until is None or state.database_hold_until < until:
+            state = state.but(database_hold_until=until)
+        request = Tick()  # the services are decided as on any tick; only the database is held
     if isinstance(request, Wake):
         hold_until = now + _minutes(request.hold_minutes)
         if state.hold_until and state.hold_until > hold_until:
@@ -216,8 +222,11 @@ def _decide_asleep(
         return Decision("waking", _awake_counts(settings, workers), state, f"waking: {reason}")
 
     next_wake = _future(_next_wake(settings, observed, state), now)
-    action = _database_while_asleep(now, settings, observed, next_wake)
+    action = _database_while_asleep(now, settings, observed, next_wake, state)
     reason = f"asleep; next wake {_fmt(next_wake)}" if next_wake else "asleep; no DAG due"
+    if _database_held(state, now):
+        assert state.database_hold_until is not None
+        reason += f"; database held up until {_fmt(state.database_hold_until)} for a deploy"
     if action:
         reason += f"; {action}ing the database"
     return Decision("asleep", asleep, state.but(last_reason=reason), reason, wake_at=next_wake, database_action=action)
@@ -227,11 +236,17 @@ def _future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment > now else None
 
 
+def _database_held(state: WakerState, now: datetime) -> bool:
+    return state.database_hold_until is not None and now < state.database_hold_until
+
+
 def _database_while_asleep(
-    now: datetime, settings: WakerSettings, observed: Observation, next_wake: datetime | None
+    now: datetime, settings: WakerSettings, observed: Observation, next_wake: datetime | None, state: WakerState
 ) -> DatabaseAction | None:
     if not settings.stop_database:
         return None
+    if _database_held(state, now):  # a deploy runs: started if stopped, never stopped
+        return "start" if observed.database_status == "stopped" else None
     # A stopped database is started early enough that it is up by the next wake.
     if observed.database_status == "stopped" and next_wake is not None:
         if now >= next_wake - _minutes(settings.database_start_minutes):
@@ -317,7 +332,7 @@ def _go_to_sleep(
     now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, why: str
 ) -> Decision:
     next_wake = _future(_next_wake(settings, observed, state), now)
-    action = _database_while_asleep(now, settings, observed, next_wake)
+    action = _database_while_asleep(now, settings, observed, next_wake, state)
     when = f"next wake {_fmt(next_wake)}" if next_wake else "no DAG due"
     reason = f"going to sleep: {why}; {when}"
     state = state.but(

@@ -5,6 +5,8 @@
 - `lambda:GetAccountSettings`, answering the account's concurrency as `STANDIN_LAMBDA_CONCURRENCY` sets it
   (default 1000, AWS's usual quota; new accounts may get 10)
   (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html).
+- `rds:DescribeOrderableDBInstanceOptions` for PostgreSQL, which moto answers with nothing: every instance class
+  the settings accept, at one minor version per major, except the classes `STANDIN_RDS_NOT_ORDERABLE` names.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ from rehearsal.aws.server import role_policies
 def _simulate_principal_policy(self: Any) -> Any:
     from moto.core.responses import ActionResult
 
-    source = self._get_param("PolicySourceArn")
-    actions = self._get_multi_param("ActionNames.member")
-    resources = self._get_multi_param("ResourceArns.member") or ["*"]
+    query = self.querystring
+
+    def members(name: str) -> list[str]:
+        """A query-protocol list: Name.member.1, Name.member.2, ... in order."""
+        prefix = f"{name}.member."
+        numbered = {int(k[len(prefix) :]): v[0] for k, v in query.items() if k.startswith(prefix)}
+        return [numbered[i] for i in sorted(numbered)]
+
+    source = query["PolicySourceArn"][0]
+    actions = members("ActionNames")
+    resources = members("ResourceArns") or ["*"]
     account = source.split(":")[4]
     partition = source.split(":")[1]
     kind, _, name = source.split(":", 5)[5].partition("/")
@@ -58,11 +68,33 @@ def _get_account_settings(self: Any) -> Any:
     return 200, {"content-type": "application/json"}, json.dumps(body)
 
 
+STANDIN_POSTGRES_VERSIONS = ("15.10", "16.6", "17.2")
+
+
+def _describe_orderable(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    from settings import DB_INSTANCE_CLASSES
+
+    wanted_class = self._get_param("DBInstanceClass")
+    excluded = set(filter(None, os.environ.get("STANDIN_RDS_NOT_ORDERABLE", "").split(",")))
+    options = [
+        {"Engine": "postgres", "EngineVersion": version, "DBInstanceClass": f"{family}.{size}", "StorageType": "gp3"}
+        for family, sizes in DB_INSTANCE_CLASSES.items()
+        for size in sizes
+        for version in STANDIN_POSTGRES_VERSIONS
+        if f"{family}.{size}" not in excluded and wanted_class in (None, f"{family}.{size}")
+    ]
+    return ActionResult({"OrderableDBInstanceOptions": options})
+
+
 def install() -> None:
     from moto.awslambda import urls as lambda_urls
     from moto.awslambda.responses import LambdaResponse
     from moto.iam.responses import IamResponse
+    from moto.rds.responses import RDSResponse
 
     IamResponse.simulate_principal_policy = _simulate_principal_policy  # type: ignore[attr-defined]
     LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
+    RDSResponse.describe_orderable_db_instance_options = _describe_orderable  # type: ignore[method-assign]
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch

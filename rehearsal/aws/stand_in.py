@@ -98,7 +98,9 @@ class StandIn:
 
 
 @contextlib.contextmanager
-def running_stand_in(workdir: Path | None = None, *, lambda_concurrency: int = 1000) -> Iterator[StandIn]:
+def running_stand_in(
+    workdir: Path | None = None, *, lambda_concurrency: int = 1000, not_orderable: tuple[str, ...] = ()
+) -> Iterator[StandIn]:
     """The stand-in AWS in a child process, stopped on exit."""
     directory = Path(workdir or tempfile.mkdtemp(prefix="stand-in-"))
     port = free_port()
@@ -108,6 +110,7 @@ def running_stand_in(workdir: Path | None = None, *, lambda_concurrency: int = 1
         **os.environ,
         "PYTHONPATH": PYTHONPATH,
         "STANDIN_LAMBDA_CONCURRENCY": str(lambda_concurrency),
+        "STANDIN_RDS_NOT_ORDERABLE": ",".join(not_orderable),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }
     process = subprocess.Popen(

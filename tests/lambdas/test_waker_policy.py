@@ -278,7 +278,7 @@ def test_sleep_when_idle_needs_no_force():
     ("event", "message"),
     [
         (None, "JSON object"),
-        ({"action": "reboot"}, "action must be one of tick, wake, sleep, status"),
+        ({"action": "reboot"}, "action must be one of tick, wake, sleep, status, deploy"),
         ({"action": "wake", "holdMinutes": -1}, "holdMinutes"),
         ({"action": "wake", "holdMinutes": "2h"}, "holdMinutes"),
         ({"action": "wake", "hold": 5}, "unknown: hold"),
@@ -510,3 +510,19 @@ def test_a_service_short_of_its_desired_count_past_the_limit_is_reported():
     started = Observation(desired={**AWAKE, "worker": 2}, running={**AWAKE, "worker": 2}, reporter=reporter())
     fine = decide(NOW + minutes(20), SETTINGS, started, later.state, Tick())
     assert fine.not_starting == () and fine.state.short_since == {}
+
+
+# --- deploys -------------------------------------------------------------------------------------------------
+
+
+def test_a_deploy_starts_the_stopped_database_and_keeps_it_up_without_waking_the_services():
+    """Regression: `pulumi up` failed on dev while the waker had the database stopped (RDS refuses changes to
+    a stopped instance), and the waker stopped it again on the next tick."""
+    stops = WakerSettings(**{**SETTINGS.__dict__, "stop_database": True})
+    deploy = parse_event({"action": "deploy", "holdMinutes": 45}, default_hold_minutes=60)
+    started = decide(NOW, stops, observe(database_status="stopped"), WakerState(), deploy)
+    assert started.database_action == "start" and started.desired == ASLEEP and started.mode == "asleep"
+    held = decide(NOW + minutes(10), stops, observe(database_status="available"), started.state, Tick())
+    assert held.database_action is None and "held up" in held.reason, "a long sleep would stop it, not during the hold"
+    after = decide(NOW + minutes(46), stops, observe(database_status="available"), started.state, Tick())
+    assert after.database_action == "stop"
