@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost
+.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost preflight predeploy
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 
@@ -32,6 +32,12 @@ dag-check:  ## the DAG tests only: imports, policy, end-to-end runs
 
 deploy-dags:  ## test, then sync dags/ to the DAG bundle of STACK and wake it (needs AWS credentials)
 	uv run python tools/deploy_dags.py --stack $(STACK)
+
+preflight:  ## read-only checks of the AWS account before the first `pulumi up -s $(STACK)` (needs AWS credentials)
+	uv run airflow-stack preflight --stack $(STACK)
+
+predeploy:  ## before `pulumi up -s $(STACK)`: the waker starts the database if it stopped it, and holds it up
+	uv run airflow-stack predeploy --stack $(STACK)
 
 cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days per workload (+ a chart)
 	uv run python -m costs.report $(STACK)

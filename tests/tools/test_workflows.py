@@ -94,3 +94,13 @@ def test_every_action_is_pinned_to_a_release():
 )
 def test_affected_stacks(changed, expected):
     assert affected_stacks.affected(changed, affected_stacks.all_stacks()) == expected
+
+
+def test_every_deploy_starts_and_holds_the_database_before_pulumi_up():
+    """Regression: `pulumi up` failed on dev while the waker had its database stopped."""
+    document = load(ROOT / ".github" / "workflows" / "deploy.yml")
+    for name, job in document["jobs"].items():
+        runs = [str(s.get("run", "")) + str((s.get("with") or {}).get("command", "")) for s in job["steps"]]
+        predeploy = next(i for i, r in enumerate(runs) if r.startswith(f"make predeploy STACK={name}"))
+        up = next(i for i, r in enumerate(runs) if r == "up")
+        assert predeploy < up, name
