@@ -5,6 +5,10 @@
 - `lambda:GetAccountSettings`, answering the account's concurrency as `STANDIN_LAMBDA_CONCURRENCY` sets it
   (default 1000, AWS's usual quota; new accounts may get 10)
   (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html).
+- ECS running counts from the rehearsal's actuator (moto keeps its own at 0): a JSON file
+  `STANDIN_ECS_RUNNING` of service name -> running tasks, read when services are described.
+- `ecs:UpdateTaskProtection` and `ecs:GetTaskProtection`, which moto lacks, kept in memory
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateTaskProtection.html).
 - `rds:DescribeOrderableDBInstanceOptions` for PostgreSQL, which moto answers with nothing: every instance class
   the settings accept, at one minor version per major, except the classes `STANDIN_RDS_NOT_ORDERABLE` names.
 """
@@ -88,13 +92,63 @@ def _describe_orderable(self: Any) -> Any:
     return ActionResult({"OrderableDBInstanceOptions": options})
 
 
+_PROTECTION: dict[str, dict[str, Any]] = {}
+
+
+def _update_task_protection(self: Any) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from moto.core.responses import ActionResult
+
+    enabled = bool(self._get_param("protectionEnabled"))
+    minutes = int(self._get_param("expiresInMinutes") or 120)
+    protected = []
+    for task in self._get_param("tasks") or []:
+        until = datetime.now(UTC) + timedelta(minutes=minutes)
+        _PROTECTION[task] = {
+            "taskArn": task,
+            "protectionEnabled": enabled,
+            **({"expirationDate": until} if enabled else {}),
+        }
+        protected.append(_PROTECTION[task])
+    return ActionResult({"protectedTasks": protected, "failures": []})
+
+
+def _get_task_protection(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    tasks = self._get_param("tasks") or list(_PROTECTION)
+    found = [_PROTECTION.get(t, {"taskArn": t, "protectionEnabled": False}) for t in tasks]
+    return ActionResult({"protectedTasks": found, "failures": []})
+
+
+def _with_running_counts(describe: Any) -> Any:
+    def describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
+        services, failures = describe(self, cluster_str, names)
+        path = os.environ.get("STANDIN_ECS_RUNNING")
+        if path and os.path.exists(path):
+            with open(path) as handle:
+                running = json.load(handle)
+            for service in services:
+                service.running_count = int(running.get(service.name, 0))
+                service.pending_count = max(0, service.desired_count - service.running_count)
+        return services, failures
+
+    return describe_services
+
+
 def install() -> None:
     from moto.awslambda import urls as lambda_urls
     from moto.awslambda.responses import LambdaResponse
+    from moto.ecs.models import EC2ContainerServiceBackend
+    from moto.ecs.responses import EC2ContainerServiceResponse
     from moto.iam.responses import IamResponse
     from moto.rds.responses import RDSResponse
 
     IamResponse.simulate_principal_policy = _simulate_principal_policy  # type: ignore[attr-defined]
     LambdaResponse.get_account_settings = _get_account_settings  # type: ignore[attr-defined]
     RDSResponse.describe_orderable_db_instance_options = _describe_orderable  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.update_task_protection = _update_task_protection  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.get_task_protection = _get_task_protection  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend.describe_services = _with_running_counts(EC2ContainerServiceBackend.describe_services)  # type: ignore[method-assign]
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch

@@ -40,6 +40,11 @@ class StandIn:
     audit_file: Path
     process: subprocess.Popen
 
+    @property
+    def ecs_running_file(self) -> Path:
+        """Where the rehearsal's actuator writes the ECS services' running counts (service -> tasks)."""
+        return self.audit_file.parent / "ecs-running.json"
+
     def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
         """A boto3 client as the admin (seeding, checking) or with a role's credentials."""
         keys = credentials or {"AccessKeyId": ADMIN_KEY, "SecretAccessKey": ADMIN_SECRET}
@@ -111,6 +116,7 @@ def running_stand_in(
         "PYTHONPATH": PYTHONPATH,
         "STANDIN_LAMBDA_CONCURRENCY": str(lambda_concurrency),
         "STANDIN_RDS_NOT_ORDERABLE": ",".join(not_orderable),
+        "STANDIN_ECS_RUNNING": str(directory / "ecs-running.json"),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }
     process = subprocess.Popen(
