@@ -10,6 +10,7 @@ import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -83,7 +84,8 @@ def running_postgres(
         raise PostgresMissing(
             "PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql"
         )
-    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    secret = password or secrets.token_urlsafe(18)
+    root = Path(tempfile.mkdtemp(prefix="pg-"))
     os.chmod(root, 0o755)  # noqa: S103 (the postgres user must reach its data directory inside)
     _chown(root)
     data = root / "data"
