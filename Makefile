@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost preflight predeploy
+.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 
@@ -19,7 +19,10 @@ lint:  ## ruff and pyright
 	uv run ruff format --check .
 	uv run pyright
 
-check: lint test  ## what CI runs
+check: lint test  ## what CI runs (then `make rehearse`, as its own step)
+
+rehearse:  ## the whole stack on this machine: real Airflow woken and put to sleep by the real waker, IAM enforced
+	uv run python -m rehearsal.run
 
 dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI address printed)
 	uv run python tools/dev.py

@@ -15,6 +15,8 @@ from airflow.sdk import Asset
 
 LAKE_BUCKET = os.environ.get("LAKE_BUCKET", "local-lake")
 SOURCE_BUCKET = os.environ.get("ORDERS_SOURCE_BUCKET", "local-source")
+# When the daily export is landed (the source system drops it by 04:00 UTC); a stack may set another time.
+INGEST_SCHEDULE = os.environ.get("ORDERS_INGEST_SCHEDULE", "0 4 * * *")
 EVENTS_QUEUE_URL = os.environ.get(
     "ORDERS_EVENTS_QUEUE_URL", "https://sqs.us-gov-east-1.amazonaws.com/000000000000/orders-events"
 )

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import DAG, task
-from orders_common import DEFAULT_ARGS, LAKE_BUCKET, RAW_ORDERS, SOURCE_BUCKET, parse_orders
+from orders_common import DEFAULT_ARGS, INGEST_SCHEDULE, LAKE_BUCKET, RAW_ORDERS, SOURCE_BUCKET, parse_orders
 
 with DAG(
     dag_id="orders_ingest",
-    schedule="0 4 * * *",
+    schedule=INGEST_SCHEDULE,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

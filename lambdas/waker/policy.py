@@ -228,7 +228,7 @@ def _decide_asleep(
         assert state.database_hold_until is not None
         reason += f"; database held up until {_fmt(state.database_hold_until)} for a deploy"
     if action:
-        reason += f"; {action}ing the database"
+        reason += f"; {'starting' if action == 'start' else 'stopping'} the database"
     return Decision("asleep", asleep, state.but(last_reason=reason), reason, wake_at=next_wake, database_action=action)
 
 

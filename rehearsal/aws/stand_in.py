@@ -108,6 +108,7 @@ def running_stand_in(
 ) -> Iterator[StandIn]:
     """The stand-in AWS in a child process, stopped on exit."""
     directory = Path(workdir or tempfile.mkdtemp(prefix="stand-in-"))
+    directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     audit = directory / "iam-audit.jsonl"
     log = (directory / "stand-in.log").open("w")

@@ -1,0 +1,326 @@
+"""ECS on one machine: each service's desired count, as the waker sets it in the stand-in, becomes processes.
+
+A task is started as Fargate starts it: its `wait-for-migrations` container first (it must succeed), then
+its containers, each the task definition's command under the official image's entrypoint (`dumb-init --`),
+with the task definition's environment, its secrets read with the execution role, and the task role's
+credentials (rehearsal/ecs_tasks.py). A task stops as ECS stops it: SIGTERM to each container's PID 1,
+then SIGKILL after the container's stopTimeout. A scale-in stops unprotected tasks only: a worker that
+holds a task protects itself through the ECS agent's task-protection endpoint, which this actuator serves
+per task and forwards to the stand-in's UpdateTaskProtection with the task role's credentials, as the agent
+does. Running counts are written back for the stand-in's DescribeServices.
+
+What differs from Fargate, so that the tasks can share one machine: every task listens on 127.0.0.1 on a
+port of its own (the api-server's address replaces its Cloud Map name), and the api-server runs one worker
+process instead of four.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from airflow_env import REPORTER_PATH, WAIT_FOR_MIGRATIONS
+from rehearsal.aws.seed import SeededStack
+from rehearsal.ecs_tasks import ROOT, Container, container, process_environment
+from rehearsal.timeline import Timeline
+
+REPORTER_SECONDS = 15
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _local(command: list[str]) -> list[str]:
+    """A container's command on this machine: the image's files from image/, under the image's entrypoint."""
+    command = [str(ROOT / "image" / Path(c).name) if c == REPORTER_PATH else c for c in command]
+    return ["dumb-init", "--", *command]
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        parent = psutil.Process(process.pid)
+        for child in parent.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        parent.kill()
+
+
+@dataclass
+class Task:
+    arn: str
+    component: str
+    home: Path
+    containers: dict[str, Container]
+    environments: dict[str, dict[str, str]]
+    phase: str = "PENDING"  # PENDING (init container), RUNNING, STOPPING, STOPPED
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    protected: bool = False
+    stopping_since: float = 0.0
+    agent: ThreadingHTTPServer | None = None
+
+    @property
+    def short(self) -> str:
+        return self.arn.rsplit("/", 1)[-1][:8]
+
+    def launch(self, name: str) -> None:
+        log = (self.home / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            _local(self.containers[name].command),
+            env=self.environments[name],
+            cwd=self.home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def essential(self) -> subprocess.Popen | None:
+        return self.processes.get(self.component)
+
+    def signal_all(self, number: int) -> None:
+        for name, process in self.processes.items():
+            if name != WAIT_FOR_MIGRATIONS and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(number)
+
+    def kill_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                _kill_tree(process)
+
+
+class Actuator:
+    def __init__(self, seeded: SeededStack, workdir: Path, timeline: Timeline) -> None:
+        self.seeded = seeded
+        self.workdir = workdir
+        self.timeline = timeline
+        self.api_port = free_port()
+        self.ecs = seeded.stand_in.client("ecs")
+        self.cluster = seeded.recording.one("aws:ecs/cluster:Cluster").outputs["name"]
+        self.services = {
+            s.outputs["name"]: s.outputs["name"] for s in seeded.recording.of_type("aws:ecs/service:Service")
+        }
+        self.tasks: dict[str, list[Task]] = {name: [] for name in self.services}
+        self.started: dict[str, int] = dict.fromkeys(self.services, 0)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._kept: set[str] = set()
+
+    # --- one task -------------------------------------------------------------------------------------------
+
+    def overrides(self, component: str) -> dict[str, str]:
+        """What differs on one machine: addresses and ports (see the module's docstring)."""
+        base = f"http://127.0.0.1:{self.api_port}"
+        extra = {
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW_ACTIVITY_INTERVAL_SECONDS": str(REPORTER_SECONDS),
+        }
+        if component == "api-server":
+            extra.update(
+                AIRFLOW__API__PORT=str(self.api_port), AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__WORKERS="1"
+            )
+        if component == "worker":
+            extra["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+        if component == "triggerer":
+            extra["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
+        return extra
+
+    def new_task(self, component: str) -> Task:
+        arn = f"arn:aws-us-gov:ecs:us-gov-east-1:123456789012:task/{self.cluster}/{uuid.uuid4().hex}"
+        home = self.workdir / "tasks" / f"{component}-{arn.rsplit('/', 1)[-1][:8]}"
+        home.mkdir(parents=True)
+        definitions = [c["name"] for c in self.seeded.containers(component)]
+        containers = {name: container(self.seeded, component, name) for name in definitions}
+        extra = self.overrides(component)
+        task = Task(arn, component, home, containers, {})
+        if component == "worker":
+            task.agent = self._agent(task)
+            extra["ECS_AGENT_URI"] = f"http://127.0.0.1:{task.agent.server_port}"
+        for name, definition in containers.items():
+            task.environments[name] = process_environment(self.seeded, definition, home, **extra)
+        return task
+
+    def _agent(self, task: Task) -> ThreadingHTTPServer:
+        """The ECS agent's task-protection endpoint of one task, calling ECS with the task role."""
+        ecs = self.seeded.stand_in.client_as(self.seeded.task_role(task.component), "ecs")
+        cluster, timeline = self.cluster, self.timeline
+
+        class Agent(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                enabled = bool(body.get("ProtectionEnabled"))
+                try:
+                    ecs.update_task_protection(
+                        cluster=cluster,
+                        tasks=[task.arn],
+                        protectionEnabled=enabled,
+                        **({"expiresInMinutes": int(body["ExpiresInMinutes"])} if "ExpiresInMinutes" in body else {}),
+                    )
+                    task.protected = enabled
+                    answer: dict[str, Any] = {"protection": {"ProtectionEnabled": enabled, "TaskArn": task.arn}}
+                    timeline("ecs", f"worker {task.short} scale-in protection {'on' if enabled else 'off'}")
+                except Exception as error:
+                    answer = {"failure": {"Reason": str(error), "Arn": task.arn}}
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def start_task(self, component: str) -> Task:
+        task = self.new_task(component)
+        self.tasks[component].append(task)
+        self.started[component] += 1
+        task.launch(WAIT_FOR_MIGRATIONS)
+        self.timeline("ecs", f"{component} task {task.short} starting (wait-for-migrations)")
+        return task
+
+    def stop_task(self, task: Task, why: str) -> None:
+        if task.phase in ("STOPPING", "STOPPED"):
+            return
+        task.phase, task.stopping_since = "STOPPING", time.monotonic()
+        task.signal_all(signal.SIGTERM)
+        self.timeline("ecs", f"{task.component} task {task.short} stopping ({why}): SIGTERM")
+
+    def _advance(self, task: Task) -> None:
+        if task.phase == "PENDING":
+            init = task.processes[WAIT_FOR_MIGRATIONS]
+            if init.poll() is None:
+                return
+            if init.returncode != 0:
+                task.phase = "STOPPED"
+                self.timeline(
+                    "ecs", f"{task.component} task {task.short} stopped: wait-for-migrations exited {init.returncode}"
+                )
+                return
+            for name in task.containers:
+                if name != WAIT_FOR_MIGRATIONS:
+                    task.launch(name)
+            task.phase = "RUNNING"
+            self.timeline(
+                "ecs",
+                f"{task.component} task {task.short} running: {' '.join(task.containers[task.component].command)}",
+            )
+        elif task.phase == "RUNNING":
+            main = task.essential()
+            if main is not None and main.poll() is not None:
+                task.signal_all(signal.SIGTERM)
+                task.phase, task.stopping_since = "STOPPING", time.monotonic()
+                self.timeline("ecs", f"{task.component} task {task.short} essential container exited {main.returncode}")
+        elif task.phase == "STOPPING":
+            alive = [p for n, p in task.processes.items() if n != WAIT_FOR_MIGRATIONS and p.poll() is None]
+            timeout = task.containers[task.component].stop_timeout
+            if not alive:
+                task.phase = "STOPPED"
+                codes = {n: p.returncode for n, p in task.processes.items() if n != WAIT_FOR_MIGRATIONS}
+                self.timeline("ecs", f"{task.component} task {task.short} stopped {codes}")
+            elif time.monotonic() - task.stopping_since > timeout:
+                task.kill_all()
+                task.phase = "STOPPED"
+                self.timeline("ecs", f"{task.component} task {task.short} killed after its {timeout} s stop timeout")
+        if task.phase == "STOPPED" and task.agent is not None:
+            task.agent.shutdown()
+            task.agent = None
+
+    def running(self, component: str) -> list[Task]:
+        return [t for t in self.tasks[component] if t.phase == "RUNNING"]
+
+    def step(self) -> None:
+        described = self.ecs.describe_services(cluster=self.cluster, services=list(self.services))["services"]
+        desired = {s["serviceName"]: s["desiredCount"] for s in described}
+        for component, tasks in self.tasks.items():
+            for task in tasks:
+                self._advance(task)
+            active = [t for t in tasks if t.phase in ("PENDING", "RUNNING")]
+            want = desired.get(component, 0)
+            for _ in range(want - len(active)):
+                self.start_task(component)
+            surplus = len(active) - want
+            if surplus > 0:
+                # ECS stops unprotected tasks first, and never a protected one on scale-in.
+                for task in [t for t in reversed(active) if not t.protected][:surplus]:
+                    self.stop_task(task, f"desired count {want}")
+                kept = [t for t in active if t.protected and t.phase == "RUNNING"]
+                for task in kept:
+                    if task.arn not in self._kept:
+                        self._kept.add(task.arn)
+                        self.timeline("ecs", f"{component} task {task.short} kept: scale-in protected")
+            self.tasks[component] = [t for t in tasks if t.phase != "STOPPED"]
+        counts = {c: len(self.running(c)) for c in self.tasks}
+        self.seeded.stand_in.ecs_running_file.write_text(json.dumps(counts))
+
+    def interrupt(self, component: str) -> Task | None:
+        """Stop one running task as ECS does for a Spot interruption or a deployment (SIGTERM, then SIGKILL)."""
+        running = self.running(component)
+        if not running:
+            return None
+        self.stop_task(running[0], "interrupted")
+        return running[0]
+
+    # --- one-off tasks ----------------------------------------------------------------------------------------
+
+    def run_once(self, component: str, name: str, timeout: float = 900) -> int:
+        """A one-off task (as RunTask): its container's command, waited for; the exit code."""
+        task = self.new_task(component)
+        task.launch(name)
+        self.timeline("ecs", f"{component} task {task.short} running: {' '.join(task.containers[name].command)[:80]}")
+        try:
+            code = task.processes[name].wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            task.kill_all()
+            code = -9
+        self.timeline("ecs", f"{component} task {task.short} exited {code}")
+        return code
+
+    # --- the loop -----------------------------------------------------------------------------------------------
+
+    def start(self, interval: float = 1.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.step()
+                except Exception as error:  # keep actuating; the timeline says what went wrong
+                    self.timeline("ecs", f"actuator error: {error}")
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        for tasks in self.tasks.values():
+            for task in tasks:
+                task.signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for tasks in self.tasks.values():
+            for task in tasks:
+                for process in task.processes.values():
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                task.kill_all()
+                if task.agent is not None:
+                    task.agent.shutdown()
