@@ -162,3 +162,14 @@ def test_the_offline_plan_refuses_what_aws_would_refuse(tmp_path, monkeypatch, c
     monkeypatch.setattr(plan, "run_stack", lambda stack: broken)
     assert plan.main(["prod"]) == 3
     assert "AWS would refuse 1 declaration" in capsys.readouterr().err
+
+
+def test_model_patterns_that_leave_out_govcloud_are_read_partition_aware():
+    """EventBridge Scheduler's model writes Target.RoleArn's partition as `aws(-[a-z]+)?`, which `aws-us-gov`
+    does not match; the service runs in GovCloud and takes its role ARNs. Found when the waker, run by the
+    stand-in with its declared role, moved its one-time wake."""
+    target = {"Arn": "arn:aws-us-gov:lambda:us-gov-east-1:123456789012:function:f"}
+    good = {**target, "RoleArn": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler"}
+    bad = {**target, "RoleArn": "arn:aws-us-gov:iam::123456789012:user/someone"}
+    assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": good}) == []
+    assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": bad})

@@ -525,4 +525,4 @@ def test_a_deploy_starts_the_stopped_database_and_keeps_it_up_without_waking_the
     held = decide(NOW + minutes(10), stops, observe(database_status="available"), started.state, Tick())
     assert held.database_action is None and "held up" in held.reason, "a long sleep would stop it, not during the hold"
     after = decide(NOW + minutes(46), stops, observe(database_status="available"), started.state, Tick())
-    assert after.database_action == "stop"
+    assert after.database_action == "stop" and after.reason.endswith("stopping the database")
