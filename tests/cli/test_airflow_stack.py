@@ -255,3 +255,25 @@ def test_the_entry_point_is_installed():
     import shutil as which
 
     assert which.which("airflow-stack"), "uv sync installs the airflow-stack command"
+
+
+def test_status_names_a_service_that_does_not_start_with_its_ecs_events():
+    report = {
+        "stack": "dev",
+        "state": "awake",
+        "reason": "awake: starting up; not starting: worker (short since 12:00)",
+        "database": "available",
+        "notStarting": {
+            "worker": {
+                "shortSince": "2026-11-25T12:00:00+00:00",
+                "events": [
+                    "(service worker) was unable to place a task because no container instance met all of its requirements."
+                ],
+            }
+        },
+        "current": {"desired": {"worker": 2}, "running": {"worker": 0}},
+        "signals": {},
+    }
+    text = operations.render_status(report)
+    assert "NOT STARTING worker: short of its desired count since 2026-11-25T12:00:00+00:00" in text
+    assert "ECS: (service worker) was unable to place a task" in text
