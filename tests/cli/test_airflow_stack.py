@@ -267,7 +267,8 @@ def test_status_names_a_service_that_does_not_start_with_its_ecs_events():
             "worker": {
                 "shortSince": "2026-11-25T12:00:00+00:00",
                 "events": [
-                    "(service worker) was unable to place a task because no container instance met all of its requirements."
+                    "(service worker) was unable to place a task because no container instance met all "
+                    "of its requirements."
                 ],
             }
         },
