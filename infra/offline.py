@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from settings import PROJECT, REGION_PARTITIONS, stack_config_from_yaml
+from settings import PROJECT, REGION_PARTITIONS, read_stack_file, stack_config_from_yaml
 
 INFRA_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = INFRA_DIR.parent
@@ -255,7 +254,14 @@ def load_stack_file(stack: str) -> dict[str, Any]:
     if not path.exists():
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(stacks)}")
-    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
+    return stack_config_from_yaml(read_stack_file(path.read_text(), path.name))
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A config value given as a secret (as `pulumi config set --secret` does), in overrides."""
+
+    value: str
 
 
 def run_program(stack: str, config: Mapping[str, Any]) -> Recording:
@@ -266,7 +272,9 @@ def run_program(stack: str, config: Mapping[str, Any]) -> Recording:
 def _run_program(stack: str, config: dict[str, Any]) -> Recording:
     mocks = StackMocks(str(config.get("aws:region", "")))
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_all_config(config, [k for k, v in config.items() if v == "[secret]"])
+    secret_keys = [k for k, v in config.items() if v == "[secret]" or isinstance(v, Secret)]
+    config = {k: v.value if isinstance(v, Secret) else v for k, v in config.items()}
+    pulumi.runtime.set_all_config(config, secret_keys)
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
 
     def program() -> None:

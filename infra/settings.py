@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from config_schema import Section, SettingsError, integer, one_of, string_map
@@ -52,9 +52,29 @@ __all__ = [
 ]
 
 
-def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
-    """Build the stack's settings from raw config (`namespace:key` -> value), or raise SettingsError."""
+SECRET_SETTINGS = ("uiOidcClientSecret",)
+KNOWN_NAMESPACES = ("airflow", "aws", "pulumi")
+
+
+def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection[str] | None = None) -> Settings:
+    """Build the stack's settings from raw config (`namespace:key` -> value), or raise SettingsError.
+    `secret_keys`: the keys given as secrets (default: those whose value is the "[secret]" placeholder)."""
     problems: list[tuple[str, str]] = []
+    for key in sorted(config):
+        namespace = key.split(":", 1)[0] if ":" in key else ""
+        if namespace not in KNOWN_NAMESPACES:
+            problems.append(
+                (
+                    key,
+                    f"has {'no namespace' if not namespace else f'an unknown namespace {namespace!r}'}; settings are "
+                    f"airflow:<setting> (known: {', '.join(TOP_LEVEL_KEYS)}) or aws:<provider setting>",
+                )
+            )
+    secrets = set(secret_keys) if secret_keys is not None else {k for k, v in config.items() if v == "[secret]"}
+    for name in SECRET_SETTINGS:
+        key = f"{NAMESPACE}:{name}"
+        if key in config and key not in secrets:
+            problems.append((key, f"is in plain text; keep it encrypted: `pulumi config set --secret {name} <value>`"))
     if not _STACK_NAME.fullmatch(stack):
         problems.append(
             (
@@ -79,7 +99,7 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
 
     root = Section(prefix, {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, problems)
 
-    ui = _ui(section("ui"), partition)
+    ui = _ui(section("ui"), partition, region)
     if ui.oidc is not None and not root.has("uiOidcClientSecret"):
         problems.append(
             (
@@ -120,6 +140,40 @@ def load_settings(stack: str, config: Mapping[str, Any]) -> Settings:
     return settings
 
 
+def read_stack_file(text: str, name: str) -> dict[str, Any]:
+    """A Pulumi.<stack>.yaml's document, or SettingsError naming the file and line of what is wrong: YAML
+    syntax, a key given twice (YAML would silently keep the last), or a `config:` that is not a mapping."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise SettingsError(
+                    [(f"{name} line {line}", f"{key} is given twice (first on line {seen[key]}); keep one")]
+                )
+            seen[key] = line
+        return loader.construct_mapping(node)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        document = yaml.load(text, Loader=StrictLoader) or {}  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{name} line {mark.line + 1}, column {mark.column + 1}" if mark else name
+        raise SettingsError([(where, f"is not valid YAML: {error.problem or error}")]) from None
+    if not isinstance(document, Mapping):
+        raise SettingsError([(name, "must be a YAML mapping with a config: block")])
+    if not isinstance(document.get("config") or {}, Mapping):
+        raise SettingsError([(f"{name} config", "must be a mapping of namespace:key to value, not a list")])
+    return dict(document)
+
+
 def stack_config_from_yaml(document: Mapping[str, Any]) -> dict[str, Any]:
     """The `config:` block of a Pulumi.<stack>.yaml as the engine hands it over: objects as JSON text."""
     config = document.get("config") or {}
@@ -146,7 +200,8 @@ def read_stack_settings() -> Settings:
 
     raw: dict[str, Any] = dict(runtime_config.get_config_env())
     raw.update(runtime_config.CONFIG.get())
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
     try:
-        return load_settings(pulumi.get_stack(), raw)
+        return load_settings(pulumi.get_stack(), raw, secret_keys)
     except SettingsError as error:
         raise StackSettingsError(error.problems) from None

@@ -7,10 +7,23 @@ composes them.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
-from config_schema import InvalidSetting, Section, arn, boolean, cidr, integer, list_of, one_of, string_map, text
+from config_schema import (
+    InvalidSetting,
+    Section,
+    arn,
+    boolean,
+    cidr,
+    eventbridge_cron,
+    integer,
+    list_of,
+    one_of,
+    string_map,
+    text,
+)
 from settings_model import (
     DB_INSTANCE_CLASSES,
     DEFAULT_AIRFLOW_VERSION,
@@ -107,6 +120,11 @@ _COMPONENT_KEYS = {
 }
 
 
+# What a new VPC carves per zone: a public /22, a private /22 with a NAT gateway, and an isolated /24.
+def vpc_addresses_needed(zones: int, nat: str) -> int:
+    return zones * (1024 + (1024 if nat == "single" else 0) + 256)
+
+
 def _network(section: Section) -> NetworkSettings:
     vpc_id = section.get("vpcId", text(r"vpc-[0-9a-f]{8,17}", "a VPC id like vpc-0123456789abcdef0"), None)
     vpc_cidr = section.get("vpcCidr", cidr(), "10.40.0.0/16")
@@ -118,6 +136,17 @@ def _network(section: Section) -> NetworkSettings:
     assign_public_ip = section.get("assignPublicIp", boolean, vpc_id is None and nat == "none")
     section.reject_unknown()
     if vpc_id is None:
+        prefix = int(vpc_cidr.split("/")[1])
+        needed = vpc_addresses_needed(zones, nat)
+        if not 16 <= prefix <= 28:
+            section.fail("vpcCidr", f"must be a /16 to /28 block (VPC limits), got /{prefix}")
+        elif 2 ** (32 - prefix) < needed:
+            smallest = 32 - (needed - 1).bit_length()
+            section.fail(
+                "vpcCidr",
+                f"/{prefix} is too small for {zones} zones of subnets (a /22 public, "
+                f"{'a /22 private, ' if nat == 'single' else ''}a /24 isolated each): use /{smallest} or larger",
+            )
         for name in ("taskSubnetIds", "databaseSubnetIds", "loadBalancerSubnetIds"):
             if section.has(name):
                 section.fail(name, "is only used with an existing VPC: set vpcId too, or remove it")
@@ -194,7 +223,16 @@ def _extra_environment(value: Any) -> dict[str, str]:
             raise InvalidSetting(f"names must be upper-case environment variable names, got {name!r}")
         if name.startswith(("AIRFLOW__", "AWS_", "_AIRFLOW")) or name == "AIRFLOW_CONN_AWS_DEFAULT":
             raise InvalidSetting(f"{name} is set by the stack itself; use other names for your DAGs' settings")
+        if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) or re.search(SECRET_WORDS, name):
+            raise InvalidSetting(
+                f"{name} looks like a secret, and this setting is stored and shown in plain text (state, task "
+                "definitions): keep it in Secrets Manager as a connection or variable of the stack's secrets "
+                "backend (<stack name>/connections/<id>, <stack name>/variables/<key>)"
+            )
     return variables
+
+
+SECRET_WORDS = r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY"  # noqa: S105 (names, not a secret)
 
 
 _POLICY_ARN_FOR = {
@@ -243,7 +281,7 @@ def _oidc(section: Section) -> OidcSettings | None:
     )
 
 
-def _ui(section: Section, partition: str) -> UiSettings:
+def _ui(section: Section, partition: str, region: str) -> UiSettings:
     load_balancer = section.get("loadBalancer", boolean, False)
     settings = UiSettings(
         load_balancer=load_balancer,
@@ -269,14 +307,36 @@ def _ui(section: Section, partition: str) -> UiSettings:
         wake_on_visit=section.get("wakeOnVisit", boolean, True),
         visit_hold_minutes=section.get("visitHoldMinutes", integer(5, 240), 30),
     )
+    anonymous_internet = section.get("publicWithoutLogin", boolean, False)
     section.reject_unknown()
     if load_balancer:
         if settings.certificate_arn is None:
             section.fail("certificateArn", "is required with loadBalancer: the listener serves HTTPS only")
+        elif settings.certificate_arn.split(":")[3] != region:
+            section.fail(
+                "certificateArn",
+                f"must be a certificate in {region}, the stack's region (a load balancer uses its own region's "
+                f"ACM certificates); got one in {settings.certificate_arn.split(':')[3]}",
+            )
         if not settings.allowed_cidrs:
             section.fail("allowedCidrs", "needs at least one CIDR with loadBalancer (who may reach the UI)")
+        public = [c for c in settings.allowed_cidrs if not ipaddress.ip_network(c).is_private]
+        if settings.scheme == "internet-facing" and settings.oidc is None and public and not anonymous_internet:
+            section.fail(
+                "allowedCidrs",
+                f"admits {', '.join(public)} from the internet with no login in front of the UI (no oidc): add "
+                "ui.oidc, narrow the CIDRs, or set ui.publicWithoutLogin: true to accept Airflow's own login alone",
+            )
     else:
-        for name in ("certificateArn", "oidc", "scheme", "hostName", "wakeOnVisit", "visitHoldMinutes"):
+        for name in (
+            "certificateArn",
+            "oidc",
+            "scheme",
+            "hostName",
+            "wakeOnVisit",
+            "visitHoldMinutes",
+            "publicWithoutLogin",
+        ):
             if section.has(name):
                 section.fail(name, "only applies with loadBalancer: true")
     return settings
@@ -310,7 +370,6 @@ def _secrets(section: Section, stack: str, partition: str) -> SecretsSettings:
     return settings
 
 
-_CRON = text(r"cron\((\S+ ){5}\S+\)", "an EventBridge Scheduler cron expression like cron(0 8 ? * MON-FRI *)")
 _EMAIL = text(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address")
 
 
@@ -344,7 +403,7 @@ def _windows(section: Section, stack: str) -> tuple[WakeWindow, ...]:
         windows.append(
             WakeWindow(
                 name=window.get("name", text(r"[a-z0-9-]{1,40}", "lowercase letters, digits and hyphens"), f"w{index}"),
-                cron=window.get("cron", _CRON, ""),
+                cron=window.get("cron", eventbridge_cron, ""),
                 timezone=window.get("timezone", _timezone, "UTC"),
                 duration_minutes=window.get("durationMinutes", integer(1, 1440), 60),
             )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from airflow_env import AirflowEndpoints
+from offline import Secret
 
 SNAPSHOT = "airflow-prod-2026-11-20"
 PROD_FERNET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-fernet-key-1a2b3c4d-AbCdEf"
@@ -50,7 +51,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                     },
                 }
             ),
-            "airflow:uiOidcClientSecret": "oidc-client-secret-value-for-tests",
+            "airflow:uiOidcClientSecret": Secret("oidc-client-secret-value-for-tests"),
             "airflow:image": json.dumps({"architecture": "x86_64"}),
             "airflow:services": json.dumps({"triggererEnabled": False}),
         },
