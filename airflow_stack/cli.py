@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_stack import operations, preflight, staging
-from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, read_outputs
+from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, read_outputs
 
 PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS = 1, 2, 3, 4
@@ -51,14 +52,16 @@ def _parser() -> argparse.ArgumentParser:
 
     wake = command("wake", "wake the stack (and keep it awake for --hold)")
     wake.add_argument("--hold", default="1h", help="how long to keep it awake, e.g. 90m, 2h (default 1h)")
-    wake.add_argument("--reason", default="woken with airflow-stack")
+    wake.add_argument("--reason", default="woken with airflow-stack", help="why, for the waker's log and status")
     wake.add_argument("--wait", action="store_true", help="follow the services until they run")
     wake.add_argument("--timeout", default="15m", help="how long --wait waits (default 15m)")
 
     sleep = command("sleep", "put the stack to sleep (refused while work is active, unless --force)")
     sleep.add_argument("--force", action="store_true", help="sleep even with work active; queued work stays queued")
     sleep.add_argument("--hold", help="with --force: stay asleep this long unless woken by hand (default 1h)")
-    sleep.add_argument("--reason", default="put to sleep with airflow-stack")
+    sleep.add_argument(
+        "--reason", default="put to sleep with airflow-stack", help="why, for the waker's log and status"
+    )
     sleep.add_argument("--wait", action="store_true", help="follow the services until they stop")
     sleep.add_argument("--timeout", default="10m", help="how long --wait waits (default 10m)")
 
@@ -88,11 +91,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _wait(stack: operations.Stack, up: bool, timeout: str) -> int:
+MAX_HOLD_MINUTES = 24 * 60  # the waker's own limit
+STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,20}")
+
+
+def _checked(args: argparse.Namespace) -> dict[str, int]:
+    """The options as minutes, or StackError naming the option and what it takes: nothing has been done yet."""
+    if not STACK_NAME.fullmatch(args.stack or ""):
+        raise StackError(
+            "--stack must be lowercase letters, digits and hyphens (up to 21), starting with a letter; "
+            f"got {args.stack!r}"
+        )
+    source = getattr(args, "source", None)
+    if source is not None and not STACK_NAME.fullmatch(source):
+        raise StackError(f"--from must be a stack name (lowercase letters, digits, hyphens), got {source!r}")
+    minutes: dict[str, int] = {}
+    for option in ("hold", "timeout"):
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        try:
+            minutes[option] = operations.parse_duration(value)
+        except StackError as error:
+            raise StackError(f"--{option}: {error}") from None
+        if option == "hold" and not 0 <= minutes[option] <= MAX_HOLD_MINUTES:
+            raise StackError(f"--hold is at most 24h (the waker's limit), got {value!r}")
+        if option == "timeout" and minutes[option] == 0:
+            raise StackError(f"--timeout must be more than 0, got {value!r}")
+    if getattr(args, "reason", None) is not None and not 0 < len(args.reason.strip()) <= 200:
+        raise StackError("--reason must be 1 to 200 characters")
+    return minutes
+
+
+def _answered(answer: dict[str, Any]) -> bool:
+    """Print the waker's answer; False when it refused (or another run held its lease)."""
+    if answer.get("ok", False):
+        print(f"{answer.get('state')}: {answer.get('reason')}")
+        return True
+    print(f"refused: {answer.get('error') or answer.get('reason') or answer}", file=sys.stderr)
+    return False
+
+
+def _wait(stack: operations.Stack, up: bool, timeout_minutes: int) -> int:
     want = operations.all_up if up else operations.all_down
-    done = operations.wait_for_counts(stack, want, timeout=operations.parse_duration(timeout) * 60)
+    done = operations.wait_for_counts(stack, want, timeout=timeout_minutes * 60)
     if not done:
-        print(f"timed out after {timeout}", file=sys.stderr)
+        print(f"timed out after {timeout_minutes} minutes", file=sys.stderr)
         return EXIT_TIMEOUT
     print("running" if up else "asleep")
     return 0
@@ -116,6 +160,7 @@ def run(
     args = _parser().parse_args(argv)
     project = project_dir or PROJECT_DIR
     try:
+        minutes = _checked(args)  # every input is checked before anything is asked of AWS
         if args.command == "stage":
             return _stage(args, make_stack, project)
         if args.command == "preflight":
@@ -128,22 +173,24 @@ def run(
             print(json.dumps(report, indent=2) if args.json else operations.render_status(report))
             return 0
         if args.command == "wake":
-            hold = operations.parse_duration(args.hold)
-            answer = stack.invoke_waker({"action": "wake", "holdMinutes": hold, "reason": args.reason})
-            print(f"{answer.get('state')}: {answer.get('reason')}")
-            return _wait(stack, True, args.timeout) if args.wait else 0
+            answer = stack.invoke_waker({"action": "wake", "holdMinutes": minutes["hold"], "reason": args.reason})
+            if not _answered(answer):
+                return EXIT_WAKER_REFUSED
+            return _wait(stack, True, minutes["timeout"]) if args.wait else 0
         if args.command == "sleep":
             event: dict[str, Any] = {"action": "sleep", "reason": args.reason, "force": args.force}
-            if args.hold:
-                event["holdMinutes"] = operations.parse_duration(args.hold)
+            if "hold" in minutes:
+                event["holdMinutes"] = minutes["hold"]
             answer = stack.invoke_waker(event)
-            print(f"{answer.get('state')}: {answer.get('reason')}")
-            if not answer.get("ok", False):
+            if not _answered(answer):
                 return EXIT_WAKER_REFUSED
-            return _wait(stack, False, args.timeout) if args.wait else 0
+            return _wait(stack, False, minutes["timeout"]) if args.wait else 0
         if args.command == "snapshot":
             print(operations.snapshot(stack))
             return 0
+    except ToolError as error:
+        print(f"airflow-stack: {error}", file=sys.stderr)
+        return EXIT_AWS
     except StackError as error:
         print(f"airflow-stack: {error}", file=sys.stderr)
         return EXIT_REFUSED
@@ -161,9 +208,8 @@ def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:
     except NotDeployed as first:
         print(f"nothing to prepare: {first} (a first deploy creates everything)")
         return 0
-    status = operations.prepare_deploy(
-        stack, hold_minutes=operations.parse_duration(args.hold), timeout=operations.parse_duration(args.timeout) * 60
-    )
+    minutes = _checked(args)
+    status = operations.prepare_deploy(stack, hold_minutes=minutes["hold"], timeout=minutes["timeout"] * 60)
     print(f"database {status}: ready for pulumi up -s {args.stack}")
     return 0
 

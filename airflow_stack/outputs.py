@@ -16,6 +16,10 @@ class StackError(RuntimeError):
     """Something about the stack or its AWS resources stops the command; the message says what."""
 
 
+class ToolError(StackError):
+    """The Pulumi CLI is missing or failed (exit 4, as AWS errors)."""
+
+
 class NotDeployed(StackError):
     """The stack has no (or not all of its) outputs: it has not been deployed yet."""
 
@@ -23,9 +27,15 @@ class NotDeployed(StackError):
 def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
     if outputs_file is not None:
         try:
-            return json.loads(outputs_file.read_text())
+            values = json.loads(outputs_file.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise StackError(f"cannot read stack outputs from {outputs_file}: {error}") from None
+        if not isinstance(values, dict):
+            raise StackError(
+                f"--outputs {outputs_file} must hold a JSON object of the stack's outputs "
+                f"(`pulumi stack output --json`), not a {type(values).__name__}"
+            )
+        return values
     try:
         result = subprocess.run(
             ["pulumi", "stack", "output", "--json", "--stack", stack],
@@ -35,9 +45,9 @@ def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None 
             check=True,
         )
     except FileNotFoundError:
-        raise StackError("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
+        raise ToolError("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
     except subprocess.CalledProcessError as error:
-        raise StackError(f"pulumi stack output --stack {stack} failed: {error.stderr.strip()}") from None
+        raise ToolError(f"pulumi stack output --stack {stack} failed: {error.stderr.strip()}") from None
     return json.loads(result.stdout)
 
 

@@ -22,16 +22,18 @@ class BadEvent(ValueError):
 
 
 def _hold(event: dict[str, Any], default: int | None) -> int | None:
-    value = event.get("holdMinutes", default)
-    if value is None:
-        return None
+    value = event.get("holdMinutes")
+    if value is None:  # absent or null: the default
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_HOLD_MINUTES:
         raise BadEvent(f"holdMinutes must be a whole number of minutes from 0 to {MAX_HOLD_MINUTES}, got {value!r}")
     return value
 
 
 def _reason(event: dict[str, Any], default: str) -> str:
-    value = event.get("reason", default)
+    value = event.get("reason")
+    if value is None:
+        return default
     if not isinstance(value, str) or not 0 < len(value.strip()) <= 200:
         raise BadEvent(f"reason must be a short text (1-200 characters), got {value!r}")
     return value.strip()
@@ -55,7 +57,7 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
     if action == "wake":
         hold = _hold(event, default_hold_minutes)
         assert hold is not None
-        source = event.get("source", "request")
+        source = event.get("source") or "request"
         if source not in ("request", "visit"):
             raise BadEvent(f"source must be request or visit, got {source!r}")
         return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
@@ -63,7 +65,7 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         hold = _hold(event, DEPLOY_HOLD_MINUTES)
         assert hold is not None
         return Deploy(hold_minutes=hold, reason=_reason(event, "deploy"))
-    force = event.get("force", False)
+    force = event.get("force") if event.get("force") is not None else False
     if not isinstance(force, bool):
         raise BadEvent(f"force must be true or false, got {force!r}")
     return Sleep(reason=_reason(event, "manual sleep"), force=force, hold_minutes=_hold(event, None))

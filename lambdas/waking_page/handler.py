@@ -24,14 +24,35 @@ WAKE_INTERVAL_SECONDS = 60
 _last_wake: dict[str, datetime] = {}
 
 
+def normalized(event: Any) -> dict[str, Any]:
+    """The parts of an ALB request the page reads, whatever arrives: a malformed event is a plain GET of /.
+    Headers may come as a map or, with multi-value headers on, as lists; names are case-insensitive."""
+    event = event if isinstance(event, dict) else {}
+    raw = event.get("headers") if isinstance(event.get("headers"), dict) else event.get("multiValueHeaders")
+    headers: dict[str, str] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            if isinstance(value, list):
+                value = value[0] if value else ""
+            headers[str(name).lower()] = str(value)
+    path = event.get("path")
+    method = event.get("httpMethod")
+    return {
+        "path": path if isinstance(path, str) and path.startswith("/") else "/",
+        "httpMethod": method if isinstance(method, str) else "GET",
+        "headers": headers,
+    }
+
+
 def handle(
-    request: dict[str, Any],
+    request: Any,
     *,
     now: datetime,
     env: dict[str, str],
     invoke: Callable[[dict], None],
 ) -> dict[str, Any]:
-    path = str(request.get("path") or "/")
+    request = normalized(request)
+    path = request["path"]
     estimate = int(env.get("ESTIMATE_MINUTES", "4"))
     requested_at = _last_wake.get("at", now)
     if counts_as_visit(request):
@@ -52,7 +73,7 @@ def handle(
     return page_response(requested_at, now, estimate, env.get("STACK", "airflow"))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     import boto3
 
     client = boto3.client("lambda")

@@ -74,7 +74,7 @@ def test_wake_then_sleep(world, capsys):
     world.now = START + minutes(30)
     world.report(START + minutes(29), dag_runs_running=1, **{"ti:running": 1})
     assert cli_run(world, "sleep", "--stack", "dev") == cli.EXIT_WAKER_REFUSED
-    assert "refused" in capsys.readouterr().out
+    assert "refused" in capsys.readouterr().err
     assert cli_run(world, "sleep", "--stack", "dev", "--force", "--hold", "30m") == 0
     assert world.desired() == dict.fromkeys(world.desired(), 0)
 
