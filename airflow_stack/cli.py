@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     stage.add_argument("--stack", default="staging", help="the staging stack to write (default staging)")
     stage.add_argument("--snapshot", help="snapshot identifier or ARN (default: the newest of the source's)")
     stage.add_argument("--outputs", type=Path, help="JSON file of the source stack's outputs")
+    stage.add_argument("--target-outputs", type=Path, help="JSON file of the staging stack's outputs, if deployed")
+    stage.add_argument("--set-env", action="append", metavar="KEY=VALUE", help="staging's own DAG setting (repeat)")
+    stage.add_argument("--worker-policy", action="append", metavar="ARN", help="staging's own worker policy (repeat)")
+    stage.add_argument("--event-queue", action="append", metavar="ARN", help="staging's own event queue (repeat)")
     return parser
 
 
@@ -215,9 +219,7 @@ def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:
 
 
 def _preflight(stack: str, project: Path, make_clients: ClientFactory) -> int:
-    infra = str(Path(__file__).resolve().parents[1] / "infra")  # the program, run offline to list its resources
-    if infra not in sys.path:
-        sys.path.insert(0, infra)
+    _load_infra()  # the program, run offline to list its resources
     from offline import run_program
     from settings import load_settings
 
@@ -248,39 +250,98 @@ def _stack_config(project: Path, stack: str) -> dict[str, Any]:
     return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
 
 
+def _stage_targets(args: argparse.Namespace) -> staging.StagingTargets:
+    environment = {}
+    for item in args.set_env or []:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+            raise StackError(f"--set-env takes KEY=VALUE with an upper-case KEY, got {item!r}")
+        environment[name] = value
+    return staging.StagingTargets(environment, tuple(args.worker_policy or ()), tuple(args.event_queue or ()))
+
+
+def _load_infra() -> None:
+    infra = str(Path(__file__).resolve().parents[1] / "infra")
+    if infra not in sys.path:
+        sys.path.insert(0, infra)
+
+
 def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:
-    if args.stack in ("prod", args.source):
+    _load_infra()
+    from config_schema import SettingsError
+    from settings import load_settings, read_stack_file, stack_config_from_yaml
+
+    if args.stack == args.source:
         raise StackError(f"refusing to write stack {args.stack!r}: stage writes a separate staging stack")
+    targets = _stage_targets(args)
     source_file = project / f"Pulumi.{args.source}.yaml"
     if not source_file.exists():
         raise StackError(f"no {source_file.name} to copy settings from")
+    target = project / f"Pulumi.{args.stack}.yaml"
+    existing = read_stack_file(target.read_text(), target.name) if target.exists() else None
+    if existing is not None:
+        current = load_settings(args.stack, stack_config_from_yaml(existing))
+        if current.database.deletion_protection:
+            raise StackError(
+                f"stack {args.stack} is protected (database.deletionProtection): stage never replaces a protected "
+                "database. To re-use the stack, turn protection off in an update of its own first, then stage"
+            )
+        if current.restored_from is None and not current.database.restore_from_snapshot:
+            raise StackError(
+                f"stack {args.stack} holds data of its own (it was not staged from a snapshot): staging it would "
+                "replace its database. Snapshot it (airflow-stack snapshot) and stage into another stack name"
+            )
     source = make_stack(args.source, args.outputs)
     if not source.outputs.get("fernetKeySecretArn"):
         raise StackError(f"stack {args.source} has no fernetKeySecretArn output")
     snapshot = staging.choose_snapshot(source.client("rds"), source.outputs, args.snapshot)
     staging.check_key(source.client("kms"), snapshot)
 
-    import yaml
-
-    target = project / f"Pulumi.{args.stack}.yaml"
-    existing = yaml.safe_load(target.read_text()) if target.exists() else None
     document = staging.staging_document(
-        yaml.safe_load(source_file.read_text()), existing, snapshot=snapshot, source=source.outputs
+        read_stack_file(source_file.read_text(), source_file.name),
+        existing,
+        snapshot=snapshot,
+        source=source.outputs,
+        targets=targets,
     )
+    try:
+        load_settings(args.stack, stack_config_from_yaml(document))  # what the plan would refuse, refused now
+    except SettingsError as error:
+        raise StackError(f"the staging settings would be refused, nothing written:\n{error}") from None
+    if existing is not None:  # a staging stack staged before may be deployed and awake
+        _hold_for_restage(args, make_stack)
     header = staging.HEADER.format(
         source=args.source, when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), stack=args.stack
     )
     staging.write_stack_file(target, document, header)
     print(
         f"wrote {target.name}: restore {snapshot['DBSnapshotIdentifier']} "
-        f"(taken {snapshot.get('SnapshotCreateTime')}), {args.source}'s Fernet key, DAGs paused after restore"
+        f"(taken {snapshot.get('SnapshotCreateTime')}), {args.source}'s Fernet key, none of {args.source}'s targets, "
+        "DAGs paused after restore"
     )
     print("next:")
     if existing is None:
         print(f"  pulumi stack init {args.stack}")
     print(f"  make plan STACK={args.stack}")
-    print(f"  pulumi up -s {args.stack}")
+    print(f"  pulumi up -s {args.stack}      # the guard runs on the new database, then the maintenance hold ends")
     return 0
+
+
+def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> None:
+    """A deployed staging stack is put to sleep and held there (maintenance) before its database is replaced:
+    no scheduler may wake against the new copy before the restore guard has run on it."""
+    try:
+        target = make_stack(args.stack, args.target_outputs)
+    except NotDeployed:
+        return
+    answer = target.invoke_waker(
+        {"action": "maintenance", "on": True, "reason": f"re-staging {args.stack} from {args.source}"}
+    )
+    if not answer.get("ok", False):
+        raise StackError(f"the waker of {args.stack} did not take the maintenance hold: {answer.get('error')}")
+    print(f"{args.stack}: {answer.get('reason')}")
+    if not operations.wait_for_counts(target, operations.all_down, timeout=600):
+        raise StackError(f"{args.stack} did not stop within 10 minutes: nothing written; run stage again")
 
 
 def main() -> None:

@@ -66,6 +66,11 @@ def render_status(status: dict[str, Any]) -> str:
         f"database    {status['database']}",
         f"next wake   {status.get('nextWakeAt') or '-'}   next DAG due {status.get('nextDueAt') or '-'}",
         f"held until  {status.get('holdUntil') or '-'}",
+        *(
+            [f"MAINTENANCE {status['maintenance']} (nothing wakes the stack until it ends)"]
+            if status.get("maintenance")
+            else []
+        ),
         f"UI          {status.get('uiUrl') or '-'}",
     ]
     migration = status.get("migration") or {}

@@ -4,11 +4,18 @@ It reads prod (outputs, snapshots) and writes Pulumi.<staging>.yaml; it never ch
 config restores the newest (or the named) snapshot, takes prod's Fernet key so restored connections and
 variables decrypt, is sized down, unprotected (deletion protection off, no final snapshot, secrets deleted
 at once) and sleeps hard. The program pauses every DAG of the restored database before any scheduler runs.
+
+Nothing of prod's reaches outside the copy: prod's services.environment, workerPolicyArns and the event
+queues its waker watches are dropped, and recorded under `restoredFrom` so the plan refuses them if they
+come back; staging's own are given with --set-env KEY=VALUE, --worker-policy ARN and --event-queue ARN.
+A protected stack, or one with data of its own, is never written. Re-staging a deployed staging stack first
+puts it to sleep in maintenance (nothing wakes it) until the restore guard has run on its new database.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +72,25 @@ def _object(config: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+@dataclass(frozen=True)
+class StagingTargets:
+    """What the staging copy may reach, given for staging itself (never the source's)."""
+
+    environment: dict[str, str] = field(default_factory=dict)
+    worker_policy_arns: tuple[str, ...] = ()
+    event_queue_arns: tuple[str, ...] = ()
+
+
 def staging_document(
     source_document: dict[str, Any],
     existing_document: dict[str, Any] | None,
     *,
     snapshot: dict[str, Any],
     source: StackOutputs,
+    targets: StagingTargets | None = None,
 ) -> dict[str, Any]:
     """Pulumi.<staging>.yaml: the source's settings, changed for a disposable copy restored from `snapshot`."""
+    targets = targets or StagingTargets()
     document = dict(existing_document or {})  # keeps encryptionsalt / secretsprovider of an existing stack
     config = dict(source_document.get("config") or {})
     for key, value in (existing_document or {}).get("config", {}).items():
@@ -99,12 +117,21 @@ def staging_document(
     config["airflow:secrets"] = secrets
 
     services = _object(config, "airflow:services")
+    source_environment = dict(services.pop("environment", None) or {})
+    source_policies = list(services.pop("workerPolicyArns", None) or [])
     services.update({"workerSpot": True})
+    if targets.environment:
+        services["environment"] = dict(targets.environment)
+    if targets.worker_policy_arns:
+        services["workerPolicyArns"] = list(targets.worker_policy_arns)
     for component in ("apiServer", "scheduler", "dagProcessor", "triggerer", "worker"):
         services.pop(component, None)  # back to the defaults: the smallest sizes
     config["airflow:services"] = services
 
     waker = _object(config, "airflow:waker")
+    source_queues = list(waker.pop("eventQueueArns", None) or [])
+    if targets.event_queue_arns:
+        waker["eventQueueArns"] = list(targets.event_queue_arns)
     waker.update({"idleMinutes": 10, "maxWorkers": 2, "stopDatabase": True})
     waker.pop("windows", None)  # a rehearsal copy has no office hours
     waker.pop("alarmEmails", None)
@@ -118,6 +145,13 @@ def staging_document(
     tags = _object(config, "airflow:tags")
     tags.update({"Environment": "staging", "RestoredFrom": snapshot["DBSnapshotIdentifier"]})
     config["airflow:tags"] = tags
+    config["airflow:restoredFrom"] = {
+        "stack": source.stack,
+        "snapshot": snapshot["DBSnapshotIdentifier"],
+        "environment": source_environment,
+        "workerPolicyArns": source_policies,
+        "eventQueueArns": source_queues,
+    }
     document["config"] = config
     return document
 

@@ -74,6 +74,7 @@ airflow = AirflowCluster(
         database_identifier=database.identifier,
         database_arn=database.arn,
         database_ready=[database.instance, database],
+        database_resource_id=database.resource_id,
         secrets_ready=[secrets, database],
         ui_url=ui.url if ui else None,
         target_group_arn=ui.target_group_arn if ui else None,

@@ -175,12 +175,13 @@ def component_environment(component: str, *, protection_minutes: int, built_imag
 
 
 RESTORED_FROM = "AIRFLOW_RESTORED_FROM_SNAPSHOT"
+RESTORED_DATABASE = "AIRFLOW_RESTORED_DATABASE"  # the RDS resource id, passed by the migration runner
 MIGRATE_SCRIPT = (
     "set -euo pipefail; "
     "airflow db migrate; "
     # A database restored from a snapshot: every DAG paused, pending runs stopped, before any scheduler.
     f'if [ -n "${{{RESTORED_FROM}:-}}" ]; then '
-    f'python "${{RESTORE_GUARD:-{RESTORE_GUARD_PATH}}}" "${RESTORED_FROM}"; fi; '
+    f'python "${{RESTORE_GUARD:-{RESTORE_GUARD_PATH}}}" "${RESTORED_FROM}" "${{{RESTORED_DATABASE}:-}}"; fi; '
     f"airflow users create --username {ADMIN_USERNAME} --role Admin --firstname Airflow --lastname Admin "
     f'--email {ADMIN_USERNAME}@localhost --password "$_AIRFLOW_ADMIN_PASSWORD"'
 )

@@ -176,6 +176,9 @@ class StackMocks(pulumi_mocks.Mocks):
                 endpoint=f"{address}:5432",
                 username=inputs.get("username") or "airflow",
                 arn=self.arn("rds", f"db:{inputs.get('identifier')}"),
+                # RDS's resource id: new with every instance, a restore from the same snapshot included.
+                resourceId="db-"
+                + _short_hash(f"{inputs.get('identifier')}:{inputs.get('snapshotIdentifier')}").upper(),
             )
         elif resource_type == "aws:ecr/repository:Repository":
             outputs.update(

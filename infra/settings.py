@@ -29,6 +29,7 @@ from settings_sections import (
     _database,
     _image,
     _network,
+    _restored_from,
     _secrets,
     _services,
     _ui,
@@ -134,10 +135,54 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
         waker=_waker(section("waker"), partition, stack),
         tags=root.get("tags", string_map, {}),
+        restored_from=_restored_from(section("restoredFrom"), partition),
     )
+    problems += isolation_problems(settings, stack)
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def isolation_problems(settings: Settings, stack: str) -> list[tuple[str, str]]:
+    """A stack restored from another's snapshot reaches none of the source's targets: not its DAGs' settings
+    (unchanged environment values), not its worker policies, not its event queues."""
+    source = settings.restored_from
+    if source is None:
+        return []
+    problems = []
+    if source.stack == stack:
+        problems.append((f"{NAMESPACE}:restoredFrom.stack", "names this stack itself: a copy is a separate stack"))
+    if not settings.database.restore_from_snapshot:
+        problems.append(
+            (f"{NAMESPACE}:database.restoreFromSnapshot", f"is required with restoredFrom (a copy of {source.stack})")
+        )
+    inherited = sorted(k for k, v in settings.services.environment.items() if source.environment.get(k) == v)
+    if inherited:
+        problems.append(
+            (
+                f"{NAMESPACE}:services.environment",
+                f"{', '.join(inherited)} still have {source.stack}'s values: a copy must not reach {source.stack}'s "
+                "targets; give staging its own (airflow-stack stage --set-env KEY=VALUE)",
+            )
+        )
+    policies = sorted(set(settings.services.worker_policy_arns) & set(source.worker_policy_arns))
+    if policies:
+        problems.append(
+            (
+                f"{NAMESPACE}:services.workerPolicyArns",
+                f"{', '.join(policies)} are {source.stack}'s: give staging its own (stage --worker-policy ARN)",
+            )
+        )
+    queues = sorted(set(settings.waker.event_queue_arns) & set(source.event_queue_arns))
+    if queues:
+        problems.append(
+            (
+                f"{NAMESPACE}:waker.eventQueueArns",
+                f"{', '.join(queues)} are {source.stack}'s event queues: its triggerer would consume {source.stack}'s "
+                "messages; give staging its own (stage --event-queue ARN)",
+            )
+        )
+    return problems
 
 
 def read_stack_file(text: str, name: str) -> dict[str, Any]:

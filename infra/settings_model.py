@@ -197,6 +197,18 @@ class WakerSettings:
 
 
 @dataclass(frozen=True)
+class RestoredFrom:
+    """Written by `airflow-stack stage`: the stack this one is a copy of, and what of the source's it must not
+    reach (the plan refuses any of it in this stack's own settings)."""
+
+    stack: str
+    snapshot: str
+    environment: Mapping[str, str]
+    worker_policy_arns: tuple[str, ...]
+    event_queue_arns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     region: str
@@ -212,6 +224,7 @@ class Settings:
     lambda_runtime: str
     waker: WakerSettings
     tags: Mapping[str, str] = field(default_factory=dict)
+    restored_from: RestoredFrom | None = None
 
     @property
     def name(self) -> str:
@@ -233,4 +246,5 @@ TOP_LEVEL_KEYS = (
     "tags",
     "uiOidcClientSecret",
     "waker",
+    "restoredFrom",
 )

@@ -36,6 +36,7 @@ from settings_model import (
     ImageSettings,
     NetworkSettings,
     OidcSettings,
+    RestoredFrom,
     SecretsSettings,
     ServicesSettings,
     TaskSize,
@@ -342,6 +343,23 @@ def _ui(section: Section, partition: str, region: str) -> UiSettings:
     return settings
 
 
+def _restored_from(section: Section, partition: str) -> RestoredFrom | None:
+    if not section.raw:
+        section.reject_unknown()
+        return None
+    restored = RestoredFrom(
+        stack=section.get("stack", text(r"[a-z][a-z0-9-]{0,20}", "the source stack's name"), ""),
+        snapshot=section.get("snapshot", text(r"\S{1,255}", "the snapshot's identifier"), ""),
+        environment=section.get("environment", string_map, {}),
+        worker_policy_arns=section.get("workerPolicyArns", list_of(_POLICY_ARN_FOR[partition], maximum=10), ()),
+        event_queue_arns=section.get("eventQueueArns", list_of(_QUEUE_ARN_FOR[partition], maximum=10), ()),
+    )
+    section.reject_unknown()
+    if not restored.stack:
+        section.fail("stack", "is required: the stack this one is a copy of")
+    return restored
+
+
 def _recovery_window(value: Any) -> int:
     try:
         days = integer(0, 30)(value)
@@ -424,8 +442,14 @@ def _windows(section: Section, stack: str) -> tuple[WakeWindow, ...]:
     return tuple(windows)
 
 
+_QUEUE_ARN_FOR = {
+    partition: arn(partition, "sqs", r"[\w-]{1,80}", "arn:{partition}:sqs:us-gov-east-1:123456789012:queue-name")
+    for partition in set(REGION_PARTITIONS.values())
+}
+
+
 def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
-    queue_arn = arn(partition, "sqs", r"[\w-]{1,80}", "arn:{partition}:sqs:us-gov-east-1:123456789012:queue-name")
+    queue_arn = _QUEUE_ARN_FOR[partition]
     section.read.add("windows")
     settings = WakerSettings(
         idle_minutes=section.get("idleMinutes", integer(5, 1440), 15),

@@ -60,6 +60,7 @@ class AirflowClusterArgs:
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
+    database_resource_id: pulumi.Input[str]
     secrets_ready: list[pulumi.Resource]
     ui_url: pulumi.Input[str] | None
     target_group_arn: pulumi.Input[str] | None
@@ -169,6 +170,7 @@ class AirflowCluster(pulumi.ComponentResource):
                 database_identifier=args.database_identifier,
                 database_arn=args.database_arn,
                 database_ready=args.database_ready,
+                database_resource_id=args.database_resource_id,
                 secrets_ready=args.secrets_ready,
             ),
             opts=child,

@@ -154,6 +154,7 @@ class Database(pulumi.ComponentResource):
         )
 
         self.identifier = self.instance.identifier
+        self.resource_id = self.instance.resource_id
         self.arn = self.instance.arn
         self.endpoint = self.instance.endpoint
         self.register_outputs(

@@ -41,6 +41,7 @@ class MigrationArgs:
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
+    database_resource_id: pulumi.Input[str]  # changes with each new instance: the guard runs for each
     secrets_ready: list[pulumi.Resource]  # the secret values the migration task reads
 
 
@@ -55,6 +56,7 @@ def runner_policy(
     database_arn: str,
     log_group_arn: str,
     status_parameter_arn: str,
+    waker_function_arn: str,
 ) -> dict[str, Any]:
     """The runner may start this stack's migration task, watch it, start this stack's database, and record
     the outcome."""
@@ -66,6 +68,8 @@ def runner_policy(
         iam_policies.allow(["rds:DescribeDBInstances", "rds:StartDBInstance"], [database_arn]),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
         iam_policies.allow(["ssm:PutParameter"], [status_parameter_arn]),
+        # After a restore: tell the waker the guard has run, which ends its maintenance hold.
+        iam_policies.allow(["lambda:InvokeFunction"], [waker_function_arn]),
     )
 
 
@@ -139,6 +143,7 @@ class Migration(pulumi.ComponentResource):
                         database_arn=v[4],
                         log_group_arn=v[5],
                         status_parameter_arn=v[6],
+                        waker_function_arn=context.arn("lambda", f"function:{context.name}-waker"),
                     )
                 )
             ),
@@ -161,12 +166,17 @@ class Migration(pulumi.ComponentResource):
                 "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
                 "DB_INSTANCE_ID": args.database_identifier,
                 "STATUS_PARAMETER": self.status.name,
+                "WAKER_FUNCTION": f"{context.name}-waker",
+                "RESTORED": "true" if context.settings.database.restore_from_snapshot else "",
             },
         )
         self.invocation = aws.lambda_.Invocation(
             f"{name}-run",
             function_name=self.runner.name,
-            input=self.task_definition.arn.apply(lambda arn: json.dumps({"taskDefinitionArn": arn})),
+            # A new task definition or a new database instance (a restore) runs the migration, and the guard.
+            input=pulumi.Output.all(self.task_definition.arn, args.database_resource_id).apply(
+                lambda v: json.dumps({"taskDefinitionArn": v[0], "databaseId": v[1]})
+            ),
             # The task starts only once its secrets hold values and its roles may read them and run it.
             opts=pulumi.ResourceOptions(
                 parent=self,

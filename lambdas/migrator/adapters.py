@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -25,13 +26,26 @@ def run_task(
     security_groups: Sequence[str],
     assign_public_ip: bool,
     started_by: str,
+    environment: dict[str, str] | None = None,
 ) -> str:
+    overrides = (
+        {
+            "overrides": {
+                "containerOverrides": [
+                    {"name": "migrate", "environment": [{"name": k, "value": v} for k, v in environment.items()]}
+                ]
+            }
+        }
+        if environment
+        else {}
+    )
     response = ecs.run_task(
         cluster=cluster,
         taskDefinition=task_definition,
         launchType="FARGATE",
         count=1,
         startedBy=started_by,
+        **overrides,
         networkConfiguration={
             "awsvpcConfiguration": {
                 "subnets": list(subnets),
@@ -43,6 +57,16 @@ def run_task(
     if response.get("failures") or not response.get("tasks"):
         raise RuntimeError(f"ECS could not start the migration task: {response.get('failures')}")
     return response["tasks"][0]["taskArn"]
+
+
+def end_maintenance(lambda_client: Any, function: str, reason: str) -> None:
+    """Tell the waker a restored database has been guarded (a stack not yet woken has no waker: fine)."""
+    with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke(
+            FunctionName=function,
+            InvocationType="Event",
+            Payload=json.dumps({"action": "maintenance", "on": False, "reason": reason}).encode(),
+        )
 
 
 def record_outcome(ssm: Any, parameter: str, outcome: dict[str, str]) -> None:

@@ -6,8 +6,10 @@ failed migration fails the update and leaves the services on the task definition
 function starts the metadata database if the waker stopped it, runs the one-off migration task on
 Fargate and waits for it within its own timeout.
 
-Event: {"taskDefinitionArn": "<arn>"}. Environment: CLUSTER, SUBNETS, SECURITY_GROUPS (comma-separated),
-ASSIGN_PUBLIC_IP (true/false), DB_INSTANCE_ID.
+Event: {"taskDefinitionArn": "<arn>", "databaseId": "<RDS resource id>"}. Environment: CLUSTER, SUBNETS,
+SECURITY_GROUPS (comma-separated), ASSIGN_PUBLIC_IP (true/false), DB_INSTANCE_ID, and optionally
+STATUS_PARAMETER, WAKER_FUNCTION and RESTORED (true for a stack restored from a snapshot: the migration task
+runs the restore guard for this database, and once it has, the waker's maintenance hold is lifted).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 
 from migrator import adapters
 from migrator.policy import database_action, judge_task
+
+RESTORED_DATABASE = "AIRFLOW_RESTORED_DATABASE"  # read by the restore guard (infra/airflow_env.py)
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -43,6 +47,8 @@ class RunnerConfig:
     assign_public_ip: bool
     db_instance_id: str
     status_parameter: str | None = None  # SSM parameter holding the last outcome, for `airflow-stack status`
+    waker_function: str | None = None  # told when a restored database has been guarded
+    restored: bool = False  # the stack's database is restored from a snapshot (the migration runs the guard)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> RunnerConfig:
@@ -56,6 +62,8 @@ class RunnerConfig:
             assign_public_ip=env.get("ASSIGN_PUBLIC_IP", "false").lower() == "true",
             db_instance_id=env["DB_INSTANCE_ID"],
             status_parameter=env.get("STATUS_PARAMETER") or None,
+            waker_function=env.get("WAKER_FUNCTION") or None,
+            restored=env.get("RESTORED", "").lower() == "true",
         )
 
 
@@ -82,12 +90,22 @@ def migrate(
     seconds_left: Callable[[], float],
     sleep: Callable[[float], None] = time.sleep,
     ssm: Any = None,
+    lambda_client: Any = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, str]:
     """Run the migration and record its outcome (success or the reason it failed) for operators."""
     task_definition = task_definition_of(event)
+    database = event.get("databaseId") if isinstance(event.get("databaseId"), str) else ""
     try:
-        result = _migrate(task_definition, config=config, ecs=ecs, rds=rds, seconds_left=seconds_left, sleep=sleep)
+        result = _migrate(
+            task_definition,
+            config=config,
+            ecs=ecs,
+            rds=rds,
+            seconds_left=seconds_left,
+            sleep=sleep,
+            environment={RESTORED_DATABASE: database} if database else {},
+        )
     except MigrationFailed as error:
         _record(
             ssm,
@@ -96,6 +114,11 @@ def migrate(
         )
         raise
     _record(ssm, config, {**result, "at": now().isoformat()})
+    if config.restored and config.waker_function and lambda_client is not None:
+        adapters.end_maintenance(
+            lambda_client, config.waker_function, f"restore guard ran on {database or 'the database'}"
+        )
+        log("maintenance-ended", waker=config.waker_function, database=database)
     return result
 
 
@@ -112,6 +135,7 @@ def _migrate(
     rds: Any,
     seconds_left: Callable[[], float],
     sleep: Callable[[float], None],
+    environment: dict[str, str],
 ) -> dict[str, str]:
 
     started_database = False
@@ -140,6 +164,7 @@ def _migrate(
         security_groups=config.security_groups,
         assign_public_ip=config.assign_public_ip,
         started_by="airflow-migrate",
+        environment=environment,
     )
     log("migration-started", task=task_arn, taskDefinition=task_definition)
     while True:
@@ -168,5 +193,6 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         ecs=boto3.client("ecs"),
         rds=boto3.client("rds"),
         ssm=boto3.client("ssm"),
+        lambda_client=boto3.client("lambda"),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waker.model import Deploy, Request, Sleep, Status, Tick, Wake
+from waker.model import Deploy, Maintenance, Request, Sleep, Status, Tick, Wake
 
 MAX_HOLD_MINUTES = 24 * 60
 EVENTS = {
@@ -13,6 +13,7 @@ EVENTS = {
     "sleep": {"reason", "force", "holdMinutes"},
     "status": set(),
     "deploy": {"holdMinutes", "reason"},
+    "maintenance": {"on", "reason"},
 }
 DEPLOY_HOLD_MINUTES = 60
 
@@ -61,6 +62,11 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         if source not in ("request", "visit"):
             raise BadEvent(f"source must be request or visit, got {source!r}")
         return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
+    if action == "maintenance":
+        on = event.get("on")
+        if not isinstance(on, bool):
+            raise BadEvent(f"maintenance takes on: true or false, got {on!r}")
+        return Maintenance(on=on, reason=_reason(event, "maintenance"))
     if action == "deploy":
         hold = _hold(event, DEPLOY_HOLD_MINUTES)
         assert hold is not None

@@ -159,6 +159,7 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
         "nextDueAt": state.next_due_at.isoformat() if state.next_due_at else None,
         "holdUntil": state.hold_until.isoformat() if state.hold_until else None,
         "databaseHeldUntil": state.database_hold_until.isoformat() if state.database_hold_until else None,
+        "maintenance": state.maintenance or None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
         "notStarting": {
             c: {"shortSince": state.short_since.get(c), "events": list(observed.service_events.get(c, ()))}
@@ -188,7 +189,7 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
 # The lease outlives the function's 60 s timeout; a tick waits briefly (the next comes in a minute), a person's
 # request waits longer.
 LEASE_TTL = timedelta(seconds=90)
-LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0, "deploy": 40.0}
+LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0, "deploy": 40.0, "maintenance": 40.0}
 
 
 def handle(

@@ -121,6 +121,8 @@ class WakerState:
     visit_wakes_day: str = ""  # UTC date of the count below
     visit_wakes: int = 0
     database_hold_until: datetime | None = None  # a deploy needs the database up (never stopped) until then
+    maintenance: str = ""  # why nothing may wake the stack (a database being replaced), "" when not held
+    maintenance_since: datetime | None = None
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
 
@@ -181,7 +183,17 @@ class Deploy:
     kind: Literal["deploy"] = "deploy"
 
 
-Request = Tick | Wake | Sleep | Status | Deploy
+@dataclass(frozen=True)
+class Maintenance:
+    """Hold the stack asleep, refusing every wake, until turned off (while its database is replaced and not
+    yet guarded); deploys may still start the database."""
+
+    on: bool
+    reason: str
+    kind: Literal["maintenance"] = "maintenance"
+
+
+Request = Tick | Wake | Sleep | Status | Deploy | Maintenance
 
 Mode = Literal["asleep", "waking", "awake"]
 DatabaseAction = Literal["start", "stop"]

@@ -21,10 +21,12 @@ from waker.model import (
     DatabaseAction,
     Decision,
     Deploy,
+    Maintenance,
     Observation,
     ReporterMetrics,
     Request,
     Sleep,
+    Status,
     Tick,
     UiRoute,
     Wake,
@@ -90,6 +92,12 @@ def decide(
             request = Tick()  # a crawler or checker must not keep the stack up: decide as if nobody came
         else:
             state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
+    if isinstance(request, Maintenance):
+        if request.on:
+            state = state.but(maintenance=request.reason, maintenance_since=now, hold_until=None, hold_reason="")
+        else:
+            state = state.but(maintenance="", maintenance_since=None)
+        request = Tick()
     if isinstance(request, Deploy):
         until = now + _minutes(request.hold_minutes)
         if state.database_hold_until is None or state.database_hold_until < until:
@@ -101,6 +109,9 @@ def decide(
             hold_until = state.hold_until
         state = state.but(hold_until=hold_until, hold_reason=request.reason, sleep_hold_until=None)
 
+    if state.maintenance and not isinstance(request, Status):
+        held = _in_maintenance(now, settings, observed, state, request)
+        return replace(held, ui_route=ui_route(held, observed))
     # A status request is decided like a tick; the handler reports the decision and acts on none of it.
     if any(observed.desired.get(c, 0) > 0 for c in settings.core):
         decision = _decide_awake(now, settings, observed, state, reporter, request)
@@ -234,6 +245,19 @@ def _decide_asleep(
 
 def _future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment > now else None
+
+
+def _in_maintenance(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> Decision:
+    """Held asleep: everything at zero, no one-time wake, every wake refused; a deploy may start the database."""
+    assert state.maintenance_since is not None
+    reason = f"in maintenance since {_fmt(state.maintenance_since)}: {state.maintenance}"
+    if isinstance(request, Wake):
+        return Decision("asleep", _asleep_counts(settings), state, f"wake refused: {reason}", refused=True)
+    held = _database_held(state, now) and settings.stop_database and observed.database_status == "stopped"
+    state = state.but(awake_since=None, idle_since=None, last_reason=reason)
+    return Decision("asleep", _asleep_counts(settings), state, reason, database_action="start" if held else None)
 
 
 def _database_held(state: WakerState, now: datetime) -> bool:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import boto3
 import pytest
@@ -14,44 +12,8 @@ from airflow_stack import cli, operations
 from airflow_stack.outputs import StackOutputs
 from offline import run_program, run_stack
 from settings import load_settings, stack_config_from_yaml
-from tests.support.waker_world import START, minutes, moto_world
-
-ROOT = Path(__file__).resolve().parents[2]
-REGION = "us-gov-east-1"
-
-
-@pytest.fixture(scope="module")
-def recorded_outputs() -> dict[str, dict]:
-    """What `pulumi stack output --json` gives for dev and prod, as the program declares them."""
-    return {stack: run_stack(stack).exports for stack in ("dev", "prod")}
-
-
-@pytest.fixture
-def world(recorded_outputs, tmp_path):
-    with moto_world(database=True, stop_database=False) as world:
-        files = {}
-        for stack, outputs in recorded_outputs.items():
-            files[stack] = tmp_path / f"{stack}-outputs.json"
-            files[stack].write_text(json.dumps(outputs))
-        world.outputs_files = files  # type: ignore[attr-defined]
-        world.now = START  # type: ignore[attr-defined]
-        yield world
-
-
-def factory(world):
-    def make_stack(name: str, outputs_file: Path | None) -> operations.Stack:
-        outputs = StackOutputs.of(name, json.loads(Path(outputs_file or world.outputs_files[name]).read_text()))
-        return operations.Stack(
-            outputs,
-            lambda service: boto3.client(service, region_name=REGION),
-            lambda event: world.invoke(event, world.now),
-        )
-
-    return make_stack
-
-
-def cli_run(world, *argv: str, project: Path | None = None) -> int:
-    return cli.run(list(argv), make_stack=factory(world), project_dir=project)
+from tests.cli.conftest import REGION, cli_run
+from tests.support.waker_world import START, minutes
 
 
 def test_status_reports_state_counts_database_and_ui(world, capsys):
@@ -126,30 +88,6 @@ def test_snapshot_waits_until_available_and_prints_its_id(world, capsys):
     assert identifier.startswith("airflow-dev-")
     snapshot = world.clients.rds.describe_db_snapshots(DBSnapshotIdentifier=identifier)["DBSnapshots"][0]
     assert snapshot["Status"] == "available" and snapshot["DBInstanceIdentifier"] == "airflow-dev"
-
-
-@pytest.fixture
-def prod_database(world):
-    rds = world.clients.rds
-    rds.create_db_instance(
-        DBInstanceIdentifier="airflow-prod",
-        Engine="postgres",
-        DBInstanceClass="db.t4g.small",
-        MasterUsername="airflow",
-        MasterUserPassword="password-1234",
-        AllocatedStorage=50,
-    )
-    for name in ("airflow-prod-older", "airflow-prod-newest"):
-        rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier="airflow-prod")
-    return rds
-
-
-@pytest.fixture
-def project(tmp_path):
-    folder = tmp_path / "project"
-    folder.mkdir()
-    shutil.copy(ROOT / "Pulumi.prod.yaml", folder / "Pulumi.prod.yaml")
-    return folder
 
 
 def test_stage_writes_the_config_a_restore_needs(world, prod_database, project, recorded_outputs, capsys):

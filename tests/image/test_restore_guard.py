@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_env import MIGRATE_SCRIPT, RESTORED_FROM
+from airflow_env import MIGRATE_SCRIPT, RESTORED_DATABASE, RESTORED_FROM
 from tests.image.conftest import run
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +35,21 @@ with create_session() as session:
     run.state = "running"
     for ti in run.get_task_instances(session=session):
         ti.state = "running"
+
+# Prod's event queue, watched by an asset watcher, its trigger, and an asset-triggered run queued for it.
+from airflow.models.asset import AssetDagRunQueue, AssetModel, AssetWatcherModel
+from airflow.models.trigger import Trigger
+with create_session() as session:
+    asset = AssetModel(name="orders_events", uri="orders_events")
+    session.add(asset)
+    trigger = Trigger(
+        classpath="airflow.providers.common.messaging.triggers.msg_queue.MessageQueueTrigger",
+        kwargs={"scheme": "sqs", "sqs_queue": "https://sqs.us-gov-east-1.amazonaws.com/111111111111/prod-orders"},
+    )
+    session.add(trigger)
+    session.flush()
+    session.add(AssetWatcherModel(name="orders_events_queue", asset_id=asset.id, trigger_id=trigger.id))
+    session.add(AssetDagRunQueue(asset_id=asset.id, target_dag_id="hourly_due"))
 """
 
 INSPECT = """
@@ -43,6 +58,7 @@ from airflow.models.dag import DagModel
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
+from sqlalchemy import text
 
 with create_session() as session:
     print(json.dumps({
@@ -51,6 +67,10 @@ with create_session() as session:
         "active_tasks": session.query(TaskInstance).filter(
             TaskInstance.state.in_(["scheduled", "queued", "running", "deferred"])).count(),
         "dags": session.query(DagModel).count(),
+        "triggers": session.execute(text("select count(*) from trigger")).scalar(),
+        "asset_watchers": session.execute(text("select count(*) from asset_watcher")).scalar(),
+        "asset_queue": session.execute(text("select count(*) from asset_dag_run_queue")).scalar(),
+        "callbacks": session.execute(text("select count(*) from callback")).scalar(),
     }))
 """
 
@@ -79,16 +99,27 @@ def inspect(env) -> dict:
 def test_after_a_restore_no_dag_is_unpaused_and_no_run_is_pending(restored_env):
     before = inspect(restored_env)
     assert before["unpaused"] and before["pending_runs"] == 3 and before["active_tasks"] > 0
+    assert before["triggers"] == before["asset_watchers"] == before["asset_queue"] == 1
 
     migrated = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-11-20"}, ["bash", "-c", MIGRATE_SCRIPT])
     assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
     assert '"event": "restore-guard"' in migrated.stdout
 
     after = inspect(restored_env)
-    assert after == {"unpaused": [], "pending_runs": 0, "active_tasks": 0, "dags": before["dags"]}
+    assert after == {
+        "unpaused": [],
+        "pending_runs": 0,
+        "active_tasks": 0,
+        "dags": before["dags"],
+        # Restored triggers never fire: no trigger, no watcher of prod's queue, no queued asset run, no callback.
+        "triggers": 0,
+        "asset_watchers": 0,
+        "asset_queue": 0,
+        "callbacks": 0,
+    }
 
 
-def test_the_guard_runs_once_per_snapshot(restored_env):
+def test_the_guard_runs_once_per_restored_database(restored_env):
     run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
     again = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-11-20"}, ["bash", "-c", MIGRATE_SCRIPT])
     assert again.returncode == 0 and "already guarded" in again.stdout
@@ -97,3 +128,11 @@ def test_the_guard_runs_once_per_snapshot(restored_env):
     newer = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-12-01"}, ["bash", "-c", MIGRATE_SCRIPT])
     assert newer.returncode == 0
     assert inspect(restored_env)["unpaused"] == [], "a restore from a newer snapshot is guarded again"
+
+    # Regression: a replacement restored from the same snapshot skipped the guard. Its new database identity
+    # (RDS's resource id, which the migration runner passes) guards it again.
+    run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
+    same_snapshot = {**restored_env, RESTORED_FROM: "airflow-prod-2026-12-01", RESTORED_DATABASE: "db-NEWRESTORE"}
+    replaced = run(same_snapshot, ["bash", "-c", MIGRATE_SCRIPT])
+    assert replaced.returncode == 0 and "already guarded" not in replaced.stdout
+    assert inspect(restored_env)["unpaused"] == []

@@ -278,7 +278,7 @@ def test_sleep_when_idle_needs_no_force():
     ("event", "message"),
     [
         (None, "JSON object"),
-        ({"action": "reboot"}, "action must be one of tick, wake, sleep, status, deploy"),
+        ({"action": "reboot"}, "action must be one of tick, wake, sleep, status, deploy, maintenance"),
         ({"action": "wake", "holdMinutes": -1}, "holdMinutes"),
         ({"action": "wake", "holdMinutes": "2h"}, "holdMinutes"),
         ({"action": "wake", "hold": 5}, "unknown: hold"),
@@ -526,3 +526,26 @@ def test_a_deploy_starts_the_stopped_database_and_keeps_it_up_without_waking_the
     assert held.database_action is None and "held up" in held.reason, "a long sleep would stop it, not during the hold"
     after = decide(NOW + minutes(46), stops, observe(database_status="available"), started.state, Tick())
     assert after.database_action == "stop" and after.reason.endswith("stopping the database")
+
+
+# --- maintenance (a staging database being replaced) ----------------------------------------------------------
+
+
+def test_maintenance_puts_it_to_sleep_and_refuses_every_wake_until_it_ends():
+    busy = reporter(task_instances={"running": 1}, seconds_until_next_due=60)
+    on = parse_event({"action": "maintenance", "on": True, "reason": "re-staging"}, default_hold_minutes=60)
+    held = decide(NOW, SETTINGS, observe(AWAKE, reporter=busy), awake_state(), on)
+    assert held.mode == "asleep" and held.desired == ASLEEP and held.wake_at is None and "re-staging" in held.reason
+    state = held.state
+    for later, request, signals in (
+        (1, Tick(), {"broker_visible": 5, "event_queue_messages": 2}),
+        (2, Wake(60, "UI visit", source="visit"), {}),
+        (3, Wake(30, "next DAG due"), {}),
+        (4, Tick(), {"ui_requests": 3}),
+    ):
+        decision = decide(NOW + minutes(later), SETTINGS, observe(**signals), state.but(next_due_at=NOW), request)
+        assert decision.desired == ASLEEP, (request, decision.reason)
+        assert decision.refused == isinstance(request, Wake)
+    off = parse_event({"action": "maintenance", "on": False, "reason": "guard ran"}, default_hold_minutes=60)
+    ended = decide(NOW + minutes(5), SETTINGS, observe(broker_visible=5), state, off)
+    assert ended.mode == "waking" and not ended.state.maintenance
