@@ -90,3 +90,19 @@ def test_operators_get_one_policy_scoped_to_the_stack(recordings):
     resources = [r for s in document["Statement"] for r in s["Resource"]]
     assert "*" not in resources
     assert "arn:aws-us-gov:lambda:us-gov-east-1:123456789012:function:airflow-prod-waker" in resources
+
+
+def test_a_new_database_runs_the_migration_and_the_guard_again(recordings):
+    """Regression: the migration (and the restore guard in it) ran only when its task definition changed, so a
+    database replaced from the same snapshot was never guarded. The invocation carries the database's identity."""
+    for key in ("dev", "restore"):
+        recording = recordings[key]
+        invocation = json.loads(recording.one("aws:lambda/invocation:Invocation").inputs["input"])
+        instance = recording.one("aws:rds/instance:Instance")
+        assert invocation["databaseId"] == instance.outputs["resourceId"]
+        runner = recording.one("aws:lambda/function:Function", "airflow-migration-runner").inputs
+        assert runner["environment"]["variables"]["RESTORED"] == ("true" if key == "restore" else "")
+    restored = recordings["restore"]
+    policy = json.loads(restored.one("aws:iam/rolePolicy:RolePolicy", "airflow-migration-runner").inputs["policy"])
+    invoke = next(s for s in policy["Statement"] if s["Action"] == ["lambda:InvokeFunction"])
+    assert invoke["Resource"] == ["arn:aws-us-gov:lambda:us-gov-east-1:123456789012:function:airflow-dev-waker"]

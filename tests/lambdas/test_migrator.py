@@ -188,3 +188,38 @@ def test_a_malformed_event_is_rejected_before_anything_runs(aws, event):
 def test_missing_configuration_is_named():
     with pytest.raises(migrator.MigrationFailed, match="CLUSTER, SUBNETS"):
         migrator.RunnerConfig.from_environment({"SECURITY_GROUPS": "sg-1", "DB_INSTANCE_ID": "db"})
+
+
+def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
+    """The database's identity (RDS's resource id) reaches the guard, so a replacement restored from the same
+    snapshot is guarded again; once it has been, the waker's maintenance hold ends."""
+    calls = []
+
+    class FakeLambda:
+        class exceptions:  # noqa: N801 (boto3's naming)
+            ResourceNotFoundException = KeyError
+
+        def invoke(self, **kwargs):
+            calls.append(kwargs)
+
+    config = migrator.RunnerConfig(
+        **{**aws.config.__dict__, "restored": True, "waker_function": "airflow-staging-waker"}
+    )
+    result = migrator.migrate(
+        {"taskDefinitionArn": aws.task_definition, "databaseId": "db-ABCDEFGHIJ"},
+        config=config,
+        ecs=aws.ecs,
+        rds=aws.rds,
+        seconds_left=lambda: 900,
+        sleep=lambda _: None,
+        lambda_client=FakeLambda(),
+    )
+    task = aws.ecs.describe_tasks(cluster="airflow-dev", tasks=[result["taskArn"]])["tasks"][0]
+    overrides = task["overrides"]["containerOverrides"][0]
+    assert overrides["environment"] == [{"name": "AIRFLOW_RESTORED_DATABASE", "value": "db-ABCDEFGHIJ"}]
+    assert len(calls) == 1 and calls[0]["FunctionName"] == "airflow-staging-waker"
+    assert json.loads(calls[0]["Payload"]) == {
+        "action": "maintenance",
+        "on": False,
+        "reason": "restore guard ran on db-ABCDEFGHIJ",
+    }
