@@ -307,7 +307,8 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
     try:
         load_settings(args.stack, stack_config_from_yaml(document))  # what the plan would refuse, refused now
     except SettingsError as error:
-        raise StackError(f"the staging settings would be refused, nothing written:\n{error}") from None
+        refused = "; ".join(f"{key}: {allowed}" for key, allowed in error.problems)
+        raise StackError(f"nothing written, the staging settings would be refused: {refused}") from None
     if existing is not None:  # a staging stack staged before may be deployed and awake
         _hold_for_restage(args, make_stack)
     header = staging.HEADER.format(

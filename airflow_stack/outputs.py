@@ -58,6 +58,8 @@ class StackOutputs:
 
     @classmethod
     def of(cls, stack: str, values: Mapping[str, Any]) -> StackOutputs:
+        if not isinstance(values, Mapping):
+            raise StackError(f"stack {stack}'s outputs must be a JSON object, not a {type(values).__name__}")
         missing = [key for key in REQUIRED if not values.get(key)]
         if missing:
             raise NotDeployed(

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from airflow_stack import cli, operations
-from airflow_stack.outputs import NotDeployed, StackOutputs
+from airflow_stack.outputs import NotDeployed, StackOutputs, read_outputs
 from offline import run_stack
 from tests.support.waker_world import START, moto_world
 
@@ -40,7 +40,7 @@ def factory(world):
     def make_stack(name: str, outputs_file: Path | None) -> operations.Stack:
         if outputs_file is None and name not in world.outputs_files:
             raise NotDeployed(f"stack {name} has no outputs")
-        outputs = StackOutputs.of(name, json.loads(Path(outputs_file or world.outputs_files[name]).read_text()))
+        outputs = StackOutputs.of(name, read_outputs(name, Path(outputs_file or world.outputs_files[name])))
         return operations.Stack(
             outputs,
             lambda service: boto3.client(service, region_name=REGION),

@@ -63,6 +63,8 @@ def test_single_nat_puts_tasks_in_private_subnets_without_public_ips():
     assert all(s.startswith("subnet-priv") for s in service["networkConfiguration"]["subnets"])
 
 
+CERT_ARN = "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
 BAD_INPUTS = [
     # (config, key named in the error, words of what is allowed)
     ({"aws:region": "us-east-1"}, "aws:region", "us-gov-east-1"),
@@ -180,6 +182,169 @@ BAD_INPUTS = [
     (settings_with(lambdaRuntime="python2.7"), "airflow:lambdaRuntime", "python3.13"),
     (settings_with(tags=["a"]), "airflow:tags", "map of tag names"),
     (settings_with(database="db.t4g.micro"), "airflow:database", "object of settings"),
+    # Found by trying the program as a new user would (issue 12).
+    ({**BASE, "airflow:uiOidcClientSecret": "hunter2"}, "airflow:uiOidcClientSecret", "--secret"),
+    (settings_with(waker={"windows": [{"cron": "cron(0 8 * *)"}]}), "airflow:waker.windows[0].cron", "6 fields"),
+    (settings_with(waker={"windows": [{"cron": "cron(0 25 ? * MON *)"}]}), "airflow:waker.windows[0].cron", "0-23"),
+    (settings_with(waker={"windows": [{"cron": "cron(0 8 * * MON *)"}]}), "airflow:waker.windows[0].cron", "?"),
+    (settings_with(waker={"windows": [{"cron": "rate(1 hour)"}]}), "airflow:waker.windows[0].cron", "cron("),
+    (
+        settings_with(waker={"windows": [{"cron": "cron(0 8 ? * MON *)", "timezone": "Mars/Olympus"}]}),
+        "airflow:waker.windows[0].timezone",
+        "IANA time zone",
+    ),
+    (
+        settings_with(
+            waker={
+                "windows": [{"name": "a", "cron": "cron(0 8 ? * MON *)"}, {"name": "a", "cron": "cron(0 9 ? * MON *)"}]
+            }
+        ),
+        "airflow:waker.windows",
+        "unique",
+    ),
+    (settings_with(network={"vpcCidr": "10.0.0.0/12"}), "airflow:network.vpcCidr", "/16 to /28"),
+    (settings_with(network={"vpcCidr": "10.0.0.0/28"}), "airflow:network.vpcCidr", "too small"),
+    (settings_with(network={"vpcCidr": "10.0.0.0/22"}), "airflow:network.vpcCidr", "use /20 or larger"),
+    (settings_with(ui={"allowedCidrs": ["10.0.0.0/8", "10.0.0.0/8"]}), "airflow:ui.allowedCidrs", "repeat"),
+    (
+        settings_with(
+            network={
+                "vpcId": "vpc-0a1b2c3d4e5f60718",
+                "taskSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa1"],
+                "databaseSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+            }
+        ),
+        "airflow:network.taskSubnetIds",
+        "repeat",
+    ),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "certificateArn": "arn:aws-us-gov:acm:us-gov-west-1:123456789012:certificate/"
+                "11111111-2222-3333-4444-555555555555",
+                "allowedCidrs": ["10.0.0.0/8"],
+            }
+        ),
+        "airflow:ui.certificateArn",
+        "us-gov-east-1",
+    ),
+    ({**BASE, "airfow:database": "{}"}, "airfow:database", "unknown namespace"),
+    ({**BASE, "database": "{}"}, "database", "no namespace"),
+    (
+        settings_with(services={"environment": {"AIRFLOW_CONN_WAREHOUSE": "postgres://u:p@h/db"}}),
+        "airflow:services.environment",
+        "Secrets Manager",
+    ),
+    (
+        settings_with(services={"environment": {"DB_PASSWORD": "x"}}),
+        "airflow:services.environment",
+        "looks like a secret",
+    ),
+    (settings_with(services={"environment": {"lake": "x"}}), "airflow:services.environment", "upper-case"),
+    (settings_with(services={"environment": {"AWS_PROFILE": "x"}}), "airflow:services.environment", "set by the stack"),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "scheme": "internet-facing",
+                "certificateArn": CERT_ARN,
+                "allowedCidrs": ["0.0.0.0/0"],
+            }
+        ),
+        "airflow:ui.allowedCidrs",
+        "publicWithoutLogin",
+    ),
+    (
+        {
+            **settings_with(
+                ui={
+                    "loadBalancer": True,
+                    "certificateArn": CERT_ARN,
+                    "allowedCidrs": ["10.0.0.0/8"],
+                    "oidc": {
+                        "issuer": "https://login.example.gov",
+                        "authorizationEndpoint": "https://login.example.gov/a",
+                        "tokenEndpoint": "https://login.example.gov/t",
+                        "userInfoEndpoint": "https://login.example.gov/u",
+                        "clientId": "airflow",
+                    },
+                }
+            ),
+            "airflow:uiOidcClientSecret": "[secret]",
+        },
+        "airflow:ui.oidc",
+        "NAT gateway",
+    ),
+    (settings_with(ui={"wakeOnVisit": False}), "airflow:ui.wakeOnVisit", "only applies with loadBalancer"),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "certificateArn": CERT_ARN,
+                "allowedCidrs": ["10.0.0.0/8"],
+                "visitHoldMinutes": 1,
+            }
+        ),
+        "airflow:ui.visitHoldMinutes",
+        "5 to 240",
+    ),
+    (
+        settings_with(
+            ui={
+                "loadBalancer": True,
+                "certificateArn": CERT_ARN,
+                "allowedCidrs": ["10.0.0.0/8"],
+                "hostName": "Airflow_UI",
+            }
+        ),
+        "airflow:ui.hostName",
+        "DNS name",
+    ),
+    (
+        settings_with(
+            image={"uri": "123456789012.dkr.ecr.us-gov-east-1.amazonaws.com/airflow:3.3.2", "airflowVersion": "3.3.2"}
+        ),
+        "airflow:image.airflowVersion",
+        "remove one of them",
+    ),
+    (settings_with(waker={"idleMinutes": 0}), "airflow:waker.idleMinutes", "5 to 1440"),
+    (settings_with(waker={"maxWorkers": 100}), "airflow:waker.maxWorkers", "1 to 50"),
+    (settings_with(waker={"alarmEmails": ["ops"]}), "airflow:waker.alarmEmails", "email address"),
+    (
+        settings_with(waker={"eventQueueArns": ["arn:aws:sqs:us-east-1:123456789012:q"]}),
+        "airflow:waker.eventQueueArns",
+        "arn:aws-us-gov:sqs",
+    ),
+    (
+        settings_with(services={"workerPolicyArns": ["AmazonS3ReadOnlyAccess"]}),
+        "airflow:services.workerPolicyArns",
+        "arn:aws-us-gov:iam",
+    ),
+    (
+        settings_with(restoredFrom={"stack": "dev", "snapshot": "s"}, database={"restoreFromSnapshot": "s"}),
+        "airflow:restoredFrom.stack",
+        "this stack itself",
+    ),
+    (
+        settings_with(restoredFrom={"stack": "prod", "snapshot": "s"}),
+        "airflow:database.restoreFromSnapshot",
+        "required with restoredFrom",
+    ),
+    (
+        settings_with(
+            restoredFrom={"stack": "prod", "snapshot": "s", "environment": {"LAKE": "prod-lake"}},
+            database={"restoreFromSnapshot": "s"},
+            services={"environment": {"LAKE": "prod-lake"}},
+        ),
+        "airflow:services.environment",
+        "prod's values",
+    ),
+    (
+        settings_with(restoredFrom={"snapshot": "s"}, database={"restoreFromSnapshot": "s"}),
+        "airflow:restoredFrom.stack",
+        "required",
+    ),
 ]
 
 
@@ -192,6 +357,17 @@ def test_bad_settings_are_rejected_naming_the_key(config, key, allowed):
     message = str(raised.value)
     line = next(line for line in message.splitlines() if line.strip().startswith(f"{key}:"))
     assert allowed in line, line
+
+
+def test_there_are_at_least_sixty_bad_settings_in_the_table():
+    assert len(BAD_INPUTS) >= 60
+
+
+def test_an_aws_managed_policy_is_a_valid_worker_policy():
+    """Regression: `arn:aws-us-gov:iam::aws:policy/...` (AWS-managed, account `aws`) was refused."""
+    managed = "arn:aws-us-gov:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    settings = load_settings("dev", settings_with(services={"workerPolicyArns": [managed]}))
+    assert settings.services.worker_policy_arns == (managed,)
 
 
 def test_every_problem_is_reported_at_once():

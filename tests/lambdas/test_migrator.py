@@ -196,7 +196,7 @@ def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
     calls = []
 
     class FakeLambda:
-        class exceptions:  # noqa: N801 (boto3's naming)
+        class exceptions:
             ResourceNotFoundException = KeyError
 
         def invoke(self, **kwargs):
