@@ -8,8 +8,9 @@ DATE ?= 2026-11-24
 install:  ## install the project and its tools into .venv
 	uv sync --locked
 
-plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no AWS account needed)
-	uv run python infra/plan.py $(STACK)
+AGAINST ?=
+plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no AWS account needed; AGAINST=git ref)
+	uv run python infra/plan.py $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
 	uv run pytest

@@ -134,12 +134,42 @@ def render(recording: Recording) -> str:
     return "\n".join(lines)
 
 
+def check_change(stack: str, ref: str) -> None:
+    """SettingsError when the stack's file, against its version at `ref`, changes what one update must not."""
+    import subprocess
+
+    from offline import PROJECT_DIR, load_stack_file
+    from settings import change_problems, load_settings, read_stack_file, stack_config_from_yaml
+
+    shown = subprocess.run(
+        ["git", "show", f"{ref}:Pulumi.{stack}.yaml"], cwd=PROJECT_DIR, capture_output=True, text=True, check=False
+    )
+    if shown.returncode != 0:
+        return  # a new stack: nothing to compare
+    try:
+        previous = load_settings(
+            stack, stack_config_from_yaml(read_stack_file(shown.stdout, f"{ref}:Pulumi.{stack}.yaml"))
+        )
+    except SettingsError:
+        return  # the previous version was invalid: the current one is checked on its own
+    problems = change_problems(previous, load_settings(stack, load_stack_file(stack)))
+    if problems:
+        raise SettingsError(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline plan: what `pulumi up -s STACK` would create.")
     parser.add_argument("stack", nargs="+", help="stack name(s): Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="also refuse what may not change in one update, compared with the stack file at GIT_REF (CI: the base)",
+    )
     args = parser.parse_args(argv)
     for stack in args.stack:
         try:
+            if args.against:
+                check_change(stack, args.against)
             recording = run_stack(stack)
         except (SettingsError, FileNotFoundError) as error:
             print(f"stack {stack}: {error}", file=sys.stderr)

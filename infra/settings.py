@@ -185,6 +185,25 @@ def isolation_problems(settings: Settings, stack: str) -> list[tuple[str, str]]:
     return problems
 
 
+def change_problems(previous: Settings, current: Settings) -> list[tuple[str, str]]:
+    """What must not change in one update: a protected database may not lose its protection in the same
+    change that restores over it (the restore replaces it; protection would have refused that)."""
+    if (
+        previous.database.deletion_protection
+        and current.database.restore_from_snapshot
+        and (current.database.restore_from_snapshot != previous.database.restore_from_snapshot)
+    ):
+        return [
+            (
+                f"{NAMESPACE}:database.restoreFromSnapshot",
+                "comes in the same change that turns deletionProtection off, and the restore replaces the protected "
+                "database: turn protection off in a change of its own (pulumi up), then restore in the next, or "
+                "restore into a staging stack (airflow-stack stage)",
+            )
+        ]
+    return []
+
+
 def read_stack_file(text: str, name: str) -> dict[str, Any]:
     """A Pulumi.<stack>.yaml's document, or SettingsError naming the file and line of what is wrong: YAML
     syntax, a key given twice (YAML would silently keep the last), or a `config:` that is not a mapping."""

@@ -173,3 +173,20 @@ def test_model_patterns_that_leave_out_govcloud_are_read_partition_aware():
     bad = {**target, "RoleArn": "arn:aws-us-gov:iam::123456789012:user/someone"}
     assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": good}) == []
     assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": bad})
+
+
+def test_protection_off_and_a_restore_in_one_change_is_refused_with_the_two_steps():
+    """Regression: a protected prod-dr stack rewritten with deletionProtection false and a restore in one
+    change; only AWS's own deletion protection stood in the way."""
+    from settings import change_problems
+
+    base = {"aws:region": "us-gov-east-1"}
+    protected = load_settings("prod-dr", {**base, "airflow:database": json.dumps({"deletionProtection": True})})
+    flipped = load_settings(
+        "prod-dr",
+        {**base, "airflow:database": json.dumps({"deletionProtection": False, "restoreFromSnapshot": "snap-1"})},
+    )
+    problems = change_problems(protected, flipped)
+    assert problems and "in a change of its own" in problems[0][1]
+    unprotected = load_settings("prod-dr", {**base, "airflow:database": json.dumps({"deletionProtection": False})})
+    assert change_problems(unprotected, flipped) == [], "the second step is allowed"
