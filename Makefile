@@ -13,7 +13,7 @@ plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no
 	uv run python infra/plan.py $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
-	uv run pytest
+	uv run pytest -n auto --dist loadfile
 
 lint:  ## ruff and pyright
 	uv run ruff check .
