@@ -422,7 +422,8 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
     with running_postgres() as pg, running_stand_in(workdir / "aws") as stand_in:
         timeline("aws", f"stand-in AWS on {stand_in.endpoint} (IAM enforced); PostgreSQL on 127.0.0.1:{pg.port}")
         account = account_resources(stand_in)
-        due = (datetime.now(UTC) + timedelta(minutes=7)).replace(second=0, microsecond=0)
+        # Far enough for the first phase (about 2 minutes here) to end asleep before the wake at due - lead.
+        due = (datetime.now(UTC) + timedelta(minutes=8)).replace(second=0, microsecond=0)
         recording = run_program(STACK, stack_config(account, due))
         document = json.loads(connection_document(pg.user, pg.password, pg.host, pg.port, pg.dbname))
         seeded = seed(stand_in, recording, secret_values={"database-connection": json.dumps(document)})
