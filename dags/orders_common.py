@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from datetime import timedelta
+from typing import Any
 
 from airflow.sdk import Asset
 
@@ -33,6 +35,21 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=5),
     "execution_timeout": timedelta(minutes=30),
 }
+
+
+def run_date(ds: str | None, dag_run: Any = None) -> str:
+    """The day a run works on: `{"date": "YYYY-MM-DD"}` in its configuration (a re-run from the UI's Trigger
+    button), else its logical date, else the day it was triggered (a manual run without a logical date)."""
+    wanted = ((dag_run.conf or {}) if dag_run is not None else {}).get("date")
+    if wanted is not None:
+        if not isinstance(wanted, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", wanted):
+            raise ValueError(f'the run configuration\'s "date" must be YYYY-MM-DD, got {wanted!r}')
+        return wanted
+    if ds:
+        return ds
+    if dag_run is not None and getattr(dag_run, "run_after", None):
+        return dag_run.run_after.date().isoformat()
+    raise ValueError('no date to work on: trigger with {"date": "YYYY-MM-DD"}')
 
 
 def parse_orders(text: str, *, source: str) -> list[dict[str, str]]:

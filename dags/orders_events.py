@@ -3,8 +3,8 @@
 The source system (or an S3 event notification) posts a message to `$ORDERS_EVENTS_QUEUE_URL` for each
 new file. An asset watcher in the triggerer reads the queue and updates the `orders_events` asset, which
 runs this DAG; the waker also counts that queue's messages, so a sleeping stack wakes for them.
-Messages are S3 event notifications, or `{"bucket": ..., "key": ...}`. To re-run by hand, trigger the DAG
-with `{"messages": [<message body>, ...]}`.
+Messages are S3 event notifications, or `{"bucket": ..., "key": ...}`. To re-run by hand, **Trigger DAG**
+with `{"messages": [<message body>, ...]}` (and `"date": "YYYY-MM-DD"` to land under that day).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import DAG, Asset, AssetWatcher, task
-from orders_common import DEFAULT_ARGS, EVENTS_QUEUE_URL, LAKE_BUCKET, RAW_ORDER_EVENTS, parse_orders
+from orders_common import DEFAULT_ARGS, EVENTS_QUEUE_URL, LAKE_BUCKET, RAW_ORDER_EVENTS, parse_orders, run_date
 
 ORDERS_EVENTS = Asset(
     "orders_events",
@@ -58,7 +58,8 @@ with DAG(
         return bodies
 
     @task(outlets=[RAW_ORDER_EVENTS])
-    def land(bodies: list[str], ds: str | None = None) -> list[str]:
+    def land(bodies: list[str], ds: str | None = None, dag_run=None) -> list[str]:
+        ds = run_date(ds, dag_run)
         hook = S3Hook()
         landed = []
         for body in bodies:

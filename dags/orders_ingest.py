@@ -5,6 +5,9 @@ Each day by 04:00 UTC the source system drops its export under
 `s3://$LAKE_BUCKET/raw/orders/dt=<date>/`, refuses files whose header or content is wrong, and writes a
 `_manifest.json`. Landing updates the `raw_orders` asset, which starts `orders_transform`.
 A late export fails the first try; the retries pick it up.
+
+To land a day again (a re-run, a backfill by hand): **Trigger DAG** in the UI with the configuration
+`{"date": "2026-11-24"}`. Without a date a manual run lands the day it was triggered.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import DAG, task
-from orders_common import DEFAULT_ARGS, INGEST_SCHEDULE, LAKE_BUCKET, RAW_ORDERS, SOURCE_BUCKET, parse_orders
+from orders_common import DEFAULT_ARGS, INGEST_SCHEDULE, LAKE_BUCKET, RAW_ORDERS, SOURCE_BUCKET, parse_orders, run_date
 
 with DAG(
     dag_id="orders_ingest",
@@ -29,15 +32,17 @@ with DAG(
 ):
 
     @task
-    def list_export(ds: str | None = None) -> list[str]:
-        keys = S3Hook().list_keys(bucket_name=SOURCE_BUCKET, prefix=f"exports/orders/{ds}/") or []
+    def list_export(ds: str | None = None, dag_run=None) -> list[str]:
+        day = run_date(ds, dag_run)
+        keys = S3Hook().list_keys(bucket_name=SOURCE_BUCKET, prefix=f"exports/orders/{day}/") or []
         files = sorted(k for k in keys if k.endswith(".csv"))
         if not files:
-            raise FileNotFoundError(f"no export in s3://{SOURCE_BUCKET}/exports/orders/{ds}/ yet")
+            raise FileNotFoundError(f"no export in s3://{SOURCE_BUCKET}/exports/orders/{day}/ yet")
         return files
 
     @task
-    def land(keys: list[str], ds: str | None = None) -> dict:
+    def land(keys: list[str], ds: str | None = None, dag_run=None) -> dict:
+        ds = run_date(ds, dag_run)
         hook = S3Hook()
         landed = []
         for key in keys:

@@ -2,8 +2,8 @@
 
 Runs when `orders_ingest` updates the `raw_orders` asset (so, daily, after the export lands), reads
 `raw/orders/dt=<date>/*.csv` and writes `curated/order_totals/dt=<date>/totals.json`: per customer and
-currency, the number of orders and their total. To recompute a day by hand, trigger it with
-`{"date": "YYYY-MM-DD"}`.
+currency, the number of orders and their total. To recompute a day by hand, **Trigger DAG** in the UI with
+the configuration `{"date": "YYYY-MM-DD"}`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import DAG, task
-from orders_common import DAILY_ORDER_TOTALS, DEFAULT_ARGS, LAKE_BUCKET, RAW_ORDERS, parse_orders
+from orders_common import DAILY_ORDER_TOTALS, DEFAULT_ARGS, LAKE_BUCKET, RAW_ORDERS, parse_orders, run_date
 
 
 def totals(rows: list[dict[str, str]]) -> list[dict]:
@@ -52,7 +52,7 @@ with DAG(
     def dates_to_compute(triggering_asset_events=None, dag_run=None) -> list[str]:
         dates = {e.extra["dt"] for e in (triggering_asset_events or {}).get(RAW_ORDERS, []) if e.extra.get("dt")}
         if dag_run and (dag_run.conf or {}).get("date"):
-            dates.add(dag_run.conf["date"])
+            dates.add(run_date(None, dag_run))
         if not dates:
             raise ValueError('no date: this DAG runs after orders_ingest, or by hand with {"date": "YYYY-MM-DD"}')
         return sorted(dates)

@@ -162,7 +162,7 @@ def watcher_event(names: dict[str, str]) -> dict[str, Any]:
     return asyncio.run(asyncio.wait_for(first_event(), timeout=60))
 
 
-def run(dag_id: str, day: str, conf: dict[str, Any] | None) -> dict[str, Any]:
+def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True) -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -200,8 +200,9 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None) -> dict[str, Any]:
         bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder", safe_mode=False)
         if dag_id not in bag.dags:
             raise SystemExit(f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(bag.dags))}")
-        logical = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
-        dag_run = bag.dags[dag_id].test(logical_date=logical, run_conf=conf)
+        # As the UI's Trigger button: a manual run may have no logical date (its day comes from its conf).
+        logical_date = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) if logical else None
+        dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
         tasks = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
         return {
             "dag_id": dag_id,
@@ -224,10 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument("dag_id")
     runner.add_argument("--date", default="2026-11-24", help="logical date (YYYY-MM-DD) and sample export date")
     runner.add_argument("--conf", type=json.loads, default=None, help="run configuration (JSON)")
+    runner.add_argument(
+        "--no-logical-date", action="store_true", help="run as the UI's Trigger button does, without a logical date"
+    )
     args = parser.parse_args(argv)
 
     prepare_airflow(Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local")))
-    result = check(args.dags.resolve()) if args.command == "check" else run(args.dag_id, args.date, args.conf)
+    result = (
+        check(args.dags.resolve())
+        if args.command == "check"
+        else run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
+    )
     # Airflow logs to stdout as well: the result is the last line, as one JSON document.
     print(json.dumps(result, default=str))
     if args.command == "run" and result["state"] != "success":

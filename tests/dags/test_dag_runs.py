@@ -35,3 +35,13 @@ def test_a_queue_message_fires_the_watcher_and_the_file_lands(harness):
     batch = document["watcher_event"]["message_batch"]
     assert [json.loads(m["Body"])["key"] for m in batch] == ["exports/orders/2026-11-24/orders-part-2.csv"]
     assert list(document["lake"]) == ["raw/order_events/dt=2026-11-24/orders-part-2.csv"]
+
+
+def test_a_manual_run_without_a_logical_date_lands_the_day_in_its_conf(harness):
+    """Regression: triggered from the UI with no logical date and {"date": ...}, orders_ingest looked for
+    exports/orders/None/ and retried until it failed, holding every later run behind it."""
+    code, document, output = harness(
+        "run", "orders_ingest", "--date", "2026-11-24", "--no-logical-date", "--conf", '{"date": "2026-11-24"}'
+    )
+    assert code == 0 and document["state"] == "success", output
+    assert "raw/orders/dt=2026-11-24/_manifest.json" in document["lake"]
