@@ -4,6 +4,7 @@ STACK ?= dev
 .PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
+PORT ?= 8080
 
 install:  ## install the project and its tools into .venv
 	uv sync --locked
@@ -25,8 +26,8 @@ check: lint test  ## what CI runs (then `make rehearse`, as its own step)
 rehearse:  ## the whole stack on this machine: real Airflow woken and put to sleep by the real waker, IAM enforced
 	uv run python -m rehearsal.run
 
-dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI address printed)
-	uv run python tools/dev.py
+dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI on PORT, default 8080)
+	uv run python tools/dev.py --port $(PORT)
 
 dag-test:  ## one run of DAG=<dag_id> with dag.test() on local stand-ins (DATE=YYYY-MM-DD)
 	uv run python tools/dag_harness.py run $(DAG) --date $(DATE)

@@ -1,13 +1,15 @@
 """Run and check the DAGs in dags/ on this machine, with local stand-ins for AWS (a moto server).
 
     uv run python tools/dag_harness.py check                 facts about every DAG, as JSON (used by the tests)
-    uv run python tools/dag_harness.py run DAG [--date D] [--conf JSON]
+    uv run python tools/dag_harness.py run DAG [--date D] [--conf JSON] [--no-logical-date] [--json]
                                                              one run of DAG with `dag.test()`, on sample data
 
-Airflow runs from `.airflow-local/` (SQLite; `AIRFLOW_HOME` overrides it). `run` starts a moto server on
-a free local port, points Airflow's `aws_default` connection at it, creates the buckets and queue the
-example DAGs use with a sample export for the date, runs the DAG, and prints the run's state, each task's
-state and the objects it left in the lake bucket. Nothing reaches AWS.
+Airflow runs from `.airflow-local/dag-test/` (SQLite; `AIRFLOW_HOME` overrides it), apart from `make dev`'s,
+so a run here never collides with one there. `run` starts a moto server on a free local port, points
+Airflow's `aws_default` connection at it, creates the buckets and queue the example DAGs use with a sample
+export for the date, and runs the DAG. It prints one line per task (state, duration, what it wrote to the
+lake bucket); Airflow's own log of the run goes to a file whose path it prints. `--json` prints the result
+as one JSON document instead. Nothing reaches AWS.
 """
 
 from __future__ import annotations
@@ -145,6 +147,45 @@ def lake_objects(s3: Any, bucket: str) -> dict[str, str]:
     return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listing}
 
 
+class LakeWrites:
+    """An Airflow listener noting what each task wrote to the lake bucket: dag.test() runs the tasks one
+    at a time in this process, so what changed between a task's start and its end is its own."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+        self.before: dict[str, str] = {}
+        self.by_task: dict[str, list[str]] = {}
+
+    def objects(self) -> dict[str, str]:
+        listing = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return {o["Key"]: f"{o['ETag']}/{o['LastModified']}" for o in listing}
+
+    def register(self) -> None:
+        from airflow.listeners import hookimpl
+        from airflow.sdk.listener import get_listener_manager
+
+        writes = self
+
+        class Listener:  # pluggy matches hook arguments by name
+            @hookimpl
+            def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+                writes.before = writes.objects()
+
+            @hookimpl
+            def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+                writes.ended(task_instance.task_id)
+
+            @hookimpl
+            def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+                writes.ended(task_instance.task_id)
+
+        get_listener_manager().add_listener(Listener())
+
+    def ended(self, task_id: str) -> None:
+        now = self.objects()
+        self.by_task[task_id] = sorted(k for k, v in now.items() if self.before.get(k) != v)
+
+
 def watcher_event(names: dict[str, str]) -> dict[str, Any]:
     """Run the orders_events asset watcher's trigger once, as the triggerer would, and return its event."""
     import asyncio
@@ -202,18 +243,78 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
             raise SystemExit(f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(bag.dags))}")
         # As the UI's Trigger button: a manual run may have no logical date (its day comes from its conf).
         logical_date = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) if logical else None
+        writes = LakeWrites(clients["s3"], names["LAKE_BUCKET"])
+        writes.register()
         dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
-        tasks = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+        instances = sorted(dag_run.get_task_instances(), key=lambda ti: (ti.start_date is None, ti.start_date))
+        started = min((ti.start_date for ti in instances if ti.start_date), default=None)
         return {
             "dag_id": dag_id,
             "date": day,
             "state": str(dag_run.state),
-            "tasks": {k: str(v) for k, v in tasks.items()},
+            "seconds": (dag_run.end_date - started).total_seconds() if dag_run.end_date and started else None,
+            "tasks": {ti.task_id: str(ti.state) for ti in instances},
+            "task_runs": [
+                {
+                    "task_id": ti.task_id,
+                    "state": str(ti.state),
+                    "seconds": ti.duration,
+                    "wrote": writes.by_task.get(ti.task_id, []),
+                }
+                for ti in instances
+            ],
+            "sizes": {
+                o["Key"]: o["Size"]
+                for o in clients["s3"].list_objects_v2(Bucket=names["LAKE_BUCKET"]).get("Contents", [])
+            },
             "lake": lake_objects(clients["s3"], names["LAKE_BUCKET"]),
             **extra,
         }
     finally:
         server.stop()
+
+
+def summary(result: dict[str, Any], log: Path) -> str:
+    """What a DAG author reads after a run: one line per task, what it wrote, where the full log is."""
+    took = f" in {result['seconds']:.1f} s" if result.get("seconds") is not None else ""
+    lines = [f"{result['dag_id']} ({result['date']}): {result['state']}{took}"]
+    rows = [("task", "state", "took", "wrote to the lake bucket")]
+    for task in result["task_runs"]:
+        wrote = [f"{key} ({result['sizes'][key]} B)" for key in task["wrote"]] or ["-"]
+        seconds = f"{task['seconds']:.1f} s" if task["seconds"] is not None else "-"
+        rows.append((task["task_id"], task["state"], seconds, wrote[0]))
+        rows.extend(("", "", "", more) for more in wrote[1:])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines += ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+    shown = os.path.relpath(log) if log.is_relative_to(Path.cwd()) else str(log)
+    lines.append(f"Airflow's log of the run (task logs, moto's requests, warnings): {shown}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class quiet_output:
+    """Send everything written to stdout and stderr (Airflow's task logs, moto's request log, warnings, by
+    this process and its children) to a file while the block runs."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def __enter__(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.saved = os.dup(1), os.dup(2)
+        self.file = self.log.open("w")
+        os.dup2(self.file.fileno(), 1)
+        os.dup2(self.file.fileno(), 2)
+
+    def __exit__(self, *_exc: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        os.close(self.saved[0])
+        os.close(self.saved[1])
+        self.file.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,19 +329,22 @@ def main(argv: list[str] | None = None) -> int:
     runner.add_argument(
         "--no-logical-date", action="store_true", help="run as the UI's Trigger button does, without a logical date"
     )
+    runner.add_argument("--json", action="store_true", help="print the result as one JSON document")
     args = parser.parse_args(argv)
 
-    prepare_airflow(Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local")))
-    result = (
-        check(args.dags.resolve())
-        if args.command == "check"
-        else run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
-    )
-    # Airflow logs to stdout as well: the result is the last line, as one JSON document.
-    print(json.dumps(result, default=str))
-    if args.command == "run" and result["state"] != "success":
-        return 1
-    return 0
+    home = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local" / "dag-test"))
+    if args.command == "check":
+        prepare_airflow(home)
+        # Airflow logs to stdout as well: the result is the last line, as one JSON document.
+        print(json.dumps(check(args.dags.resolve()), default=str))
+        return 0
+    log = home / "logs" / f"dag-test-{args.dag_id}-{args.date}.log"
+    with quiet_output(log):
+        prepare_airflow(home)
+        result = run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
+    result["log"] = str(log)
+    print(json.dumps(result, default=str) if args.json else summary(result, log))
+    return 0 if result["state"] == "success" else 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ def harness(tmp_path_factory):
     env["AIRFLOW_HOME"] = str(home)
 
     def call(*args: str) -> tuple[int, dict[str, Any], str]:
+        if args[0] == "run":
+            args = (*args, "--json")
         result = subprocess.run(
             [sys.executable, "tools/dag_harness.py", *args],
             cwd=ROOT,

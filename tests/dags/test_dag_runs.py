@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+
+from dag_harness import summary
 
 
 def run(harness, dag_id: str) -> dict:
@@ -19,6 +25,22 @@ def test_ingest_lands_the_export_and_writes_a_manifest(harness):
     assert landed == ["raw/orders/dt=2026-11-24/orders-part-1.csv", "raw/orders/dt=2026-11-24/orders-part-2.csv"]
     manifest = json.loads(lake["raw/orders/dt=2026-11-24/_manifest.json"])
     assert manifest["rows"] == 3 and [f["rows"] for f in manifest["files"]] == [2, 1]
+
+
+def test_a_run_reports_what_each_task_wrote_and_keeps_airflows_log_in_a_file(harness):
+    code, document, output = harness("run", "orders_ingest", "--date", "2026-11-23")
+    assert code == 0, output
+    wrote = {t["task_id"]: t["wrote"] for t in document["task_runs"]}
+    assert wrote == {
+        "list_export": [],
+        "land": ["raw/orders/dt=2026-11-23/orders-part-1.csv", "raw/orders/dt=2026-11-23/orders-part-2.csv"],
+        "write_manifest": ["raw/orders/dt=2026-11-23/_manifest.json"],
+    }
+    assert output.count("\n") <= 1, "with --json, the result is all that is printed"
+    log = Path(document["log"]).read_text()
+    assert "Marking run <DagRun orders_ingest" in log and "successful" in log, log[-2000:]
+    table = summary(document, Path(document["log"]))
+    assert "land            success" in table and "raw/orders/dt=2026-11-23/_manifest.json (" in table
 
 
 def test_transform_totals_per_customer(harness):
