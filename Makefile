@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
+.PHONY: install plan test lint check format bench-waker bench-deploy-dags dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 PORT ?= 8080
@@ -32,23 +32,27 @@ dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI on
 dag-test:  ## one run of DAG=<dag_id> with dag.test() on local stand-ins (DATE=YYYY-MM-DD)
 	uv run python tools/dag_harness.py run $(DAG) --date $(DATE)
 
-dag-check:  ## the DAG tests only: imports, policy, end-to-end runs
-	uv run pytest tests/dags
+dag-check:  ## the DAG tests only: imports, policy, end-to-end runs (on every core)
+	uv run pytest -n auto --dist load tests/dags
 
-deploy-dags:  ## test, then sync dags/ to the DAG bundle of STACK and wake it (needs AWS credentials)
-	uv run python tools/deploy_dags.py --stack $(STACK)
+OUTPUTS ?=
+deploy-dags:  ## test what changed, then sync dags/ to STACK's DAG bundle and wake it (AWS credentials; OUTPUTS=file)
+	uv run python tools/deploy_dags.py $(if $(OUTPUTS),--outputs $(OUTPUTS),--stack $(STACK))
 
 preflight:  ## read-only checks of the AWS account before the first `pulumi up -s $(STACK)` (needs AWS credentials)
-	uv run airflow-stack preflight --stack $(STACK)
+	uv run airflow-stack preflight --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 predeploy:  ## before `pulumi up -s $(STACK)`: the waker starts the database if it stopped it, and holds it up
-	uv run airflow-stack predeploy --stack $(STACK)
+	uv run airflow-stack predeploy --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days per workload (+ a chart)
 	uv run python -m costs.report $(STACK)
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
 	uv run python lambdas/benchmark_waker.py
+
+bench-deploy-dags:  ## time `make deploy-dags` of a one-line DAG change, moto standing in for the bucket
+	uv run python tools/bench_deploy_dags.py
 
 format:
 	uv run ruff check --fix .

@@ -79,14 +79,22 @@ def free_port() -> int:
 
 
 def prepare_airflow(home: Path) -> None:
-    """Point this process at the local Airflow and migrate its database (quick once up to date)."""
+    """Point this process at the local Airflow and migrate its database, once per Airflow version."""
+    from importlib.metadata import version
+
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update(airflow_environment(home))
+    # `airflow db migrate` costs seconds even when there is nothing to do: skip it when this home's
+    # database was migrated by this very Airflow version.
+    marker, migrated = home / ".migrated", f"apache-airflow {version('apache-airflow')}"
+    if (home / "airflow.db").exists() and marker.exists() and marker.read_text() == migrated:
+        return
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
     )
     if migrate.returncode != 0:
         raise SystemExit(f"airflow db migrate failed:\n{migrate.stderr[-3000:]}")
+    marker.write_text(migrated)
 
 
 class ImportTimeIO(RuntimeError):

@@ -3,10 +3,13 @@
     uv run python tools/deploy_dags.py --stack dev            (or `make deploy-dags STACK=dev`)
     uv run python tools/deploy_dags.py --outputs outputs.json (stack outputs saved from `pulumi stack output --json`)
 
-1. Runs the DAG tests (tests/dags); if they fail, nothing is uploaded.
-2. Syncs dags/ to s3://<dagBucket>/dags/: uploads new and changed files (compared by MD5), deletes files that
-   are gone locally. The bucket is versioned, so a bad upload can be rolled back.
-3. Asks the waker to wake the cluster briefly so the dag-processor parses the change.
+1. Compares dags/ with s3://<dagBucket>/dags/ (by MD5): what is new, changed or deleted.
+2. Runs the DAG tests (tests/dags): the parse and policy checks of every file, and the end-to-end runs of
+   the DAGs whose files changed or import a changed module (`--all-tests` runs every one). If they fail,
+   nothing is uploaded.
+3. Uploads new and changed files, deletes files that are gone locally. The bucket is versioned, so a bad
+   upload can be rolled back.
+4. Asks the waker to wake the cluster briefly so the dag-processor parses the change.
 
 Needs AWS credentials for the stack's account (the region comes from the stack outputs).
 """
@@ -16,20 +19,24 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_stack.outputs import StackError, read_outputs
+from airflow_stack.outputs import StackError, ToolError, read_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 PREFIX = "dags/"
 SKIPPED = ("__pycache__", ".pyc", ".DS_Store")
 WAKE_HOLD_MINUTES = 15
+EXIT_BAD_INPUT, EXIT_TOOL = 2, 4  # as airflow-stack's: bad input 2, Pulumi or AWS errors 4
 
 
 @dataclass
@@ -86,17 +93,35 @@ def request_wake(lambda_client: Any, function: str, reason: str) -> dict[str, An
         return {"ok": response.get("StatusCode") == 200, "answer": body}
 
 
-def run_dag_tests() -> bool:
-    # The DAG tests (imports, policy, end-to-end runs); the local-UI check is not about the DAGs.
-    command = [sys.executable, "-m", "pytest", "-q", "tests/dags", "--deselect", "tests/dags/test_local_dev.py"]
-    return subprocess.run(command, cwd=ROOT).returncode == 0
+def affected_files(folder: Path, changed: list[str]) -> list[str]:
+    """The changed Python files and every file in `folder` that imports one of them (shared helpers)."""
+    modules = {Path(name).stem for name in changed if name.endswith(".py")}
+    affected = {name for name in changed if name.endswith(".py")}
+    for path in folder.glob("*.py"):
+        text = path.read_text(errors="replace")
+        if any(re.search(rf"^\s*(from|import)\s+{re.escape(m)}\b", text, re.MULTILINE) for m in modules):
+            affected.add(path.name)
+    return sorted(affected)
+
+
+def run_dag_tests(affected: list[str] | None) -> bool:
+    """The DAG tests: parse and policy checks always; the end-to-end runs of `affected` files (None: all)."""
+    command = [sys.executable, "-m", "pytest", "-q", "-n", "auto", "--dist", "load", "tests/dags"]
+    env = dict(os.environ)
+    if affected is not None:
+        env["DAG_TESTS_FILES"] = ",".join(affected)  # tests/dags/conftest.py deselects the other runs
+    return subprocess.run(command, cwd=ROOT, env=env).returncode == 0
 
 
 def stack_outputs(stack: str | None, outputs_file: Path | None) -> dict[str, Any]:
     try:
         return read_outputs(str(stack), outputs_file, cwd=ROOT)
+    except ToolError as error:
+        print(f"deploy-dags: {error} (with make: `make deploy-dags OUTPUTS=FILE`)", file=sys.stderr)
+        raise SystemExit(EXIT_TOOL) from None
     except StackError as error:
-        raise SystemExit(str(error)) from None
+        print(f"deploy-dags: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 def deploy(
@@ -104,18 +129,23 @@ def deploy(
     *,
     folder: Path,
     clients: Callable[[str, str], Any],
-    tests_pass: Callable[[], bool],
+    tests_pass: Callable[[list[str] | None], bool],
     wake: bool = True,
+    all_tests: bool = False,
 ) -> dict[str, Any]:
     missing = [key for key in ("dagBucket", "region") if not outputs.get(key)]
     if missing:
         raise SystemExit(f"stack outputs lack {', '.join(missing)}: is this an airflow stack?")
-    if not tests_pass():
-        raise SystemExit("the DAG tests failed: nothing was uploaded. Fix them (uv run pytest tests/dags) and retry.")
+    started = time.monotonic()
     region, bucket = outputs["region"], outputs["dagBucket"]
     s3 = clients("s3", region)
     plan = plan_sync(local_files(folder), remote_files(s3, bucket))
+    affected = None if all_tests else affected_files(folder, plan.upload)
+    if not tests_pass(affected):
+        raise SystemExit("the DAG tests failed: nothing was uploaded. Fix them (make dag-check) and retry.")
+    tested = time.monotonic()
     apply_sync(s3, bucket, folder, plan)
+    uploaded = time.monotonic()
     answer = None
     if wake and outputs.get("wakerFunction") and (plan.upload or plan.delete):
         answer = request_wake(clients("lambda", region), outputs["wakerFunction"], "DAGs deployed")
@@ -124,6 +154,9 @@ def deploy(
         "uploaded": plan.upload,
         "deleted": plan.delete,
         "unchanged": len(plan.unchanged),
+        "tested_runs_of": affected,
+        "seconds_to_tested": round(tested - started, 1),
+        "seconds_to_uploaded": round(uploaded - started, 1),
         "wake": answer,
     }
 
@@ -134,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--stack", help="Pulumi stack whose outputs to read (needs the Pulumi CLI)")
     source.add_argument("--outputs", type=Path, help="JSON file of the stack's outputs")
     parser.add_argument("--no-wake", action="store_true", help="do not ask the waker to wake the cluster")
+    parser.add_argument(
+        "--all-tests", action="store_true", help="run every DAG's end-to-end test, not only the changed ones'"
+    )
     args = parser.parse_args(argv)
 
     import boto3
@@ -144,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         clients=lambda name, region: boto3.client(name, region_name=region),
         tests_pass=run_dag_tests,
         wake=not args.no_wake,
+        all_tests=args.all_tests,
+    )
+    runs = result["tested_runs_of"]
+    which = "every DAG" if runs is None else (", ".join(runs) or "none: nothing changed")
+    print(
+        f"tested in {result['seconds_to_tested']} s (parse and policy of every file; end-to-end runs of {which}); "
+        f"uploaded {result['seconds_to_uploaded']} s after the start"
     )
     print(
         f"s3://{result['bucket']}/{PREFIX}: {len(result['uploaded'])} uploaded, {len(result['deleted'])} deleted, "

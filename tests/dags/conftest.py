@@ -14,6 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def pytest_collection_modifyitems(config, items):
+    """`DAG_TESTS_FILES=a.py,b.py` (set by deploy-dags): keep the end-to-end runs of those DAG files only;
+    tests not marked `dag_file` (parsing, policy) always run."""
+    wanted = os.environ.get("DAG_TESTS_FILES")
+    if wanted is None:
+        return
+    files = {name for name in wanted.split(",") if name}
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("dag_file")
+        (keep if marker is None or marker.args[0] in files else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def harness(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-local")

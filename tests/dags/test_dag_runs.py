@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import pytest
 
 from dag_harness import summary
 
@@ -19,6 +18,7 @@ def run(harness, dag_id: str) -> dict:
     return document
 
 
+@pytest.mark.dag_file("orders_ingest.py")
 def test_ingest_lands_the_export_and_writes_a_manifest(harness):
     lake = run(harness, "orders_ingest")["lake"]
     landed = sorted(k for k in lake if k.endswith(".csv"))
@@ -27,6 +27,7 @@ def test_ingest_lands_the_export_and_writes_a_manifest(harness):
     assert manifest["rows"] == 3 and [f["rows"] for f in manifest["files"]] == [2, 1]
 
 
+@pytest.mark.dag_file("orders_ingest.py")
 def test_a_run_reports_what_each_task_wrote_and_keeps_airflows_log_in_a_file(harness):
     code, document, output = harness("run", "orders_ingest", "--date", "2026-11-23")
     assert code == 0, output
@@ -43,6 +44,7 @@ def test_a_run_reports_what_each_task_wrote_and_keeps_airflows_log_in_a_file(har
     assert "land            success" in table and "raw/orders/dt=2026-11-23/_manifest.json (" in table
 
 
+@pytest.mark.dag_file("orders_transform.py")
 def test_transform_totals_per_customer(harness):
     lake = run(harness, "orders_transform")["lake"]
     totals = json.loads(lake["curated/order_totals/dt=2026-11-24/totals.json"])
@@ -52,6 +54,7 @@ def test_transform_totals_per_customer(harness):
     ]
 
 
+@pytest.mark.dag_file("orders_events.py")
 def test_a_queue_message_fires_the_watcher_and_the_file_lands(harness):
     document = run(harness, "orders_events")
     batch = document["watcher_event"]["message_batch"]
@@ -59,6 +62,7 @@ def test_a_queue_message_fires_the_watcher_and_the_file_lands(harness):
     assert list(document["lake"]) == ["raw/order_events/dt=2026-11-24/orders-part-2.csv"]
 
 
+@pytest.mark.dag_file("orders_ingest.py")
 def test_a_manual_run_without_a_logical_date_lands_the_day_in_its_conf(harness):
     """Regression: triggered from the UI with no logical date and {"date": ...}, orders_ingest looked for
     exports/orders/None/ and retried until it failed, holding every later run behind it."""

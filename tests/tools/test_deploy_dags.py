@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -12,11 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-
 import deploy_dags
 from waker.events import parse_event
 from waker.model import Wake
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-gov-east-1"
 BUCKET = "airflow-dev-dags"
@@ -48,11 +50,15 @@ def aws(monkeypatch):
 OUTPUTS = {"region": REGION, "dagBucket": BUCKET, "wakerFunction": "airflow-dev-waker"}
 
 
-def deploy(folder: Path, tests_pass: bool = True, outputs=OUTPUTS):
+def deploy(folder: Path, tests_pass: bool = True, outputs=OUTPUTS, tested: list | None = None):
+    def run_tests(affected):
+        (tested if tested is not None else []).append(affected)
+        return tests_pass
+
     return deploy_dags.deploy(
         outputs,
         folder=folder,
-        tests_pass=lambda: tests_pass,
+        tests_pass=run_tests,
         clients=lambda name, region: boto3.client(name, region_name=region),
     )
 
@@ -82,8 +88,10 @@ def test_sync_uploads_changes_removes_deleted_files_and_wakes(aws, tmp_path):
 
     (tmp_path / "a.py").write_text("# a, changed\n")
     (tmp_path / "b.py").unlink()
-    third = deploy(tmp_path)
+    tested: list = []
+    third = deploy(tmp_path, tested=tested)
     assert third["uploaded"] == ["a.py"] and third["deleted"] == ["b.py"]
+    assert tested == [["a.py"]], "only the changed file's end-to-end runs"
     assert keys(aws) == {"dags/a.py": b"# a, changed\n", "dags/sql/q.sql": b"select 1;\n"}
 
 
@@ -109,3 +117,37 @@ def test_the_real_dags_folder_ships_only_what_airflow_reads():
     shipped = deploy_dags.local_files(deploy_dags.DAGS)
     assert "orders_ingest.py" in shipped and "orders_common.py" in shipped
     assert not [name for name in shipped if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_a_changed_helper_module_tests_every_dag_that_imports_it(tmp_path):
+    (tmp_path / "common.py").write_text("BUCKET = 'b'\n")
+    (tmp_path / "uses_it.py").write_text("from common import BUCKET\n")
+    (tmp_path / "imports_it.py").write_text("import json\n  import common as c\n")
+    (tmp_path / "other.py").write_text("import commonplace\n# from common import nothing (a comment)\n")
+    assert deploy_dags.affected_files(tmp_path, ["common.py"]) == ["common.py", "imports_it.py", "uses_it.py"]
+    assert deploy_dags.affected_files(tmp_path, ["other.py", "sql/q.sql"]) == ["other.py"]
+
+
+def test_the_dag_tests_run_only_the_changed_dags_end_to_end():
+    # What deploy-dags asks pytest for when only orders_transform.py changed: every parse and policy test,
+    # and orders_transform's run, none of the others'.
+    env = {**os.environ, "DAG_TESTS_FILES": "orders_transform.py"}
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "tests/dags"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    ids = [line for line in collected.splitlines() if "::" in line]
+    runs = [i for i in ids if "test_dag_runs.py" in i]
+    assert runs == ["tests/dags/test_dag_runs.py::test_transform_totals_per_customer"], collected
+    assert sum("test_dag_policy.py" in i for i in ids) >= 8, collected
+
+
+def test_a_missing_pulumi_cli_exits_4_and_says_how_to_pass_outputs(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SystemExit) as stopped:
+        deploy_dags.stack_outputs("dev", None)
+    assert stopped.value.code == 4
+    assert "make deploy-dags OUTPUTS=FILE" in capsys.readouterr().err

@@ -13,10 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
+from dev import group_commands, port_taken
 
-from dev import group_commands, port_taken  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
