@@ -46,11 +46,40 @@ def _containers(i: dict[str, Any]) -> str:
     )
 
 
+NAT_STRATEGIES = {
+    "None": "no NAT gateway (tasks reach AWS over the internet gateway with public IPs)",
+    "Single": "one NAT gateway for all zones",
+    "OnePerAz": "a NAT gateway in each zone",
+}
+
+
+def _listener(i: dict[str, Any]) -> str:
+    """Port, TLS policy and what the listener does with a request by default."""
+    steps = []
+    for action in sorted(i.get("defaultActions", []), key=lambda a: a.get("order", 0)):
+        kind = action.get("type")
+        if kind == "redirect":
+            redirect = action.get("redirect", {})
+            steps.append(
+                f"redirect to {redirect.get('protocol')}:{redirect.get('port')} ({redirect.get('statusCode')})"
+            )
+        elif kind == "authenticate-oidc":
+            steps.append(f"sign in with OIDC ({action.get('authenticateOidc', {}).get('issuer')})")
+        elif kind == "forward":
+            steps.append("forward to the api-server")
+        elif kind == "fixed-response":
+            steps.append(f"answer {action.get('fixedResponse', {}).get('statusCode')}")
+        else:
+            steps.append(str(kind))
+    head = f"{i.get('protocol')}:{_n(i.get('port'))} {i.get('sslPolicy') or ''}".strip()
+    return f"{head}: {', then '.join(steps)}" if steps else head
+
+
 SUMMARIES: dict[str, Summary] = {
     "awsx:ec2:Vpc": lambda i: (
         f"new VPC with its subnets, route tables and internet gateway: {i.get('cidrBlock')}, "
-        f"{_n(i.get('numberOfAvailabilityZones'))} zones, NAT "
-        f"{i.get('natGateways', {}).get('strategy')}, subnets "
+        f"{_n(i.get('numberOfAvailabilityZones'))} zones, "
+        f"{NAT_STRATEGIES.get(str(i.get('natGateways', {}).get('strategy')), i.get('natGateways'))}, subnets "
         f"{'/'.join(s['type'] for s in i.get('subnetSpecs', []))}"
     ),
     "awsx:ecr:Image": lambda i: (
@@ -88,8 +117,11 @@ SUMMARIES: dict[str, Summary] = {
         "applyServerSideEncryptionByDefault"
     ]["sseAlgorithm"],
     "aws:lb/loadBalancer:LoadBalancer": lambda i: "internal" if i.get("internal") else "internet-facing",
-    "aws:lb/listener:Listener": lambda i: f"{i.get('protocol')}:{_n(i.get('port'))} {i.get('sslPolicy') or ''}".strip(),
-    "aws:lambda/function:Function": lambda i: f"{i.get('runtime')}, timeout {_n(i.get('timeout'))} s",
+    "aws:lb/listener:Listener": _listener,
+    "aws:lambda/function:Function": lambda i: (
+        f"{i.get('runtime')}, {'/'.join(i.get('architectures') or ['x86_64'])}, "
+        f"memory {_n(i.get('memorySize', 128))} MB, timeout {_n(i.get('timeout', 3))} s"
+    ),
     "aws:secretsmanager/secret:Secret": lambda i: f"recovery window {_n(i.get('recoveryWindowInDays'))} d",
     "aws:ecs/cluster:Cluster": lambda i: f"{i.get('name')}",
 }
