@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format bench-waker bench-deploy-dags dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
+.PHONY: install plan test lint check format docs-check bench-waker bench-deploy-dags dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 PORT ?= 8080
@@ -50,6 +50,10 @@ cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
 	uv run python lambdas/benchmark_waker.py
+
+WRITE ?=
+docs-check:  ## re-run the commands behind the README's figures and compare (WRITE=1 puts today's values in)
+	uv run python tools/docs_check.py $(if $(WRITE),--write)
 
 bench-deploy-dags:  ## time `make deploy-dags` of a one-line DAG change, moto standing in for the bucket
 	uv run python tools/bench_deploy_dags.py

@@ -9,8 +9,10 @@ Prices come from costs/prices.json (GovCloud figures where published, marked est
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,7 @@ class Row:
     always_on: float
     oracle: float
     mwaa: float
+    boot: BootTimes
 
     @property
     def ratio(self) -> float:
@@ -99,6 +102,7 @@ def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
                 always_on,
                 oracle_cost(cost, workload, policy_settings, boot, prices),
                 mwaa,
+                boot,
             )
         )
     return cost, prices, rows
@@ -121,7 +125,7 @@ def render_rows(rows: list[Row]) -> str:
             f"{max(r.late_scheduled, default=0):>8}m{_money(row.cost):>10}{_money(row.always_on):>11}"
             f"{_money(row.oracle):>9}{row.ratio:>9.2f}{_money(row.mwaa):>10}  {why(row)}"
         )
-    waits = [(row.workload.name, max(row.result.event_waits)) for row in rows if row.result.event_waits]
+    waits = [(row.workload.name, max(row.result.event_waits)) for row in rows if max(row.result.event_waits, default=0)]
     if waits:
         lines.append("")
         lines += [
@@ -129,6 +133,26 @@ def render_rows(rows: list[Row]) -> str:
             for name, w in waits
         ]
     return "\n".join(lines)
+
+
+def figures(cost: StackCost, prices: Prices, rows: list[Row]) -> dict[str, Any]:
+    """What the README quotes from this report (checked by `make docs-check`)."""
+    boot = rows[0].boot if rows else None
+    return {
+        "idle_month": round(cost.idle_month, 2),
+        "always_on_month": round(rows[0].always_on if rows else 0.0, 2),
+        "table": render_rows(rows),
+        "boot": asdict(boot) if boot else {},
+        "workloads": {
+            row.workload.name: {
+                "cost_month": round(row.cost, 2),
+                "ratio": round(row.ratio, 2),
+                "late": len(row.result.late_scheduled),
+                "max_event_wait_minutes": max(row.result.event_waits, default=0),
+            }
+            for row in rows
+        },
+    }
 
 
 def chart(rows: list[Row], path: Path, stack: str) -> None:
@@ -164,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chart", type=Path, help="where to write the week chart (default build/cost-<stack>-week.png)"
     )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON document, no chart")
     args = parser.parse_args(argv)
     cost, prices, rows = build_rows(args.stack)
+    if args.json:
+        print(json.dumps(figures(cost, prices, rows)))
+        return 0
     print(render(cost, prices))
     print()
     basis = "partly estimated" if any(prices.estimate(k) for k in prices.table) else "published"

@@ -1,6 +1,6 @@
 """Benchmark of the waker: its package size, its import time, and a tick's wall time under moto.
 
-Usage: `uv run python lambdas/benchmark_waker.py [--ticks 200]` (or `make bench-waker`). Prints a table.
+Usage: `uv run python lambdas/benchmark_waker.py [--ticks 200] [--json]` (or `make bench-waker`). Prints a table.
 The tick time is measured against moto in us-gov-east-1 (no network), so it is the waker's own cost plus
 moto's; in AWS each tick also waits on the APIs it calls (about ten requests).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import statistics
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def tick_seconds(ticks: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark the waker Lambda.")
     parser.add_argument("--ticks", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     args = parser.parse_args()
 
     files, raw, zipped = package_size()
@@ -82,6 +84,19 @@ def main() -> int:
         (f"tick under moto, median of {len(samples)}", f"{statistics.median(samples) * 1000:.1f} ms"),
         ("tick under moto, p95", f"{p95 * 1000:.1f} ms"),
     ]
+    if args.json:
+        figures = {
+            "package_files": files,
+            "package_kib": round(raw / 1024, 1),
+            "zip_kib": round(zipped / 1024, 1),
+            "import_ms": round(own * 1000),
+            "import_with_boto3_ms": round(cold_start * 1000),
+            "boto3_ms": round(boto * 1000),
+            "tick_median_ms": round(statistics.median(samples) * 1000, 1),
+            "tick_p95_ms": round(p95 * 1000, 1),
+        }
+        print(json.dumps(figures))
+        return 0
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")
     for name, value in rows:

@@ -43,6 +43,7 @@ def one_line_changed(text: str, run: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Time make deploy-dags of a one-line DAG change against moto.")
     parser.add_argument("--runs", type=int, default=2, help="edits to ship, one after the other (default 2)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON document")
     args = parser.parse_args(argv)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
@@ -93,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             CHANGED.write_text(original)
             server.stop()
 
+    if args.json:
+        seconds = [round(s, 1) for _, s, _ in rows]
+        print(json.dumps({"seconds": seconds, "max_seconds": max(seconds), "warm_seconds": seconds[-1]}))
+        return 0
     print(f"make deploy-dags, one line of dags/{CHANGED.name} changed, moto standing in for the bucket:")
     for run, seconds, summary in rows:
         print(f"  edit {run}: {seconds:5.1f} s from the command to its end (upload done); {summary}")
