@@ -12,8 +12,9 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in ("infra", "lambdas"):
@@ -21,7 +22,7 @@ for folder in ("infra", "lambdas"):
         sys.path.insert(0, str(ROOT / folder))
 
 from costs.model import CORE, Prices, StackCost, price_stack, render  # noqa: E402
-from costs.simulate import MINUTES, BootTimes, Result, Workload, oracle_hours, simulate  # noqa: E402
+from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle_hours, simulate  # noqa: E402
 from costs.workloads import standard  # noqa: E402
 from waker.model import WakerSettings  # noqa: E402
 
@@ -155,30 +156,90 @@ def figures(cost: StackCost, prices: Prices, rows: list[Row]) -> dict[str, Any]:
     }
 
 
-def chart(rows: list[Row], path: Path, stack: str) -> None:
+def minute_costs(row: Row, cost: StackCost, prices: Prices) -> list[float]:
+    """What each simulated minute costs: the idle floor's share plus what runs."""
+    rates = {item.name: item.amount for item in cost.awake}
+    floor = cost.idle_month / (prices.hours_per_month * 60)
+    database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
+    return [
+        floor
+        + (sum(rates.get(s, 0.0) for s in m.services) + m.workers * cost.worker_hour + database * m.database_up) / 60
+        for m in row.result.billed
+    ]
+
+
+# The chart's shades, in the order of the legend.
+SHADES = (
+    ("asleep, database stopped", "#f4f4f4"),
+    ("asleep, database up", "#cfcfcf"),
+    ("awake: scheduler, api-server, dag-processor, triggerer", "#6baed6"),
+    ("awake, 1 worker", "#fdae6b"),
+    ("awake, 2 workers", "#f16913"),
+    ("awake, 3 or more workers", "#a63603"),
+)
+
+
+def shade(minute: Minute) -> int:
+    if not minute.services:
+        return 1 if minute.database_up else 0
+    return 2 + min(minute.workers, 3)
+
+
+def chart(rows: list[Row], path: Path, stack: str, cost: StackCost, prices: Prices) -> None:
+    """One simulated week per workload: time of day across, days down, shaded by what runs; each day's cost."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
-    week = 7 * 24 * 60
-    figure, axes = plt.subplots(len(rows), 1, figsize=(12, 1.3 * len(rows) + 1), sharex=True)
+    days, day = 7, 24 * 60
+    colors = ListedColormap([color for _, color in SHADES])
+    figure, axes = plt.subplots(len(rows), 1, figsize=(13, 1.55 * len(rows) + 1.6), sharex=True)
     for axis, row in zip(axes, rows, strict=True):
-        timeline = row.result.timeline[:week]
-        hours = [m / 60 for m in range(len(timeline))]
-        axis.fill_between(hours, [min(v, 1) for v in timeline], step="post", color="#2b7bb9", label="awake")
-        axis.fill_between(
-            hours, [max(v - 1, 0) / 4 for v in timeline], step="post", color="#f28e2b", alpha=0.8, label="workers (/4)"
+        billed = row.result.billed[: days * day]
+        grid = [[shade(m) for m in billed[d * day : (d + 1) * day]] for d in range(days)]
+        axis.imshow(
+            grid,
+            aspect="auto",
+            cmap=colors,
+            vmin=0,
+            vmax=len(SHADES) - 1,
+            interpolation="nearest",
+            extent=(0, 24, days, 0),
         )
-        axis.set_yticks([])
-        axis.set_ylabel(row.workload.name, rotation=0, ha="right", va="center")
-        axis.set_xlim(0, week / 60)
-    axes[-1].set_xticks(range(0, 7 * 24 + 1, 24), [f"day {d + 1}" for d in range(8)])
-    axes[0].legend(loc="upper right", fontsize="small")
-    figure.suptitle(f"Stack '{stack}': one simulated week, awake (blue) and workers (orange)")
-    figure.tight_layout()
+        per_minute = minute_costs(row, cost, prices)
+        for d in range(days):
+            spent = sum(per_minute[d * day : (d + 1) * day])
+            axis.text(24.3, d + 0.5, f"${spent:.2f}", va="center", fontsize=8)
+        axis.set_yticks(
+            [d + 0.5 for d in range(days)], [(START + timedelta(days=d)).strftime("%a") for d in range(days)]
+        )
+        axis.tick_params(axis="y", labelsize=8)
+        axis.set_title(
+            f"{row.workload.name}: {_money(row.cost)} a month, {row.ratio:.2f}x the oracle, "
+            f"{row.result.wakes / 30:.1f} wakes a day",
+            fontsize=9,
+            loc="left",
+        )
+        axis.text(24.3, -0.25, "cost/day", fontsize=8)
+    axes[-1].set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+    axes[-1].set_xlabel("time of day (UTC)")
+    figure.legend(
+        handles=[Patch(facecolor=color, edgecolor="#999999", label=label) for label, color in SHADES],
+        loc="lower center",
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    figure.suptitle(
+        f"Stack '{stack}': the first simulated week of each workload (what the waker keeps running, minute by minute)",
+        fontsize=11,
+    )
+    figure.tight_layout(rect=(0, 0.07, 0.97, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
@@ -209,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if load_settings(args.stack, load_stack_file(args.stack)).waker.windows:
         print("\nThe stack's own wake windows are not simulated; the office-hours workload models one.")
     path = args.chart or ROOT / "build" / f"cost-{args.stack}-week.png"
-    chart(rows, path, args.stack)
+    chart(rows, path, args.stack, cost, prices)
     print(f"\nchart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 

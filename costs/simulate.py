@@ -64,6 +64,14 @@ class Result:
     event_waits: list[int] = field(default_factory=list)  # minutes from arrival to start, events and manual runs
     unfinished: int = 0
     timeline: list[int] = field(default_factory=list)  # per minute: 0 asleep, 1 core up, 2+ workers
+    billed: list[Minute] = field(default_factory=list)  # per minute: what is billed (the chart's per-day cost)
+
+
+@dataclass(frozen=True)
+class Minute:
+    services: frozenset[str]  # non-worker services asked for
+    workers: int
+    database_up: bool
 
 
 def simulate(
@@ -178,6 +186,8 @@ def simulate(
         result.worker_minutes += desired.get(WORKER, 0)
         result.database_minutes += int(database != "stopped")
         result.timeline.append(0 if not awake else 1 + desired.get(WORKER, 0))
+        services = frozenset(c for c in settings.services if c != WORKER and desired[c])
+        result.billed.append(Minute(services, desired.get(WORKER, 0), database != "stopped"))
 
     result.unfinished = len(runs)
     return result

