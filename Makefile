@@ -7,7 +7,7 @@ DATE ?= 2026-11-24
 PORT ?= 8080
 
 install:  ## install the project and its tools into .venv
-	uv sync --locked
+	uv sync --locked --compile-bytecode
 
 AGAINST ?=
 plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no AWS account needed; AGAINST=git ref)
