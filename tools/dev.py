@@ -63,13 +63,14 @@ def process_running(pid: int) -> bool:
 
 
 def group_commands(pgid: int) -> list[str]:
-    """The command lines of the processes still in process group `pgid` (ps works on Linux and macOS)."""
-    listing = subprocess.run(["ps", "-A", "-o", "pgid=,command="], capture_output=True, text=True).stdout
+    """The command lines of the live processes in process group `pgid` (ps works on Linux and macOS); exited
+    ones waiting to be reaped (zombies) do not count."""
+    listing = subprocess.run(["ps", "-A", "-o", "pgid=,stat=,command="], capture_output=True, text=True).stdout
     commands = []
     for line in listing.splitlines():
-        group, _, command = line.strip().partition(" ")
-        if group == str(pgid):
-            commands.append(command.strip())
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] == str(pgid) and not parts[1].startswith("Z"):
+            commands.append(parts[2])
     return commands
 
 
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, signal.SIG_IGN)
         if airflow is not None:
             stop_group(airflow.pid)
+            airflow.wait()
         if moto is not None:
             moto.stop()
         record.unlink(missing_ok=True)
