@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's log of every request it serves
     airflow: subprocess.Popen[bytes] | None = None
     moto = None
     try:

@@ -73,7 +73,12 @@ def dev_start() -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")} | {"AIRFLOW_HOME": home}
         started = time.monotonic()
         process = subprocess.Popen(
-            [PYTHON, "tools/dev.py", "--port", str(free_port())], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+            [PYTHON, "tools/dev.py", "--port", str(free_port())],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         try:
             assert process.stdout is not None
@@ -102,6 +107,7 @@ SOURCES: dict[str, Source] = {
     "cost-prod": Source(json_of(PYTHON, "-m", "costs.report", "prod", "--json")),
     "bench-deploy-dags": Source(json_of(PYTHON, "tools/bench_deploy_dags.py", "--json"), slow=True),
     "dag-check": Source(timed_make("dag-check"), slow=True),
+    "dag-test": Source(timed_make("dag-test"), slow=True),
     "dev": Source(dev_start, slow=True),
 }
 
@@ -114,7 +120,7 @@ def lookup(document: dict[str, Any], path: list[str]) -> Any:
 
 
 def is_time(key: str) -> bool:
-    return key.startswith(("dag-check.", "dev.", "bench-deploy-dags.")) or bool(TIME_KEYS.search(key))
+    return key.startswith(("dag-check.", "dag-test.", "dev.", "bench-deploy-dags.")) or bool(TIME_KEYS.search(key))
 
 
 def agrees(written: float, fresh: float, time_figure: bool) -> bool:
