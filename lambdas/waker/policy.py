@@ -5,8 +5,8 @@ Invariants kept here (and checked by property tests):
    workers are never reduced while activity is unknown, nor while a task runs unless the workers protect
    themselves from scale-in (then ECS stops only idle ones).
 2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead
-   grows by the database start time while the database is stopped), and going to sleep schedules a wake
-   at that moment.
+   grows by the database start time, once, while the database is stopped or being stopped), and going to
+   sleep schedules a wake at that moment.
 3. Desired counts are absolute and bounded: core services 0 or 1, workers 0..max_workers.
 """
 
@@ -49,9 +49,11 @@ def fresh_reporter(now: datetime, settings: WakerSettings, observed: Observation
     return reporter
 
 
-def wake_lead(settings: WakerSettings, observed: Observation) -> timedelta:
+def wake_lead(settings: WakerSettings, observed: Observation, stopping_database: bool = False) -> timedelta:
+    """How long before a due DAG to act: the services' lead, plus the database's start time while it is
+    stopped (or about to be: the wake written when going to sleep is the one the database needs)."""
     lead = _minutes(settings.wake_lead_minutes)
-    if settings.stop_database and observed.database_status in DATABASE_DOWN:
+    if settings.stop_database and (observed.database_status in DATABASE_DOWN or stopping_database):
         lead += _minutes(settings.database_start_minutes)
     return lead
 
@@ -175,10 +177,12 @@ def _awake_counts(settings: WakerSettings, workers: int) -> dict[str, int]:
     return counts
 
 
-def _next_wake(settings: WakerSettings, observed: Observation, state: WakerState) -> datetime | None:
+def _next_wake(
+    settings: WakerSettings, observed: Observation, state: WakerState, stopping_database: bool = False
+) -> datetime | None:
     if state.next_due_at is None:
         return None
-    return state.next_due_at - wake_lead(settings, observed)
+    return state.next_due_at - wake_lead(settings, observed, stopping_database)
 
 
 def _reasons_to_wake(
@@ -234,6 +238,8 @@ def _decide_asleep(
 
     next_wake = _future(_next_wake(settings, observed, state), now)
     action = _database_while_asleep(now, settings, observed, next_wake, state)
+    if action == "stop":
+        next_wake = _future(_next_wake(settings, observed, state, stopping_database=True), now)
     reason = f"asleep; next wake {_fmt(next_wake)}" if next_wake else "asleep; no DAG due"
     if _database_held(state, now):
         assert state.database_hold_until is not None
@@ -271,11 +277,9 @@ def _database_while_asleep(
         return None
     if _database_held(state, now):  # a deploy runs: started if stopped, never stopped
         return "start" if observed.database_status == "stopped" else None
-    # A stopped database is started early enough that it is up by the next wake.
+    # A stopped database is started at the next wake, which is early by its start time already (wake_lead).
     if observed.database_status == "stopped" and next_wake is not None:
-        if now >= next_wake - _minutes(settings.database_start_minutes):
-            return "start"
-        return None
+        return "start" if now >= next_wake else None
     # Stop it when the sleep is long enough (again after AWS restarts it after seven days).
     far = next_wake is None or next_wake - now >= _minutes(settings.database_stop_after_minutes)
     if observed.database_status in DATABASE_READY and far:
@@ -357,6 +361,8 @@ def _go_to_sleep(
 ) -> Decision:
     next_wake = _future(_next_wake(settings, observed, state), now)
     action = _database_while_asleep(now, settings, observed, next_wake, state)
+    if action == "stop":  # one wake, written once: early enough to start the database again
+        next_wake = _future(_next_wake(settings, observed, state, stopping_database=True), now)
     when = f"next wake {_fmt(next_wake)}" if next_wake else "no DAG due"
     reason = f"going to sleep: {why}; {when}"
     state = state.but(

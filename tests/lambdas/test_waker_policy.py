@@ -116,6 +116,27 @@ def test_a_stopped_database_is_started_before_the_services_and_the_lead_covers_i
     assert ready.mode == "waking" and ready.desired["scheduler"] == 1
 
 
+def test_the_database_starts_once_its_start_time_before_the_services_lead_not_earlier():
+    # Regression: the start was brought forward by the database start time twice (15 extra minutes up).
+    state = WakerState(next_due_at=NOW + minutes(40))  # services' wake at +35, the database's start at +20
+    early = decide(NOW + minutes(6), DB_SETTINGS, observe(database_status="stopped"), state, Tick())
+    assert early.mode == "asleep" and early.database_action is None and early.wake_at == NOW + minutes(20)
+    due = decide(NOW + minutes(20), DB_SETTINGS, observe(database_status="stopped"), state, Tick())
+    assert due.database_action == "start" and due.desired == ASLEEP
+
+
+def test_going_to_sleep_and_stopping_the_database_writes_the_wake_the_database_needs():
+    # Regression: the wake was written with an available database's lead, then moved by the next tick.
+    awake = observe(desired=AWAKE, reporter=reporter(seconds_until_next_due=300 * 60), database_status="available")
+    state = WakerState(next_due_at=NOW + minutes(300), awake_since=NOW - minutes(60), idle_since=NOW - minutes(30))
+    decision = decide(NOW, DB_SETTINGS, awake, state, Tick())
+    assert decision.mode == "asleep" and decision.database_action == "stop"
+    assert decision.state.next_due_at is not None
+    assert decision.wake_at == decision.state.next_due_at - minutes(5 + 15)
+    after = decide(NOW + minutes(1), DB_SETTINGS, observe(database_status="stopping"), decision.state, Tick())
+    assert after.wake_at == decision.wake_at, "the next tick keeps the schedule"
+
+
 def test_the_database_is_stopped_for_a_long_sleep_and_not_for_a_short_one():
     far = decide(
         NOW, DB_SETTINGS, observe(database_status="available"), WakerState(next_due_at=NOW + minutes(300)), Tick()
