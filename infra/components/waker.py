@@ -167,7 +167,13 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
     widgets = [
         metric_widget(
             "Awake (1) or asleep (0), and workers",
-            [[namespace, "WakerAwake"], [namespace, "WakerDesiredWorkers"]],
+            # Asleep, the waker publishes nothing (no custom-metric hours billed): the gaps read as 0.
+            [
+                [{"expression": "FILL(awake, 0)", "label": "awake", "id": "awakefilled"}],
+                [{"expression": "FILL(workers, 0)", "label": "workers", "id": "workersfilled"}],
+                [namespace, "WakerAwake", {"id": "awake", "visible": False}],
+                [namespace, "WakerDesiredWorkers", {"id": "workers", "visible": False}],
+            ],
             0,
             0,
         ),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from waker import metering
 from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sqs
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
@@ -115,8 +116,9 @@ class Clients:
 def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation:
     desired, running, events = ecs.service_counts(clients.ecs, config.cluster, config.settings.services)
     visible, in_flight = sqs.depth(clients.sqs, config.broker_queue_url)
+    reads = metering.reads_metrics(desired, running)  # asleep and still: no metric to read (and none billed)
     requests = 0
-    if config.load_balancer and config.target_group:
+    if reads and config.load_balancer and config.target_group:
         requests = cloudwatch.ui_requests(
             clients.cloudwatch,
             config.load_balancer,
@@ -135,7 +137,9 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
         api_server_healthy=healthy,
         desired=desired,
         running=running,
-        reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now),
+        reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now)
+        if reads
+        else None,
         broker_visible=visible,
         broker_in_flight=in_flight,
         event_queue_messages=sqs.visible_messages(clients.sqs, config.event_queue_urls),
@@ -262,18 +266,19 @@ def _decide(
             route_changed = True
     state_store.save(clients.ssm, config.state_parameter, new_state)
 
-    cloudwatch.publish(
-        clients.cloudwatch,
-        config.metric_namespace,
-        now,
-        {
-            "WakerAwake": 0 if decision.mode == "asleep" else 1,
-            "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
-            "WakerReporterStale": 1 if decision.reporter_stale else 0,
-            "WakerScaleChanges": len(changes),
-            "WakerServicesNotStarting": len(decision.not_starting),
-        },
-    )
+    if metering.writes_metrics(decision, observed.desired, observed.running):
+        cloudwatch.publish(
+            clients.cloudwatch,
+            config.metric_namespace,
+            now,
+            {
+                "WakerAwake": 0 if decision.mode == "asleep" else 1,
+                "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
+                "WakerReporterStale": 1 if decision.reporter_stale else 0,
+                "WakerScaleChanges": len(changes),
+                "WakerServicesNotStarting": len(decision.not_starting),
+            },
+        )
     log(
         "decision",
         action=request.kind,

@@ -215,7 +215,10 @@ class Decision:
 
     def changes(self, observed: Observation) -> dict[str, int]:
         """Services whose desired count must change (absolute counts, so repeating is harmless)."""
-        return {c: n for c, n in self.desired.items() if observed.desired.get(c) != n}
+        return self.changes_to(observed.desired)
+
+    def changes_to(self, desired: Mapping[str, int]) -> dict[str, int]:
+        return {c: n for c, n in self.desired.items() if desired.get(c) != n}
 
 
 def utc(moment: datetime) -> datetime:

@@ -170,6 +170,11 @@ def test_dashboard_shows_awake_work_queue_and_decisions(recording: Recording):
         recording.exports["brokerQueueName"],
     ):
         assert needle in text
+    # Asleep the waker publishes nothing: the awake graph fills the gaps with 0 (CloudWatch metric math FILL,
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+    awake = next(w for w in body["widgets"] if w["properties"].get("title", "").startswith("Awake"))
+    expressions = [m[0]["expression"] for m in awake["properties"]["metrics"] if isinstance(m[0], dict)]
+    assert expressions == ["FILL(awake, 0)", "FILL(workers, 0)"]
 
 
 def test_ui_requests_are_a_signal_when_there_is_a_load_balancer(recordings):

@@ -165,3 +165,25 @@ def test_the_database_sleeps_with_the_cluster_and_is_up_again_before_the_next_wa
         assert early["state"] == "asleep" and status() == "available" and world.desired() == ASLEEP
         up = world.invoke(TICK, due - minutes(5))
         assert up["state"] == "waking" and world.desired() == AWAKE
+
+
+def test_asleep_and_still_the_waker_reads_and_writes_no_metric(world: World):
+    # CloudWatch bills metric reads per metric requested, writes per request, and custom metrics by the
+    # hours they receive data (https://aws.amazon.com/cloudwatch/pricing/): a sleeping stack pays for none.
+    calls: list[str] = []
+    world.clients.cloudwatch.meta.events.register(
+        "before-call.cloudwatch.*", lambda model, **_: calls.append(model.name)
+    )
+    world.report(START, dag_runs_running=1)
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "work"}, START)
+    awake = world.invoke(TICK, START + minutes(1))
+    assert awake["state"] != "asleep" and {"GetMetricData", "PutMetricData"} <= set(calls)
+    world.invoke({"action": "sleep", "reason": "done", "force": True}, START + minutes(2))
+    assert calls[-1] == "PutMetricData", "the tick that puts it to sleep publishes the change"
+    calls.clear()
+    for minute in range(3, 63):
+        assert world.invoke(TICK, START + minutes(minute))["state"] == "asleep"
+    assert calls == [], f"an hour asleep made {len(calls)} CloudWatch calls: {sorted(set(calls))}"
+    # Work arriving on the broker still wakes it: the queues are read without CloudWatch.
+    world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="{}")
+    assert world.invoke(TICK, START + minutes(64))["state"] == "waking"
