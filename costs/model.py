@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waker.adapters.cloudwatch import REPORTER_METRICS as REPORTER_METRIC_NAMES
+
 PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
 CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
-# The activity reporter's metrics plus the waker's own (all billed as custom metrics).
-CUSTOM_METRICS = 5 + 7 + 4
+# Custom metrics, billed by the hours in which they receive data: the waker's own (published while anything
+# runs, waker/metering.py) and the activity reporter's (published while the scheduler runs).
+WAKER_METRICS = 5
+REPORTER_METRICS = len(REPORTER_METRIC_NAMES)
 TICKS_PER_MONTH = 60 * 730
 TICK_SECONDS = 0.3  # a tick's billed duration in AWS (about ten API calls)
 
@@ -45,6 +49,22 @@ class Item:
     name: str
     amount: float  # USD per month (idle) or per hour (awake)
     detail: str
+    needed: str = ""  # idle items: is it needed while asleep, and why
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """CloudWatch's usage prices, applied to the calls the simulated waker and reporter make."""
+
+    per_metric_read: float
+    per_write: float
+    per_metric_hour: float
+    metrics_per_read: int
+
+    def hour_awake(self) -> float:
+        """An hour with everything up: a read and two writes (waker, reporter) a minute, every metric live."""
+        reads = 60 * self.metrics_per_read * self.per_metric_read
+        return reads + 120 * self.per_write + (WAKER_METRICS + REPORTER_METRICS) * self.per_metric_hour
 
 
 @dataclass
@@ -55,6 +75,7 @@ class StackCost:
     worker_hour: float = 0.0  # each running worker, on top of `awake`
     database_hour: float = 0.0  # the database instance, billed only while running when the waker stops it
     database_stopped_while_asleep: bool = False
+    monitoring: Monitoring | None = None
 
     @property
     def idle_month(self) -> float:
@@ -63,6 +84,13 @@ class StackCost:
     @property
     def awake_hour(self) -> float:
         return sum(i.amount for i in self.awake)
+
+    @property
+    def monitoring_hour(self) -> float:
+        return self.monitoring.hour_awake() if self.monitoring else 0.0
+
+    def always_on_month(self, prices: Prices) -> float:
+        return self.idle_month + (self.awake_hour + self.worker_hour + self.monitoring_hour) * prices.hours_per_month
 
 
 def task_hour(prices: Prices, cpu_units: int, memory_mb: int, architecture: str, spot: bool = False) -> float:
@@ -83,28 +111,83 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
     if settings.waker.stop_database:
         cost.awake.append(Item("database instance", db_hour, f"{instance_class}, stopped while asleep"))
     else:
-        cost.idle.append(Item("database instance", db_hour * hours, f"{instance_class} x {hours} h"))
+        cost.idle.append(
+            Item(
+                "database instance",
+                db_hour * hours,
+                f"{instance_class} x {hours} h",
+                "a choice: waker.stopDatabase keeps it up for quick wakes (prod); dev stops it",
+            )
+        )
     storage = float(instance["allocatedStorage"])
-    cost.idle.append(Item("database storage", storage * prices["rds_gp3_gb_month"], f"{storage:.0f} GB gp3"))
+    cost.idle.append(
+        Item("database storage", storage * prices["rds_gp3_gb_month"], f"{storage:.0f} GB gp3", "yes: the data")
+    )
 
     if recording.of_type("aws:lb/loadBalancer:LoadBalancer"):
-        cost.idle.append(Item("load balancer", prices["alb_hour"] * hours, "ALB hours (LCUs extra, small)"))
+        cost.idle.append(
+            Item(
+                "load balancer",
+                prices["alb_hour"] * hours,
+                "ALB hours (LCUs extra, small)",
+                "yes, if the UI must answer while asleep (the waking page); without one, operators wake by command",
+            )
+        )
     for vpc in recording.of_type("awsx:ec2:Vpc"):
         if vpc.inputs.get("natGateways", {}).get("strategy") == "Single":
-            cost.idle.append(Item("NAT gateway", prices["nat_gateway_hour"] * hours, "one NAT, hours only"))
+            cost.idle.append(
+                Item(
+                    "NAT gateway",
+                    prices["nat_gateway_hour"] * hours,
+                    "one NAT, hours only",
+                    "no: only tasks use it; it is the price of private subnets",
+                )
+            )
 
     secrets = len(recording.of_type("aws:secretsmanager/secret:Secret"))
-    cost.idle.append(Item("secrets", secrets * prices["secrets_manager_secret_month"], f"{secrets} secrets"))
-    keys = len(recording.of_type("aws:kms/key:Key"))
-    cost.idle.append(Item("KMS keys", keys * prices["kms_key_month"], f"{keys} key(s): the alarm topic's"))
+    cost.idle.append(
+        Item(
+            "secrets",
+            secrets * prices["secrets_manager_secret_month"],
+            f"{secrets} secrets",
+            "yes: Airflow's keys and the database password must outlive a sleep (one secret could hold them)",
+        )
+    )
+    keys = [k.inputs for k in recording.of_type("aws:kms/key:Key")]
+    rotating = sum(1 for k in keys if k.get("enableKeyRotation"))
+    cost.idle.append(
+        Item(
+            "KMS keys",
+            len(keys) * prices["kms_key_month"] + rotating * prices["kms_key_rotation_month"],
+            f"{len(keys)} key(s), {rotating} rotating yearly: the alarm topic's",
+            "a choice: SNS encryption at rest with a customer key; AWS's own key costs nothing",
+        )
+    )
     zones = len(recording.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
-    cost.idle.append(Item("private DNS zone", zones * prices["route53_hosted_zone_month"], "Cloud Map namespace"))
+    cost.idle.append(
+        Item(
+            "private DNS zone",
+            zones * prices["route53_hosted_zone_month"],
+            "Cloud Map namespace",
+            "yes: workers reach the api-server by name; the zone is billed whether or not anyone asks",
+        )
+    )
     alarms = len(recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
     cost.idle.append(
         Item(
-            "metrics and alarms",
-            CUSTOM_METRICS * prices["cloudwatch_metric_month"] + alarms * prices["cloudwatch_alarm_month"],
-            f"{CUSTOM_METRICS} custom metrics, {alarms} alarms",
+            "alarms",
+            alarms * prices["cloudwatch_alarm_month"],
+            f"{alarms} alarms",
+            "yes: a waker that stops running or fails is found while asleep",
+        )
+    )
+    dashboards = len(recording.of_type("aws:cloudwatch/dashboard:Dashboard"))
+    cost.idle.append(
+        Item(
+            "dashboard",
+            dashboards * prices["cloudwatch_dashboard_month"],
+            f"{dashboards} dashboard(s) (an account's first three are free)",
+            "a choice: operators' view of wakes and work; delete it to save this",
         )
     )
     waker = recording.one("aws:lambda/function:Function", "waker-function").inputs
@@ -114,7 +197,23 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
             "waker",
             TICKS_PER_MONTH / 1e6 * prices["lambda_request_million"] + gb_seconds * prices["lambda_arm_gb_second"],
             f"{TICKS_PER_MONTH} ticks a month",
+            "yes: it wakes the stack for due DAGs and queued work",
         )
+    )
+    cost.idle.append(
+        Item(
+            "metrics",
+            0.0,
+            "no metric read or written while asleep and still (waker/metering.py); priced per call when awake",
+            "no",
+        )
+    )
+    load_balanced = bool(recording.of_type("aws:lb/loadBalancer:LoadBalancer"))
+    cost.monitoring = Monitoring(
+        per_metric_read=prices["cloudwatch_get_metric_data_thousand_metrics"] / 1000,
+        per_write=prices["cloudwatch_put_metric_data_thousand_requests"] / 1000,
+        per_metric_hour=prices["cloudwatch_metric_month"] / hours,
+        metrics_per_read=REPORTER_METRICS + (1 if load_balanced else 0),
     )
 
     public_ip = settings.network.assign_public_ip
@@ -135,17 +234,20 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
 
 
 def render(cost: StackCost, prices: Prices) -> str:
-    lines = [f"Stack '{cost.stack}': idle (asleep) per month", ""]
+    lines = [f"Stack '{cost.stack}': idle (asleep) per month, and whether each charge is needed while asleep", ""]
     for item in cost.idle:
         lines.append(f"  {item.name:<22} ${item.amount:>8.2f}   {item.detail}")
+        if item.needed:
+            lines.append(f"  {'':<22} {'':>9}   needed asleep? {item.needed}")
     lines += [f"  {'total':<22} ${cost.idle_month:>8.2f}", "", "Awake, per hour (core services)", ""]
     for item in cost.awake:
         lines.append(f"  {item.name:<22} ${item.amount:>8.4f}   {item.detail}")
     lines += [
         f"  {'total':<22} ${cost.awake_hour:>8.4f}",
         f"  {'each worker':<22} ${cost.worker_hour:>8.4f}",
+        f"  {'metrics':<22} ${cost.monitoring_hour:>8.4f}   CloudWatch reads, writes, metric-hours (per call)",
         "",
         f"Always on (core services and one worker, {prices.hours_per_month} h): "
-        f"${cost.idle_month + (cost.awake_hour + cost.worker_hour) * prices.hours_per_month:.2f} a month",
+        f"${cost.always_on_month(prices):.2f} a month",
     ]
     return "\n".join(lines)

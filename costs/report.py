@@ -21,7 +21,7 @@ for folder in ("infra", "lambdas"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
 
-from costs.model import CORE, Prices, StackCost, price_stack, render  # noqa: E402
+from costs.model import CORE, REPORTER_METRICS, WAKER_METRICS, Prices, StackCost, price_stack, render  # noqa: E402
 from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle_hours, simulate  # noqa: E402
 from costs.workloads import standard  # noqa: E402
 from waker.model import WakerSettings  # noqa: E402
@@ -59,7 +59,17 @@ def monthly(cost: StackCost, result: Result, prices: Prices) -> float:
     ran += result.worker_minutes / 60 * cost.worker_hour
     if cost.database_stopped_while_asleep:
         ran += result.database_minutes / 60 * cost.database_hour
-    return cost.idle_month + ran * scale
+    return cost.idle_month + (ran + monitoring(cost, result)) * scale
+
+
+def monitoring(cost: StackCost, result: Result) -> float:
+    """CloudWatch usage of the simulated days: the metric reads and writes the waker and reporter made, and
+    the custom metrics by the hours in which they received data."""
+    m = cost.monitoring
+    if m is None:
+        return 0.0
+    hours = len(result.waker_metric_hours) * WAKER_METRICS + len(result.reporter_metric_hours) * REPORTER_METRICS
+    return result.metrics_read * m.per_metric_read + result.metric_writes * m.per_write + hours * m.per_metric_hour
 
 
 def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, boot: BootTimes, prices: Prices) -> float:
@@ -67,7 +77,10 @@ def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, bo
     scale = prices.hours_per_month * 60 / MINUTES
     core = sum(item.amount for item in cost.awake if item.name in CORE)
     database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
-    return cost.idle_month + (core_hours * (core + database) + worker_hours * cost.worker_hour) * scale
+    return (
+        cost.idle_month
+        + (core_hours * (core + database + cost.monitoring_hour) + worker_hours * cost.worker_hour) * scale
+    )
 
 
 def why(row: Row) -> str:
@@ -90,11 +103,12 @@ def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
     cost = price_stack(run_stack(stack), settings, prices)
     policy_settings = waker_settings(settings)
     boot = BootTimes(database_start=min(settings.waker.database_start_minutes, 10))
-    always_on = cost.idle_month + (cost.awake_hour + cost.worker_hour) * prices.hours_per_month
+    always_on = cost.always_on_month(prices)
     mwaa = prices["mwaa_mw1_small_hour"] * prices.hours_per_month
     rows = []
     for workload in standard():
-        result = simulate(workload, policy_settings, boot)
+        reads = cost.monitoring.metrics_per_read if cost.monitoring else 0
+        result = simulate(workload, policy_settings, boot, metrics_per_read=reads)
         rows.append(
             Row(
                 workload,
@@ -157,15 +171,26 @@ def figures(cost: StackCost, prices: Prices, rows: list[Row]) -> dict[str, Any]:
 
 
 def minute_costs(row: Row, cost: StackCost, prices: Prices) -> list[float]:
-    """What each simulated minute costs: the idle floor's share plus what runs."""
+    """What each simulated minute costs: the idle floor's share, what runs, and its CloudWatch calls (a
+    custom metric's hour is counted on the hour's first minute)."""
     rates = {item.name: item.amount for item in cost.awake}
     floor = cost.idle_month / (prices.hours_per_month * 60)
     database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
-    return [
+    m = cost.monitoring
+    assert m is not None
+    costs = [
         floor
-        + (sum(rates.get(s, 0.0) for s in m.services) + m.workers * cost.worker_hour + database * m.database_up) / 60
-        for m in row.result.billed
+        + (sum(rates.get(s, 0.0) for s in minute.services) + minute.workers * cost.worker_hour) / 60
+        + database * minute.database_up / 60
+        + minute.metrics_read * m.per_metric_read
+        + minute.metric_writes * m.per_write
+        for minute in row.result.billed
     ]
+    for hour in row.result.waker_metric_hours:
+        costs[hour * 60] += WAKER_METRICS * m.per_metric_hour
+    for hour in row.result.reporter_metric_hours:
+        costs[hour * 60] += REPORTER_METRICS * m.per_metric_hour
+    return costs
 
 
 # The chart's shades, in the order of the legend.

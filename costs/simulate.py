@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from waker import metering
+from waker.adapters.cloudwatch import REPORTER_METRICS
 from waker.model import CORE, WORKER, Observation, ReporterMetrics, Tick, Wake, WakerSettings, WakerState
 from waker.policy import decide
 
@@ -65,6 +67,11 @@ class Result:
     unfinished: int = 0
     timeline: list[int] = field(default_factory=list)  # per minute: 0 asleep, 1 core up, 2+ workers
     billed: list[Minute] = field(default_factory=list)  # per minute: what is billed (the chart's per-day cost)
+    # CloudWatch calls as the waker's metering rule and the activity reporter make them.
+    metrics_read: int = 0  # metrics requested with GetMetricData
+    metric_writes: int = 0  # PutMetricData requests
+    waker_metric_hours: set[int] = field(default_factory=set)  # hours in which the waker published
+    reporter_metric_hours: set[int] = field(default_factory=set)  # hours in which the reporter published
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class Minute:
     services: frozenset[str]  # non-worker services asked for
     workers: int
     database_up: bool
+    metrics_read: int = 0
+    metric_writes: int = 0
 
 
 def simulate(
@@ -79,7 +88,10 @@ def simulate(
     settings: WakerSettings,
     boot: BootTimes = BootTimes(),
     minutes: int = MINUTES,
+    metrics_per_read: int = len(REPORTER_METRICS),
 ) -> Result:
+    """`metrics_per_read`: the metrics a tick requests when it reads (the reporter's, plus the load balancer's
+    request count on a stack with one)."""
     result = Result(workload.name, service_minutes=dict.fromkeys(settings.services, 0))
     desired = dict.fromkeys(settings.services, 0)
     up_at: dict[str, int | None] = dict.fromkeys(settings.services, None)  # minute each service runs from
@@ -163,6 +175,16 @@ def simulate(
         request = Wake(holds[t], "window") if t in holds else Tick()
         decision = decide(now, settings, observation, state, request)
         state = decision.state
+        read = metrics_per_read if metering.reads_metrics(observation.desired, observation.running) else 0
+        writes = 0
+        if metering.writes_metrics(decision, observation.desired, observation.running):
+            writes += 1
+            result.waker_metric_hours.add(t // 60)
+        if scheduler_up:  # the activity reporter beside the scheduler publishes once a minute
+            writes += 1
+            result.reporter_metric_hours.add(t // 60)
+        result.metrics_read += read
+        result.metric_writes += writes
         if decision.database_action == "start" and database == "stopped":
             database, database_ready_at = "starting", t + boot.database_start
         elif decision.database_action == "stop" and database == "available":
@@ -187,7 +209,7 @@ def simulate(
         result.database_minutes += int(database != "stopped")
         result.timeline.append(0 if not awake else 1 + desired.get(WORKER, 0))
         services = frozenset(c for c in settings.services if c != WORKER and desired[c])
-        result.billed.append(Minute(services, desired.get(WORKER, 0), database != "stopped"))
+        result.billed.append(Minute(services, desired.get(WORKER, 0), database != "stopped", read, writes))
 
     result.unfinished = len(runs)
     return result

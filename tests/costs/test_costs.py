@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from costs.model import PRICES_FILE, Item, Prices, StackCost, price_stack
+from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_stack
 from costs.report import RATIO_GOAL, build_rows, chart, minute_costs, monthly, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
 from offline import load_stack_file, run_stack
@@ -75,6 +75,31 @@ def test_one_daily_run_costs_what_a_hand_calculation_gives():
     scale = prices.hours_per_month * 60 / MINUTES
     expected = 10.0 + (30 * 47 / 60 * 4 * 0.03 + 30 * 32 / 60 * 0.06) * scale
     assert monthly(hand_cost(), result, prices) == pytest.approx(expected)
+
+
+def test_metric_calls_are_the_simulated_policys_own_and_stop_while_asleep():
+    settings = WakerSettings(services=SERVICES, idle_minutes=10, wake_lead_minutes=5)
+    asleep = simulate(Workload("none", "", ()), settings, minutes=3 * DAY, metrics_per_read=12)
+    assert (asleep.metrics_read, asleep.metric_writes, asleep.waker_metric_hours) == (0, 0, set())
+    daily = simulate(
+        Workload("daily", "", tuple(Run(d * DAY + 600, 30) for d in range(3))),
+        settings,
+        minutes=3 * DAY,
+        metrics_per_read=12,
+    )
+    # A tick reads (12 metrics) when it finds anything asked for or running: not the tick that wakes the
+    # cluster, but the one that puts it to sleep; as many ticks as minutes awake.
+    awake_ticks = sum(1 for m in daily.billed if m.services)
+    assert daily.metrics_read == 12 * awake_ticks == 12 * daily.awake_minutes
+    # Writes: the waker's each awake tick plus the one that puts it to sleep, the reporter's while the
+    # scheduler runs; and the bill counts them (CloudWatch pricing: per metric read, per write request).
+    assert daily.metric_writes > awake_ticks and len(daily.waker_metric_hours) <= 3 * 2
+    cost = hand_cost()
+    cost.monitoring = Monitoring(per_metric_read=1e-5, per_write=1e-5, per_metric_hour=5e-4, metrics_per_read=12)
+    prices = Prices.load()
+    with_calls = monthly(cost, daily, prices)
+    cost.monitoring = None
+    assert with_calls > monthly(cost, daily, prices)
 
 
 def test_a_lead_shorter_than_the_boot_time_starts_runs_late():
