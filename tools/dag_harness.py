@@ -315,7 +315,7 @@ class quiet_output:
         os.dup2(self.file.fileno(), 1)
         os.dup2(self.file.fileno(), 2)
 
-    def __exit__(self, *_exc: object) -> None:
+    def __exit__(self, kind: object, *_exc: object) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(self.saved[0], 1)
@@ -323,6 +323,8 @@ class quiet_output:
         os.close(self.saved[0])
         os.close(self.saved[1])
         self.file.close()
+        if kind is not None and kind is not SystemExit:  # an unexpected error: the log says what led to it
+            print(f"Airflow's log up to the failure: {self.log}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
