@@ -21,7 +21,16 @@ for folder in ("infra", "lambdas"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
 
-from costs.model import CORE, REPORTER_METRICS, WAKER_METRICS, Prices, StackCost, price_stack, render  # noqa: E402
+from costs.model import (  # noqa: E402
+    CORE,
+    REPORTER_METRICS,
+    WAKER_METRICS,
+    Monitoring,
+    Prices,
+    StackCost,
+    price_stack,
+    render,
+)
 from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle_hours, simulate  # noqa: E402
 from costs.workloads import standard  # noqa: E402
 from waker.model import WakerSettings  # noqa: E402
@@ -176,8 +185,7 @@ def minute_costs(row: Row, cost: StackCost, prices: Prices) -> list[float]:
     rates = {item.name: item.amount for item in cost.awake}
     floor = cost.idle_month / (prices.hours_per_month * 60)
     database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
-    m = cost.monitoring
-    assert m is not None
+    m = cost.monitoring or Monitoring(0.0, 0.0, 0.0, 0)
     costs = [
         floor
         + (sum(rates.get(s, 0.0) for s in minute.services) + minute.workers * cost.worker_hour) / 60

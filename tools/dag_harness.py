@@ -256,6 +256,7 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
         dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
         instances = sorted(dag_run.get_task_instances(), key=lambda ti: (ti.start_date is None, ti.start_date))
         started = min((ti.start_date for ti in instances if ti.start_date), default=None)
+        contents = clients["s3"].list_objects_v2(Bucket=names["LAKE_BUCKET"]).get("Contents", [])
         return {
             "dag_id": dag_id,
             "date": day,
@@ -271,10 +272,7 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
                 }
                 for ti in instances
             ],
-            "sizes": {
-                o["Key"]: o["Size"]
-                for o in clients["s3"].list_objects_v2(Bucket=names["LAKE_BUCKET"]).get("Contents", [])
-            },
+            "sizes": {o["Key"]: o["Size"] for o in contents},
             "lake": lake_objects(clients["s3"], names["LAKE_BUCKET"]),
             **extra,
         }

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))  # run as a script: its neighbours
+
+from dag_harness import free_port  # noqa: E402
+
 PYTHON = sys.executable
 FIGURE = re.compile(r"<!-- fig (?P<key>[\w.-]+) -->(?P<prefix>\$?)(?P<value>\d[\d,]*(?:\.\d+)?)")
 OUTPUT = re.compile(r"<!-- output (?P<key>[\w.-]+) -->\n(?P<fence>```[^\n]*\n)(?P<body>.*?)\n```", re.DOTALL)
@@ -59,12 +62,6 @@ def timed_make(target: str) -> Callable[[], dict[str, Any]]:
         return {"seconds": round(time.monotonic() - started)}
 
     return measure
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dev_start() -> dict[str, Any]:
@@ -96,6 +93,7 @@ class Source:
     measure: Callable[[], dict[str, Any]]
     slow: bool = False
     quick: Callable[[], dict[str, Any]] | None = None  # a cheaper run when times are not checked
+    timings: bool = False  # every figure it prints is a time
 
 
 SOURCES: dict[str, Source] = {
@@ -105,10 +103,10 @@ SOURCES: dict[str, Source] = {
     ),
     "cost-dev": Source(json_of(PYTHON, "-m", "costs.report", "dev", "--json")),
     "cost-prod": Source(json_of(PYTHON, "-m", "costs.report", "prod", "--json")),
-    "bench-deploy-dags": Source(json_of(PYTHON, "tools/bench_deploy_dags.py", "--json"), slow=True),
-    "dag-check": Source(timed_make("dag-check"), slow=True),
-    "dag-test": Source(timed_make("dag-test"), slow=True),
-    "dev": Source(dev_start, slow=True),
+    "bench-deploy-dags": Source(json_of(PYTHON, "tools/bench_deploy_dags.py", "--json"), slow=True, timings=True),
+    "dag-check": Source(timed_make("dag-check"), slow=True, timings=True),
+    "dag-test": Source(timed_make("dag-test"), slow=True, timings=True),
+    "dev": Source(dev_start, slow=True, timings=True),
 }
 
 
@@ -120,7 +118,8 @@ def lookup(document: dict[str, Any], path: list[str]) -> Any:
 
 
 def is_time(key: str) -> bool:
-    return key.startswith(("dag-check.", "dag-test.", "dev.", "bench-deploy-dags.")) or bool(TIME_KEYS.search(key))
+    source = SOURCES.get(key.split(".", 1)[0])
+    return (source is not None and source.timings) or bool(TIME_KEYS.search(key))
 
 
 def agrees(written: str, fresh: float, time_figure: bool) -> bool:

@@ -15,13 +15,9 @@ from pathlib import Path
 
 from dev import group_commands, port_taken
 
+from dag_harness import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str) -> dict:
