@@ -64,9 +64,10 @@ def process_running(pid: int) -> bool:
 
 
 def group_commands(pgid: int) -> list[str]:
-    """The command lines of the live processes in process group `pgid` (ps works on Linux and macOS); exited
-    ones waiting to be reaped (zombies) do not count."""
-    listing = subprocess.run(["ps", "-A", "-o", "pgid=,stat=,command="], capture_output=True, text=True).stdout
+    """The command lines of the live processes in process group `pgid` (ps works on Linux and macOS; -ww: whole
+    command lines, which ps otherwise cuts to the terminal's width); exited ones awaiting reaping (zombies) do
+    not count."""
+    listing = subprocess.run(["ps", "-A", "-ww", "-o", "pgid=,stat=,command="], capture_output=True, text=True).stdout
     commands = []
     for line in listing.splitlines():
         parts = line.split(None, 2)

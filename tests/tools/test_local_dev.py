@@ -28,6 +28,7 @@ def get(url: str) -> dict:
 def local_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "MAKE"))}
     env["AIRFLOW_HOME"] = str(home)
+    env["COLUMNS"] = "60"  # a narrow terminal: ps must still report whole command lines (a CI run found it)
     return env
 
 
