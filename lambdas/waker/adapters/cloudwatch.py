@@ -18,6 +18,14 @@ REPORTER_METRICS = {
     **{f"TaskInstances_{state}": f"ti:{state}" for state in ACTIVE_TI_STATES},
 }
 HEARTBEAT = "DagRunsQueued"  # published on every report
+# The waker's own metrics (the dashboard's and alarms' source; the cost model counts them).
+WAKER_METRICS = (
+    "WakerAwake",
+    "WakerDesiredWorkers",
+    "WakerReporterStale",
+    "WakerScaleChanges",
+    "WakerServicesNotStarting",
+)
 
 
 def _query_id(name: str) -> str:
@@ -99,6 +107,7 @@ def ui_requests(cloudwatch: Any, load_balancer: str, target_group: str, now: dat
 
 
 def publish(cloudwatch: Any, namespace: str, now: datetime, values: Mapping[str, float]) -> None:
+    assert set(values) == set(WAKER_METRICS), sorted(values)
     cloudwatch.put_metric_data(
         Namespace=namespace,
         MetricData=[
