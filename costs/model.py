@@ -151,7 +151,7 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
             "secrets",
             secrets * prices["secrets_manager_secret_month"],
             f"{secrets} secrets",
-            "yes: Airflow's keys and the database password must outlive a sleep (one secret could hold them)",
+            "yes: Airflow's keys and the database password must outlive a sleep (one JSON secret holds them all)",
         )
     )
     keys = [k.inputs for k in recording.of_type("aws:kms/key:Key")]

@@ -23,7 +23,7 @@ opts = context.options()
 
 network = Network("network", NetworkArgs(context), opts)
 database = Database("database", DatabaseArgs(context, network.database_subnet_ids, network.database_sg.id), opts)
-secrets = AirflowSecrets("secrets", AirflowSecretsArgs(context), opts)
+secrets = AirflowSecrets("secrets", AirflowSecretsArgs(context, database.connection), opts)
 storage = Storage("storage", StorageArgs(context), opts)
 broker = Broker("broker", BrokerArgs(context), opts)
 image = AirflowImage("image", AirflowImageArgs(context), opts)
@@ -64,13 +64,7 @@ airflow = AirflowCluster(
         bucket_arn=storage.bucket_arn,
         queue_url=broker.queue_url,
         queue_arn=broker.queue_arn,
-        secret_arns=SecretArnsInput(
-            database=database.connection_secret.arn,
-            fernet_key=secrets.fernet_key_arn,
-            jwt_secret=secrets.jwt_secret_arn,
-            api_secret_key=secrets.api_secret_key_arn,
-            admin_password=secrets.admin_password_arn,
-        ),
+        secret_arns=SecretArnsInput(airflow=secrets.arn, fernet_key=secrets.fernet_key_arn),
         database_identifier=database.identifier,
         database_arn=database.arn,
         database_ready=[database.instance, database],
@@ -131,9 +125,9 @@ pulumi.export("brokerQueueUrl", broker.queue_url)
 pulumi.export("brokerQueueName", broker.queue_name)
 pulumi.export("databaseEndpoint", database.endpoint)
 pulumi.export("databaseIdentifier", database.identifier)
-pulumi.export("databaseConnectionSecretArn", database.connection_secret.arn)
+# One secret holds the database connection (`conn`, `host`, ...), `fernet_key` and `admin_password`.
+pulumi.export("airflowSecretArn", secrets.arn)
 pulumi.export("fernetKeySecretArn", secrets.fernet_key_arn)
-pulumi.export("adminPasswordSecretArn", secrets.admin_password_arn)
 pulumi.export("imageUri", image.image_uri)
 pulumi.export("migrationFunction", airflow.migration.runner.name)
 pulumi.export("migrationStatusParameter", airflow.migration.status.name)

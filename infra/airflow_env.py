@@ -40,16 +40,20 @@ class AirflowEndpoints:
     task_queued_timeout_seconds: int = 2400
 
 
+# Key names in the stack's Airflow secret besides the database connection's (database.connection_document).
+FERNET_KEY = "fernet_key"
+JWT_SECRET = "jwt_secret"  # noqa: S105 - a key's name, not its value
+API_SECRET_KEY = "api_secret_key"  # noqa: S105 - a key's name
+ADMIN_PASSWORD = "admin_password"  # noqa: S105 - a key's name
+
+
 @dataclass(frozen=True)
 class SecretArns:
-    database: str  # JSON with conn, conn_async, username, password, host, port, dbname
-    fernet_key: str
-    jwt_secret: str
-    api_secret_key: str
-    admin_password: str
+    airflow: str  # the stack's one secret (components/secrets.py): JSON of the keys below
+    fernet_key: str  # the secret whose `fernet_key` is used: the stack's own, or the restored-from stack's
 
 
-# Environment variable -> (which secret, JSON key or None for the whole string, components that get it).
+# Environment variable -> (which secret, its JSON key, components that get it).
 # JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only
 # carry the token they are given, and the dag-processor and triggerer use the in-process API.
 # API secret key: the api-server signs log-fetch requests that the worker's log server checks.
@@ -58,13 +62,13 @@ _ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "work
 WAIT_FOR_MIGRATIONS = "wait-for-migrations"
 ACTIVITY_REPORTER = "activity-reporter"  # beside the scheduler: reads the database, publishes metrics
 _DATABASE_READERS = _ALL | {WAIT_FOR_MIGRATIONS, ACTIVITY_REPORTER}
-SECRET_ENVIRONMENT: dict[str, tuple[str, str | None, frozenset[str]]] = {
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("database", "conn", _DATABASE_READERS),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("database", "conn_async", _DATABASE_READERS),
-    "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", None, _ALL),
-    "AIRFLOW__API_AUTH__JWT_SECRET": ("jwt_secret", None, frozenset({"api-server", "scheduler"})),
-    "AIRFLOW__API__SECRET_KEY": ("api_secret_key", None, frozenset({"api-server", "worker"})),
-    "_AIRFLOW_ADMIN_PASSWORD": ("admin_password", None, frozenset({"migrate"})),
+SECRET_ENVIRONMENT: dict[str, tuple[str, str, frozenset[str]]] = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow", "conn", _DATABASE_READERS),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("airflow", "conn_async", _DATABASE_READERS),
+    "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", FERNET_KEY, _ALL),
+    "AIRFLOW__API_AUTH__JWT_SECRET": ("airflow", JWT_SECRET, frozenset({"api-server", "scheduler"})),
+    "AIRFLOW__API__SECRET_KEY": ("airflow", API_SECRET_KEY, frozenset({"api-server", "worker"})),
+    "_AIRFLOW_ADMIN_PASSWORD": ("airflow", ADMIN_PASSWORD, frozenset({"migrate"})),
 }
 
 
@@ -123,7 +127,8 @@ def secret_references(component: str, arns: SecretArns) -> list[dict[str, str]]:
     for name, (secret, json_key, components) in SECRET_ENVIRONMENT.items():
         if component in components:
             arn = getattr(arns, secret)
-            references.append({"name": name, "valueFrom": f"{arn}:{json_key}::" if json_key else arn})
+            # ECS reads one key of a JSON secret: ARN:json-key:version-stage:version-id (the current version).
+            references.append({"name": name, "valueFrom": f"{arn}:{json_key}::"})
     return references
 
 

@@ -49,7 +49,7 @@ for folder in ("infra", "lambdas", "image", "tools"):
 from components.database import connection_document  # noqa: E402
 from offline import load_stack_file, run_program  # noqa: E402
 from rehearsal.airflow_state import AirflowApi, AirflowDatabase  # noqa: E402
-from rehearsal.aws.seed import SeededStack, seed  # noqa: E402
+from rehearsal.aws.seed import AIRFLOW_SECRET, SeededStack, seed  # noqa: E402
 from rehearsal.aws.stand_in import ACCOUNT, REGION, StandIn, running_stand_in  # noqa: E402
 from rehearsal.ecs_actuator import Actuator  # noqa: E402
 from rehearsal.postgres import running_postgres  # noqa: E402
@@ -148,7 +148,9 @@ class Rehearsal:
         operator = self.operator_credentials()
         self.operator = lambda service: self.stand_in.client(service, operator)
         self.api = AirflowApi(
-            f"http://127.0.0.1:{actuator.api_port}", "admin", seeded.secret_values["secrets-admin-password"]
+            f"http://127.0.0.1:{actuator.api_port}",
+            "admin",
+            json.loads(seeded.secret_values[AIRFLOW_SECRET])["admin_password"],
         )
 
     def operator_credentials(self) -> dict[str, str]:
@@ -426,7 +428,7 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
         due = (datetime.now(UTC) + timedelta(minutes=8)).replace(second=0, microsecond=0)
         recording = run_program(STACK, stack_config(account, due))
         document = json.loads(connection_document(pg.user, pg.password, pg.host, pg.port, pg.dbname))
-        seeded = seed(stand_in, recording, secret_values={"database-connection": json.dumps(document)})
+        seeded = seed(stand_in, recording, database_connection=json.dumps(document))
         timeline(
             "aws",
             f"seeded from the {STACK} stack's recording: {len(recording.resources)} resources, "

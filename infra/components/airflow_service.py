@@ -73,16 +73,11 @@ def task_roles(
 class SecretArnsInput:
     """The secret ARNs as Pulumi inputs, resolved together into plain `SecretArns`."""
 
-    database: pulumi.Input[str]
+    airflow: pulumi.Input[str]
     fernet_key: pulumi.Input[str]
-    jwt_secret: pulumi.Input[str]
-    api_secret_key: pulumi.Input[str]
-    admin_password: pulumi.Input[str]
 
     def resolve(self) -> pulumi.Output[SecretArns]:
-        return pulumi.Output.all(
-            self.database, self.fernet_key, self.jwt_secret, self.api_secret_key, self.admin_password
-        ).apply(lambda v: SecretArns(*v))
+        return pulumi.Output.all(self.airflow, self.fernet_key).apply(lambda v: SecretArns(*v))
 
 
 @dataclass(frozen=True)

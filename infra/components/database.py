@@ -1,8 +1,8 @@
 """The Airflow metadata database: RDS PostgreSQL, private, encrypted, TLS only.
 
-The master password is generated (a Pulumi secret, never in plain text) and kept with the connection
-strings in one Secrets Manager secret that ECS injects into the tasks by ARN. A stack can instead
-restore the instance from a snapshot (a staging stack rehearsing an upgrade on a copy of prod).
+The master password is generated (a Pulumi secret, never in plain text); the connection strings built
+from it go into the stack's one Airflow secret (components/secrets.py), which ECS injects by key. A stack
+can instead restore the instance from a snapshot (a staging stack rehearsing an upgrade on a copy of prod).
 """
 
 from __future__ import annotations
@@ -136,21 +136,11 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=settings.deletion_protection, depends_on=log_groups),
         )
 
-        self.connection_secret = aws.secretsmanager.Secret(
-            f"{name}-connection",
-            name_prefix=f"{context.name}-db-connection-",
-            description=f"{context.name}: Airflow metadata database connection",
-            recovery_window_in_days=context.settings.secrets.recovery_window_days,
-            opts=child,
-        )
-        document = pulumi.Output.all(
-            password.result, self.instance.address, self.instance.port, self.instance.username
-        ).apply(lambda v: connection_document(v[3] or MASTER_USERNAME, v[0], v[1], int(v[2]), DATABASE_NAME))
-        aws.secretsmanager.SecretVersion(
-            f"{name}-connection-value",
-            secret_id=self.connection_secret.id,
-            secret_string=pulumi.Output.secret(document),
-            opts=child,
+        # The connection goes into the stack's one Airflow secret (components/secrets.py), never in plain text.
+        self.connection = pulumi.Output.secret(
+            pulumi.Output.all(password.result, self.instance.address, self.instance.port, self.instance.username).apply(
+                lambda v: connection_document(v[3] or MASTER_USERNAME, v[0], v[1], int(v[2]), DATABASE_NAME)
+            )
         )
 
         self.identifier = self.instance.identifier
@@ -161,6 +151,5 @@ class Database(pulumi.ComponentResource):
             {
                 "identifier": self.identifier,
                 "endpoint": self.endpoint,
-                "connectionSecretArn": self.connection_secret.arn,
             }
         )

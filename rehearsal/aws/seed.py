@@ -17,7 +17,6 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,21 @@ from rehearsal.aws.stand_in import StandIn
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 
+AIRFLOW_SECRET = "secrets-airflow"  # noqa: S105 - the logical name of the stack's one Airflow secret
+
+
 def generated_secret() -> str:
     """32 random bytes in URL-safe base64: a valid Fernet key, and a good secret of any other kind."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def airflow_secret(database_connection: str) -> str:
+    """The stack's Airflow secret as the program writes it: this database's connection, generated keys."""
+    from airflow_env import ADMIN_PASSWORD, API_SECRET_KEY, FERNET_KEY, JWT_SECRET
+    from components.secrets import secret_document
+
+    keys = {k: generated_secret() for k in (FERNET_KEY, JWT_SECRET, API_SECRET_KEY, ADMIN_PASSWORD)}
+    return secret_document(database_connection, keys)
 
 
 @dataclass
@@ -105,13 +116,18 @@ def _zip(package: str) -> bytes:
     return buffer.getvalue()
 
 
-def seed(stand_in: StandIn, recording: Recording, *, secret_values: Mapping[str, str] | None = None) -> SeededStack:
-    """Create the recorded stack's run-time resources in the stand-in; returns how to reach them."""
+def seed(stand_in: StandIn, recording: Recording, *, database_connection: str | None = None) -> SeededStack:
+    """Create the recorded stack's run-time resources in the stand-in; returns how to reach them.
+    `database_connection`: the JSON of a real database for Airflow to use (by default one nobody reaches)."""
+    if database_connection is None:
+        from components.database import connection_document
+
+        database_connection = connection_document("airflow", generated_secret(), "database.invalid", 5432, "airflow")
     seeded = SeededStack(recording, stand_in)
     client = stand_in.client
     _network(seeded)
     _storage_and_queues(seeded)
-    _secrets(seeded, dict(secret_values or {}))
+    _secrets(seeded, {AIRFLOW_SECRET: airflow_secret(database_connection)})
     _parameters_and_logs(seeded)
     _load_balancer(seeded)
     _identity(seeded)

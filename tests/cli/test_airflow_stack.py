@@ -124,7 +124,7 @@ def test_stage_writes_the_config_a_restore_needs(world, prod_database, project, 
         for s in c["secrets"]
         if s["name"] == "AIRFLOW__CORE__FERNET_KEY"
     }
-    assert fernet == {recorded_outputs["prod"]["fernetKeySecretArn"]}
+    assert fernet == {recorded_outputs["prod"]["fernetKeySecretArn"] + ":fernet_key::"}
 
 
 def test_stage_keeps_an_existing_staging_stacks_own_settings(world, prod_database, project):

@@ -35,7 +35,7 @@ def aws(tmp_path_factory, recordings, airflow_database):
         airflow_database.dbname,
     )
     with running_stand_in(tmp_path_factory.mktemp("stand-in")) as stand_in:
-        seeded = seed(stand_in, recordings["dev"], secret_values={"database-connection": database})
+        seeded = seed(stand_in, recordings["dev"], database_connection=database)
         admin = stand_in.client
         bucket = seeded.export("dagBucket")
         admin("s3").put_object(Bucket=bucket, Key="dags/probe.py", Body=DAG.encode())

@@ -89,7 +89,7 @@ def test_restore_from_snapshot_uses_the_snapshot_and_prods_fernet_key(recordings
     assert instance.inputs["snapshotIdentifier"] == SNAPSHOT
     assert "dbName" not in instance.inputs  # the snapshot brings its database
     fernet = [s for c in containers(restored) for s in c["secrets"] if s["name"] == "AIRFLOW__CORE__FERNET_KEY"]
-    assert fernet and all(s["valueFrom"] == PROD_FERNET for s in fernet)
+    assert fernet and all(s["valueFrom"] == f"{PROD_FERNET}:fernet_key::" for s in fernet)
     assert not [r for r in restored.of_type("random:index/randomBytes:RandomBytes")], "no new Fernet key"
     assert "snapshotIdentifier" not in recordings["dev"].one(RDS).inputs
 
@@ -166,9 +166,29 @@ def test_secrets_reach_containers_by_arn_only(recording: Recording):
         for secret in container["secrets"]:
             assert re.fullmatch(
                 r"arn:aws-us-gov:secretsmanager:us-gov-east-1:\d{12}:secret:[\w/+=.@-]+"
-                r"(:[a-z_]+::)?",
+                r":[a-z_]+::",
                 secret["valueFrom"],
             ), secret
+
+
+def test_one_secret_per_stack_and_every_reference_names_a_key_it_holds(recording: Recording):
+    """ECS reads one key of a JSON secret with `ARN:json-key:version-stage:version-id`; a key the document
+    lacks fails the task's start (ResourceInitializationError). Source:
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html"""
+    (secret,) = recording.of_type("aws:secretsmanager/secret:Secret")
+    (version,) = recording.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    document = json.loads(version.inputs["secretString"]["value"])
+    references = [s["valueFrom"] for c in containers(recording) for s in c["secrets"]]
+    assert len(references) > 10
+    for reference in references:
+        arn, key, stage, version_id = reference.rsplit(":", 3)
+        assert (stage, version_id) == ("", "")  # the current version
+        if arn == PROD_FERNET:  # restored from prod's snapshot: prod's Fernet key, and nothing else of prod's
+            assert key == "fernet_key"
+            continue
+        assert arn == secret.outputs["arn"]
+        assert key in document, reference
+    assert {"conn", "conn_async", "jwt_secret", "api_secret_key", "admin_password"} <= set(document)
 
 
 def test_jwt_secret_only_where_tokens_are_signed_or_checked(recording: Recording):

@@ -9,7 +9,7 @@ from airflow_env import AirflowEndpoints
 from offline import Secret
 
 SNAPSHOT = "airflow-prod-2026-11-20"
-PROD_FERNET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-fernet-key-1a2b3c4d-AbCdEf"
+PROD_FERNET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev": ("dev", {}),
