@@ -160,8 +160,9 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
         Item(
             "KMS keys",
             len(keys) * prices["kms_key_month"] + rotating * prices["kms_key_rotation_month"],
-            f"{len(keys)} key(s), {rotating} rotating yearly: the alarm topic's",
-            "a choice: SNS encryption at rest with a customer key; AWS's own key costs nothing",
+            f"{len(keys)} key(s), {rotating} rotating yearly" + (": the alarm topic's" if keys else ""),
+            "a choice (waker.alarmTopicKey): SNS encryption of the alarm topic with a customer key "
+            "(CloudWatch cannot publish under AWS's aws/sns key)",
         )
     )
     zones = len(recording.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace"))
@@ -188,7 +189,7 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
             "dashboard",
             dashboards * prices["cloudwatch_dashboard_month"],
             f"{dashboards} dashboard(s) (an account's first three are free)",
-            "a choice: operators' view of wakes and work; delete it to save this",
+            "a choice (waker.dashboard): a view of wakes and work; `airflow-stack status` answers without one",
         )
     )
     waker = recording.one("aws:lambda/function:Function", "waker-function").inputs

@@ -194,6 +194,11 @@ class WakerSettings:
     wake_on_dag_change: bool
     dag_change_hold_minutes: int
     alarm_emails: tuple[str, ...]
+    # "customer": the alarm topic is encrypted with its own KMS key ($1 a month, $1 more per yearly rotation;
+    # CloudWatch cannot publish to a topic under AWS's aws/sns key). "none": no key (the messages carry alarm
+    # names and states only).
+    alarm_topic_key: str
+    dashboard: bool  # a CloudWatch dashboard ($3 a month beyond an account's first three)
 
 
 @dataclass(frozen=True)

@@ -467,6 +467,8 @@ def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
         wake_on_dag_change=section.get("wakeOnDagChange", boolean, True),
         dag_change_hold_minutes=section.get("dagChangeHoldMinutes", integer(1, 120), 10),
         alarm_emails=section.get("alarmEmails", list_of(_EMAIL, maximum=10), ()),
+        alarm_topic_key=section.get("alarmTopicKey", one_of("none", "customer"), "none"),
+        dashboard=section.get("dashboard", boolean, False),
     )
     section.reject_unknown()
     return settings

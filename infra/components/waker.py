@@ -393,19 +393,21 @@ class Waker(pulumi.ComponentResource):
             )
 
         # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key (its policy does not
-        # admit CloudWatch), so the topic has its own key that does.
-        alarm_key = aws.kms.Key(
-            f"{name}-alarms-key",
-            description=f"{context.name}: encrypts the alarm topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=7 if settings.secrets.recovery_window_days == 0 else 30,
-            policy=json.dumps(alarm_key_policy(context)),
-            opts=child,
-        )
+        # admit CloudWatch), so an encrypted topic needs a key of its own: a choice, at $2 a month with rotation.
+        alarm_key = None
+        if waker.alarm_topic_key == "customer":
+            alarm_key = aws.kms.Key(
+                f"{name}-alarms-key",
+                description=f"{context.name}: encrypts the alarm topic",
+                enable_key_rotation=True,
+                deletion_window_in_days=7 if settings.secrets.recovery_window_days == 0 else 30,
+                policy=json.dumps(alarm_key_policy(context)),
+                opts=child,
+            )
         self.alarm_topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{context.name}-alarms",
-            kms_master_key_id=alarm_key.arn,
+            kms_master_key_id=alarm_key.arn if alarm_key else None,
             opts=child,
         )
         for index, email in enumerate(waker.alarm_emails):
@@ -481,19 +483,21 @@ class Waker(pulumi.ComponentResource):
             treat_missing_data="notBreaching",
         )
 
-        self.dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=context.name,
-            dashboard_body=pulumi.Output.from_input(args.broker_queue_name).apply(
-                lambda queue: dashboard_body(context, function_name, queue, f"/aws/lambda/{function_name}")
-            ),
-            opts=child,
-        )
+        self.dashboard = None
+        if waker.dashboard:
+            self.dashboard = aws.cloudwatch.Dashboard(
+                f"{name}-dashboard",
+                dashboard_name=context.name,
+                dashboard_body=pulumi.Output.from_input(args.broker_queue_name).apply(
+                    lambda queue: dashboard_body(context, function_name, queue, f"/aws/lambda/{function_name}")
+                ),
+                opts=child,
+            )
         self.function_name = self.function.name
         self.register_outputs(
             {
                 "function": self.function.name,
                 "alarmTopic": self.alarm_topic.arn,
-                "dashboard": self.dashboard.dashboard_name,
+                "dashboard": self.dashboard.dashboard_name if self.dashboard else "",
             }
         )

@@ -159,7 +159,15 @@ def test_alarms_on_waker_errors_silence_and_a_stale_reporter(recording: Recordin
     assert alarms["services-not-starting"]["metricName"] == "WakerServicesNotStarting"
 
 
-def test_dashboard_shows_awake_work_queue_and_decisions(recording: Recording):
+def test_dashboard_only_when_asked_for(recordings):
+    """A dashboard costs $3 a month beyond an account's first three: `waker.dashboard` asks for one."""
+    assert not recordings["dev"].of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert recordings["dev"].exports["dashboardName"] == ""
+    assert recordings["existing-vpc-oidc"].exports["dashboardName"] == "airflow-dev"
+
+
+def test_dashboard_shows_awake_work_queue_and_decisions(recordings):
+    recording = recordings["existing-vpc-oidc"]
     body = json.loads(recording.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     text = json.dumps(body)
     for needle in (
@@ -211,7 +219,15 @@ def test_bad_waker_settings_are_refused(bad):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:waker": json.dumps(bad)})
 
 
-def test_alarms_can_reach_their_encrypted_topic(recording: Recording):
+def test_the_alarm_topic_key_is_a_choice(recordings):
+    """Without `alarmTopicKey: customer` the topic has no key (and no $2 a month); aws/sns is never used."""
+    for stack in ("dev", "prod"):
+        assert not recordings[stack].of_type("aws:kms/key:Key")
+        assert "kmsMasterKeyId" not in recordings[stack].one("aws:sns/topic:Topic").inputs
+
+
+def test_alarms_can_reach_their_encrypted_topic(recordings):
+    recording = recordings["existing-vpc-oidc"]
     topic = recording.one("aws:sns/topic:Topic").inputs
     key = recording.one("aws:kms/key:Key")
     assert topic["kmsMasterKeyId"] == key.outputs["arn"], "not aws/sns, which CloudWatch cannot use"

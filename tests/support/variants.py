@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from airflow_env import AirflowEndpoints
-from offline import Secret
+from offline import Secret, load_stack_file
 
 SNAPSHOT = "airflow-prod-2026-11-20"
 PROD_FERNET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
@@ -54,6 +54,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
             "airflow:uiOidcClientSecret": Secret("oidc-client-secret-value-for-tests"),
             "airflow:image": json.dumps({"architecture": "x86_64"}),
             "airflow:services": json.dumps({"triggererEnabled": False}),
+            # and a rule that SNS topics be encrypted with a customer key; operators who like a dashboard
+            "airflow:waker": json.dumps(
+                {**json.loads(load_stack_file("dev")["airflow:waker"]), "alarmTopicKey": "customer", "dashboard": True}
+            ),
         },
     ),
 }
