@@ -180,7 +180,8 @@ def fargate_architecture(architecture: str, spot: bool) -> Check:
             "ARM64 workers on Fargate Spot: documented for commercial regions (platform 1.4.0), not for GovCloud, "
             "and no read-only call can tell",
             "after the first wake, `airflow-stack status` shows any service that does not start; the "
-            "services-not-starting alarm fires; set services.workerSpot: false or image.architecture: x86_64",
+            "waker sends a not-starting notice to the alarm topic; set services.workerSpot: false or "
+            "image.architecture: x86_64",
         )
     return Check("ok", "Fargate", f"{architecture} on {'Fargate Spot' if spot else 'Fargate'} (platform LATEST)")
 

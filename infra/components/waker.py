@@ -64,6 +64,8 @@ def waker_policy(
     database_arn: str,
     log_group_arn: str,
     listener_rule_arn: str | None,
+    alarm_topic_arn: str,
+    alarm_key_arn: str | None = None,
 ) -> dict[str, Any]:
     settings = context.settings.waker
     return iam_policies.policy(
@@ -101,6 +103,10 @@ def waker_policy(
             ["*"] if listener_rule_arn else [],
         ),
         iam_policies.allow(["elasticloadbalancing:ModifyRule"], [listener_rule_arn] if listener_rule_arn else []),
+        # Its notices (waker/notices.py); publishing to a topic under a customer key needs the key too
+        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        iam_policies.allow(["sns:Publish"], [alarm_topic_arn]),
+        iam_policies.allow(["kms:GenerateDataKey", "kms:Decrypt"], [alarm_key_arn] if alarm_key_arn else []),
     )
 
 
@@ -199,12 +205,10 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
             6,
         ),
         metric_widget(
-            "Waker: errors, scale changes, stale reporter, services not starting",
+            "Waker: errors, scale changes",
             [
                 ["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
                 [namespace, "WakerScaleChanges", {"stat": "Sum"}],
-                [namespace, "WakerReporterStale"],
-                [namespace, "WakerServicesNotStarting"],
             ],
             12,
             6,
@@ -261,6 +265,33 @@ class Waker(pulumi.ComponentResource):
             policy=json.dumps(iam_policies.policy(iam_policies.allow(["lambda:InvokeFunction"], [function_arn]))),
         )
 
+        # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key (its policy does not
+        # admit CloudWatch), so an encrypted topic needs a key of its own: a choice, at $2 a month with rotation.
+        alarm_key = None
+        if waker.alarm_topic_key == "customer":
+            alarm_key = aws.kms.Key(
+                f"{name}-alarms-key",
+                description=f"{context.name}: encrypts the alarm topic",
+                enable_key_rotation=True,
+                deletion_window_in_days=7 if settings.secrets.recovery_window_days == 0 else 30,
+                policy=json.dumps(alarm_key_policy(context)),
+                opts=child,
+            )
+        self.alarm_topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{context.name}-alarms",
+            kms_master_key_id=alarm_key.arn if alarm_key else None,
+            opts=child,
+        )
+        for index, email in enumerate(waker.alarm_emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alarm-email-{index}",
+                topic=self.alarm_topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+
         event_queue_arns = list(waker.event_queue_arns)
         service_names = list(args.service_names.values())
         role = service_role(
@@ -277,13 +308,15 @@ class Waker(pulumi.ComponentResource):
                 args.database_arn,
                 logs.arn,
                 args.listener_rule_arn or "",
+                self.alarm_topic.arn,
+                alarm_key.arn if alarm_key else "",
                 *service_names,
             ).apply(
                 lambda v: json.dumps(
                     waker_policy(
                         context,
                         cluster_name=v[0],
-                        service_names=v[7:],
+                        service_names=v[9:],
                         queue_arns=[v[1], *event_queue_arns],
                         schedule_group=context.name,
                         one_time_wake=one_time_wake,
@@ -293,6 +326,8 @@ class Waker(pulumi.ComponentResource):
                         database_arn=v[4],
                         log_group_arn=v[5],
                         listener_rule_arn=v[6] or None,
+                        alarm_topic_arn=v[7],
+                        alarm_key_arn=v[8] or None,
                     )
                 )
             ),
@@ -328,6 +363,7 @@ class Waker(pulumi.ComponentResource):
                 "TARGET_GROUP": args.target_group_arn_suffix or "",
                 "LISTENER_RULE_ARN": args.listener_rule_arn or "",
                 "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
+                "ALARM_TOPIC_ARN": self.alarm_topic.arn,
             },
         )
 
@@ -392,33 +428,6 @@ class Waker(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key (its policy does not
-        # admit CloudWatch), so an encrypted topic needs a key of its own: a choice, at $2 a month with rotation.
-        alarm_key = None
-        if waker.alarm_topic_key == "customer":
-            alarm_key = aws.kms.Key(
-                f"{name}-alarms-key",
-                description=f"{context.name}: encrypts the alarm topic",
-                enable_key_rotation=True,
-                deletion_window_in_days=7 if settings.secrets.recovery_window_days == 0 else 30,
-                policy=json.dumps(alarm_key_policy(context)),
-                opts=child,
-            )
-        self.alarm_topic = aws.sns.Topic(
-            f"{name}-alarms",
-            name=f"{context.name}-alarms",
-            kms_master_key_id=alarm_key.arn if alarm_key else None,
-            opts=child,
-        )
-        for index, email in enumerate(waker.alarm_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-alarm-email-{index}",
-                topic=self.alarm_topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=child,
-            )
-
         def alarm(key: str, description: str, **metric: Any) -> None:
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{key}",
@@ -456,33 +465,6 @@ class Waker(pulumi.ComponentResource):
             comparison_operator="LessThanThreshold",
             treat_missing_data="breaching",
         )
-        alarm(
-            "reporter-stale",
-            "Airflow is awake but its activity reporter is silent: the waker keeps it awake (unknown is busy).",
-            namespace=context.metric_namespace,
-            metric_name="WakerReporterStale",
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=5,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-        )
-
-        alarm(
-            "services-not-starting",
-            "An Airflow service has stayed below its desired count: its tasks do not start (capacity, Spot or "
-            "architecture not offered, image pull). `airflow-stack status` shows the service's ECS events.",
-            namespace=context.metric_namespace,
-            metric_name="WakerServicesNotStarting",
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-        )
-
         self.dashboard = None
         if waker.dashboard:
             self.dashboard = aws.cloudwatch.Dashboard(

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waker import metering
-from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sqs
+from waker import metering, notices
+from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
 from waker.model import WORKER, Decision, Observation, Request, Status, WakerSettings, WakerState
@@ -51,6 +51,7 @@ class WakerConfig:
     target_group: str | None
     listener_rule_arn: str | None = None  # the waking page's rule: catches the UI's visitors while asleep
     api_target_group_arn: str | None = None  # whose health says the UI can be shown
+    alarm_topic_arn: str | None = None  # where the waker's notices go (notices.py)
 
     @property
     def switches_ui(self) -> bool:
@@ -92,6 +93,7 @@ class WakerConfig:
             target_group=env.get("TARGET_GROUP") or None,
             listener_rule_arn=env.get("LISTENER_RULE_ARN") or None,
             api_target_group_arn=env.get("API_TARGET_GROUP_ARN") or None,
+            alarm_topic_arn=env.get("ALARM_TOPIC_ARN") or None,
         )
 
 
@@ -104,12 +106,13 @@ class Clients:
     rds: Any
     ssm: Any
     elbv2: Any
+    sns: Any
 
     @classmethod
     def from_boto3(cls) -> Clients:
         import boto3
 
-        names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2")
+        names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2", "sns")
         return cls(*(boto3.client(name) for name in names))
 
 
@@ -264,7 +267,16 @@ def _decide(
         if elbv2.current_route(clients.elbv2, config.listener_rule_arn) != decision.ui_route:
             elbv2.route_to(clients.elbv2, config.listener_rule_arn, route=decision.ui_route)
             route_changed = True
+    # Problems are remembered before they are sent: a notice that fails to send fails the run (the waker-errors
+    # alarm), rather than being sent again every minute.
+    found = notices.problems(decision, observed)
+    to_send = notices.notices(config.stack, new_state.raised, found) if config.alarm_topic_arn else []
+    new_state = new_state.but(raised=tuple(found))
     state_store.save(clients.ssm, config.state_parameter, new_state)
+    for notice in to_send:
+        assert config.alarm_topic_arn
+        message_id = sns.notify(clients.sns, config.alarm_topic_arn, notice.subject, notice.message)
+        log("notice", subject=notice.subject, message_id=message_id)
 
     if metering.writes_metrics(decision, observed.desired, observed.running):
         cloudwatch.publish(
@@ -274,9 +286,7 @@ def _decide(
             {
                 "WakerAwake": 0 if decision.mode == "asleep" else 1,
                 "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
-                "WakerReporterStale": 1 if decision.reporter_stale else 0,
                 "WakerScaleChanges": len(changes),
-                "WakerServicesNotStarting": len(decision.not_starting),
             },
         )
     log(

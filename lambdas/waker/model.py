@@ -125,6 +125,7 @@ class WakerState:
     maintenance_since: datetime | None = None
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
+    raised: tuple[str, ...] = ()  # problems the waker has told operators about and not yet resolved (notices.py)
 
     def to_json(self) -> str:
         return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})
@@ -139,6 +140,8 @@ class WakerState:
             value = raw.get(f.name)
             if f.name.endswith(("_since", "_until", "_at")) and isinstance(value, str):
                 value = datetime.fromisoformat(value)
+            if isinstance(value, list):
+                value = tuple(value)
             if value is not None:
                 values[f.name] = value
         return cls(**values)

@@ -293,6 +293,8 @@ RULES: dict[str, Rule] = {
     "elasticloadbalancing:DescribeRules": _everything("elasticloadbalancing:DescribeRules"),
     "elasticloadbalancing:DescribeTargetHealth": _everything("elasticloadbalancing:DescribeTargetHealth"),
     "elasticloadbalancing:ModifyRule": _listener_rule("ModifyRule"),
+    # SNS: the waker's notices on the alarm topic
+    "sns:Publish": lambda r, lookups: [Check("sns:Publish", str(r.params.get("TopicArn")), r.base())],
     # Lambda: the waking page and the operator command ask the waker
     "lambda:Invoke": _function("InvokeFunction"),
     "lambda:GetFunctionConfiguration": _function("GetFunctionConfiguration"),

@@ -129,6 +129,7 @@ def seed(stand_in: StandIn, recording: Recording, *, database_connection: str | 
     _storage_and_queues(seeded)
     _secrets(seeded, {AIRFLOW_SECRET: airflow_secret(database_connection)})
     _parameters_and_logs(seeded)
+    _topics(seeded)
     _load_balancer(seeded)
     _identity(seeded)
     _ecs(seeded)
@@ -190,6 +191,13 @@ def _parameters_and_logs(seeded: SeededStack) -> None:
     scheduler = seeded.stand_in.client("scheduler")
     for group in seeded.recording.of_type("aws:scheduler/scheduleGroup:ScheduleGroup"):
         scheduler.create_schedule_group(Name=group.outputs["name"])
+
+
+def _topics(seeded: SeededStack) -> None:
+    sns = seeded.stand_in.client("sns")
+    for topic in seeded.recording.of_type("aws:sns/topic:Topic"):
+        created = sns.create_topic(Name=topic.outputs["name"])["TopicArn"]
+        seeded.replacements[topic.outputs["arn"]] = created
 
 
 def _load_balancer(seeded: SeededStack) -> None:

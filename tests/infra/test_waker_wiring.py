@@ -151,12 +151,15 @@ def test_alarms_on_waker_errors_silence_and_a_stale_reporter(recording: Recordin
         a.inputs["name"].removeprefix(prefix): a.inputs
         for a in recording.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
     }
-    assert set(alarms) == {"waker-errors", "waker-silent", "reporter-stale", "services-not-starting"}
+    # What the waker cannot say about itself; it sends its other problems to the topic (waker/notices.py).
+    assert set(alarms) == {"waker-errors", "waker-silent"}
     topic = recording.exports["alarmTopicArn"]
     assert all(a["alarmActions"] == [topic] for a in alarms.values())
     assert alarms["waker-silent"]["treatMissingData"] == "breaching"
-    assert alarms["reporter-stale"]["namespace"] == f"Airflow/airflow-{recording.stack}"
-    assert alarms["services-not-starting"]["metricName"] == "WakerServicesNotStarting"
+    function = waker_function(recording)
+    assert function.inputs["environment"]["variables"]["ALARM_TOPIC_ARN"] == topic
+    document = json.loads(recording.one("aws:iam/rolePolicy:RolePolicy", "waker-function").inputs["policy"])
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [topic]} in document["Statement"]
 
 
 def test_dashboard_only_when_asked_for(recordings):

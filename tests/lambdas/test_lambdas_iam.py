@@ -47,7 +47,7 @@ def waker_role(aws: SeededStack) -> str:
 def waker(aws: SeededStack) -> tuple[WakerConfig, Clients]:
     config = WakerConfig.from_environment(aws.function_environment("waker-function"))
     credentials = aws.stand_in.credentials(waker_role(aws))
-    names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2")
+    names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2", "sns")
     return config, Clients(*(aws.stand_in.client(name, credentials) for name in names))
 
 
@@ -83,6 +83,8 @@ def test_the_waker_through_a_day_with_its_declared_role(aws):
         TargetGroupArn=config.api_target_group_arn, Targets=[{"Id": "10.40.0.10", "Port": 8080}]
     )
     assert tick({"action": "tick"}, NOW + timedelta(minutes=5))["uiRoute"] == "airflow"
+    stale = tick({"action": "tick"}, NOW + timedelta(minutes=14))  # past the boot grace, no report yet
+    assert stale["signals"]["reporterStale"], "told on the alarm topic (sns:Publish)"
     report(aws, config, NOW + timedelta(minutes=50), next_due_in=6 * 3600)
     assert tick({"action": "tick"}, NOW + timedelta(minutes=50.5))["state"] == "awake", "idle, not yet asleep"
     report(aws, config, NOW + timedelta(minutes=61), next_due_in=6 * 3600)
@@ -105,6 +107,7 @@ def test_the_waker_through_a_day_with_its_declared_role(aws):
         "monitoring:PutMetricData",  # conditioned on the stack's namespace
         "monitoring:GetMetricData",
         "sqs:GetQueueAttributes",
+        "sns:Publish",  # its notice of the silent reporter
     } <= used
     assert rule(aws, config)["Actions"] == actions, "the authentication in front of the UI is untouched"
 

@@ -187,3 +187,19 @@ def test_asleep_and_still_the_waker_reads_and_writes_no_metric(world: World):
     # Work arriving on the broker still wakes it: the queues are read without CloudWatch.
     world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody="{}")
     assert world.invoke(TICK, START + minutes(64))["state"] == "waking"
+
+
+def test_a_silent_reporter_is_told_once_and_its_end_once(world: World):
+    """The waker sends its own notice to the alarm topic (SNS Publish) when Airflow is awake past the boot
+    grace but its activity reporter is silent: once when it starts, once when it ends, not every tick."""
+    world.invoke({"action": "wake", "holdMinutes": 60, "reason": "tests"}, START)
+    for minute in range(1, 10):  # booting: a silent reporter is expected
+        world.invoke(TICK, START + minutes(minute))
+    assert world.notices() == []
+    for minute in range(11, 16):
+        world.invoke(TICK, START + minutes(minute))
+    assert world.notices() == [f"{STACK}: reporter-stale"], "told once, not every minute"
+    world.report(START + minutes(16), next_due_in=3600)
+    world.invoke(TICK, START + minutes(16.5))
+    world.invoke(TICK, START + minutes(17.5))
+    assert world.notices() == [f"{STACK}: resolved: reporter-stale"]

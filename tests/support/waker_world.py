@@ -34,6 +34,15 @@ class World:
     clients: Clients
     config: WakerConfig
     queue_url: str
+    alarm_inbox_url: str = ""
+
+    def notices(self) -> list[str]:
+        """Subjects of the notices that reached the alarm topic's subscriber since the last call."""
+        sqs = self.clients.sqs
+        received = sqs.receive_message(QueueUrl=self.alarm_inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            sqs.delete_message(QueueUrl=self.alarm_inbox_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"])["Subject"] for m in received]
 
     def invoke(self, event: Any, at: datetime, **options: Any) -> dict[str, Any]:
         return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN, **options)
@@ -137,6 +146,11 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
                 )
             queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
+            # The alarm topic, and a queue subscribed to it standing in for an operator's inbox.
+            topic = boto3.client("sns").create_topic(Name=f"{STACK}-alarms")["TopicArn"]
+            inbox = boto3.client("sqs").create_queue(QueueName=f"{STACK}-alarm-inbox")["QueueUrl"]
+            inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+            boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
             boto3.client("scheduler").create_schedule_group(Name=STACK)
             balancer: dict[str, str] = {}
             if load_balancer:
@@ -170,10 +184,11 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                     "STATE_PARAMETER": f"/{STACK}/waker/state",
                     "LEASE_PARAMETER": f"/{STACK}/waker/lease",
                     "DB_INSTANCE_ID": STACK if database else "",
+                    "ALARM_TOPIC_ARN": topic,
                     **balancer,
                 }
             )
-            yield World(Clients.from_boto3(), config, queue_url)
+            yield World(Clients.from_boto3(), config, queue_url, inbox)
     finally:
         for key, value in saved.items():
             if value is None:

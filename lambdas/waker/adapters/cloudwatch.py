@@ -18,14 +18,9 @@ REPORTER_METRICS = {
     **{f"TaskInstances_{state}": f"ti:{state}" for state in ACTIVE_TI_STATES},
 }
 HEARTBEAT = "DagRunsQueued"  # published on every report
-# The waker's own metrics (the dashboard's and alarms' source; the cost model counts them).
-WAKER_METRICS = (
-    "WakerAwake",
-    "WakerDesiredWorkers",
-    "WakerReporterStale",
-    "WakerScaleChanges",
-    "WakerServicesNotStarting",
-)
+# The waker's own metrics (the dashboard's source; the cost model counts them). Problems it sees go to the
+# alarm topic as notices instead (waker/notices.py).
+WAKER_METRICS = ("WakerAwake", "WakerDesiredWorkers", "WakerScaleChanges")
 
 
 def _query_id(name: str) -> str:
