@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,20 @@ from costs.model import (  # noqa: E402
     price_stack,
     render,
 )
-from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle_hours, simulate  # noqa: E402
+from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle, simulate  # noqa: E402
+from costs.windows import window_holds  # noqa: E402
 from costs.workloads import standard  # noqa: E402
 from waker.model import WakerSettings  # noqa: E402
 
-RATIO_GOAL = 1.5
+RATIO_GOAL = 1.3  # every standard workload within 1.3x the database-aware oracle
+LATE_MINUTES = 1  # a task starting more than this after it could have is late
+# Idle month targets, everything counted: (stack, database stopped while asleep) -> USD.
+IDLE_TARGETS = {("dev", True): 4.00, ("prod", False): 52.00, ("prod", True): 30.00}
+BOOT = BootTimes()  # the 3-minute Fargate boot the targets are set at
+SENSITIVITY = (
+    ("5-min boot", BootTimes(task_start=5)),
+    ("20-min database start", BootTimes(database_start=20)),
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,11 @@ class Row:
     oracle: float
     mwaa: float
     boot: BootTimes
+    late_tasks: int = 0
+
+    @classmethod
+    def late(cls, result: Result) -> int:
+        return sum(1 for minutes in result.task_lateness if minutes > LATE_MINUTES)
 
     @property
     def ratio(self) -> float:
@@ -82,41 +96,35 @@ def monitoring(cost: StackCost, result: Result) -> float:
 
 
 def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, boot: BootTimes, prices: Prices) -> float:
-    core_hours, worker_hours = oracle_hours(workload, boot, settings.worker_concurrency)
+    best = oracle(workload, boot, settings)
     scale = prices.hours_per_month * 60 / MINUTES
     core = sum(item.amount for item in cost.awake if item.name in CORE)
-    database = cost.database_hour if cost.database_stopped_while_asleep else 0.0
-    return (
-        cost.idle_month
-        + (core_hours * (core + database + cost.monitoring_hour) + worker_hours * cost.worker_hour) * scale
-    )
+    database = best.database_hours * cost.database_hour if cost.database_stopped_while_asleep else 0.0
+    ran = best.core_hours * (core + cost.monitoring_hour) + best.worker_hours * cost.worker_hour + database
+    return cost.idle_month + ran * scale
 
 
 def why(row: Row) -> str:
     if row.ratio <= RATIO_GOAL:
         return ""
-    if row.workload.holds:
-        return "held awake by its wake window for the UI; the oracle ignores UI use"
     if row.result.wakes / 30 > 12:
         return "wakes for every run and idles idleMinutes after each: shorter idle or batching runs would help"
     return "idle time after each run (idleMinutes) dominates short runs"
 
 
-def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
-    """The stack's priced resources and one simulated month per standard workload."""
-    from offline import load_stack_file, run_stack
-    from settings import load_settings
+def with_windows(workload: Workload, holds: tuple[tuple[int, int], ...]) -> Workload:
+    """The workload on a stack whose wake windows also wake it (and hold it up)."""
+    return replace(workload, holds=tuple(sorted((*workload.holds, *holds))))
 
-    settings = load_settings(stack, load_stack_file(stack))
-    prices = Prices.load()
-    cost = price_stack(run_stack(stack), settings, prices)
-    policy_settings = waker_settings(settings)
-    boot = BootTimes(database_start=min(settings.waker.database_start_minutes, 10))
+
+def run_rows(
+    cost: StackCost, prices: Prices, policy_settings: WakerSettings, workloads: list[Workload], boot: BootTimes
+) -> list[Row]:
     always_on = cost.always_on_month(prices)
     mwaa = prices["mwaa_mw1_small_hour"] * prices.hours_per_month
+    reads = cost.monitoring.metrics_per_read if cost.monitoring else 0
     rows = []
-    for workload in standard():
-        reads = cost.monitoring.metrics_per_read if cost.monitoring else 0
+    for workload in workloads:
         result = simulate(workload, policy_settings, boot, metrics_per_read=reads)
         rows.append(
             Row(
@@ -127,9 +135,48 @@ def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
                 oracle_cost(cost, workload, policy_settings, boot, prices),
                 mwaa,
                 boot,
+                Row.late(result),
             )
         )
-    return cost, prices, rows
+    return rows
+
+
+@dataclass(frozen=True)
+class Report:
+    stack: str
+    cost: StackCost
+    prices: Prices
+    rows: list[Row]
+    sensitivity: list[tuple[str, list[Row]]]
+    database_stop_option: float | None  # prod: the idle month with waker.stopDatabase
+
+
+def build_report(stack: str, sensitivity: bool = True) -> Report:
+    """The stack's priced resources and one simulated month per standard workload (and per sensitivity)."""
+    from offline import load_stack_file, run_stack
+    from settings import load_settings
+
+    config = load_stack_file(stack)
+    settings = load_settings(stack, config)
+    prices = Prices.load()
+    cost = price_stack(run_stack(stack), settings, prices)
+    policy_settings = waker_settings(settings)
+    holds = window_holds(settings.waker.windows, START, MINUTES)
+    workloads = [with_windows(w, holds) for w in standard()]
+    rows = run_rows(cost, prices, policy_settings, workloads, BOOT)
+    more = [(label, run_rows(cost, prices, policy_settings, workloads, boot)) for label, boot in SENSITIVITY]
+    option = None
+    if not settings.waker.stop_database and (stack, True) in IDLE_TARGETS:
+        waker_config = {**json.loads(config.get("airflow:waker", "{}")), "stopDatabase": True}
+        overrides = {"airflow:waker": json.dumps(waker_config)}
+        stopped = {**config, **overrides}
+        option = price_stack(run_stack(stack, overrides), load_settings(stack, stopped), prices).idle_month
+    return Report(stack, cost, prices, rows, more if sensitivity else [], option)
+
+
+def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
+    report = build_report(stack, sensitivity=False)
+    return report.cost, report.prices, report.rows
 
 
 def _money(amount: float) -> str:
@@ -145,8 +192,8 @@ def render_rows(rows: list[Row]) -> str:
     for row in rows:
         r = row.result
         lines.append(
-            f"{row.workload.name:<15}{r.awake_minutes / 60:>8.1f}{r.wakes / 30:>8.1f}{len(r.late_scheduled):>6}"
-            f"{max(r.late_scheduled, default=0):>8}m{_money(row.cost):>10}{_money(row.always_on):>11}"
+            f"{row.workload.name:<15}{r.awake_minutes / 60:>8.1f}{r.wakes / 30:>8.1f}{row.late_tasks:>6}"
+            f"{max(r.task_lateness, default=0):>8}m{_money(row.cost):>10}{_money(row.always_on):>11}"
             f"{_money(row.oracle):>9}{row.ratio:>9.2f}{_money(row.mwaa):>10}  {why(row)}"
         )
     waits = [(row.workload.name, max(row.result.event_waits)) for row in rows if max(row.result.event_waits, default=0)]
@@ -159,19 +206,69 @@ def render_rows(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def figures(cost: StackCost, prices: Prices, rows: list[Row]) -> dict[str, Any]:
+def targets(report: Report) -> list[tuple[str, bool]]:
+    """The cost and lateness targets, each with whether this stack meets it."""
+    cost = report.cost
+    out = []
+    goal = IDLE_TARGETS.get((report.stack, cost.database_stopped_while_asleep))
+    if goal is not None:
+        out.append((f"idle {_money(cost.idle_month)} a month <= {_money(goal)}", cost.idle_month <= goal))
+    option_goal = IDLE_TARGETS.get((report.stack, True))
+    if report.database_stop_option is not None and option_goal is not None:
+        out.append(
+            (
+                f"idle with waker.stopDatabase: true {_money(report.database_stop_option)} <= {_money(option_goal)}",
+                report.database_stop_option <= option_goal,
+            )
+        )
+    worst = max(report.rows, key=lambda r: r.ratio)
+    out.append(
+        (
+            f"every workload <= {RATIO_GOAL}x the oracle (highest: {worst.workload.name} {worst.ratio:.2f}x)",
+            worst.ratio <= RATIO_GOAL,
+        )
+    )
+    late = sum(r.late_tasks for r in report.rows)
+    out.append((f"0 tasks more than {LATE_MINUTES} min late at a {BOOT.task_start}-min boot (found {late})", late == 0))
+    return out
+
+
+def render_sensitivity(report: Report) -> str:
+    lines = [f"{'workload':<15}{'case':<24}{'late':>6}{'max late':>9}{'cost/mo':>10}{'x oracle':>9}"]
+    lines.append("-" * len(lines[0]))
+    for label, rows in report.sensitivity:
+        for row in rows:
+            lines.append(
+                f"{row.workload.name:<15}{label:<24}{row.late_tasks:>6}"
+                f"{max(row.result.task_lateness, default=0):>8}m{_money(row.cost):>10}{row.ratio:>9.2f}"
+            )
+    return "\n".join(lines)
+
+
+def render_targets(report: Report) -> str:
+    return "\n".join(f"  [{'met' if ok else 'MISSED'}] {text}" for text, ok in targets(report))
+
+
+def figures(report: Report) -> dict[str, Any]:
     """What the README quotes from this report (checked by `make docs-check`)."""
+    cost, rows = report.cost, report.rows
     boot = rows[0].boot if rows else None
     return {
         "idle_month": round(cost.idle_month, 2),
+        "idle_month_database_stopped": round(report.database_stop_option, 2)
+        if report.database_stop_option is not None
+        else None,
         "always_on_month": round(rows[0].always_on if rows else 0.0, 2),
         "table": render_rows(rows),
+        "sensitivity": render_sensitivity(report),
+        "targets": render_targets(report),
         "boot": asdict(boot) if boot else {},
         "workloads": {
             row.workload.name: {
                 "cost_month": round(row.cost, 2),
                 "ratio": round(row.ratio, 2),
-                "late": len(row.result.late_scheduled),
+                "late_tasks": row.late_tasks,
+                "max_task_lateness_minutes": max(row.result.task_lateness, default=0),
                 "max_event_wait_minutes": max(row.result.event_waits, default=0),
             }
             for row in rows
@@ -284,24 +381,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document, no chart")
     args = parser.parse_args(argv)
-    cost, prices, rows = build_rows(args.stack)
+    report = build_report(args.stack)
+    cost, prices, rows = report.cost, report.prices, report.rows
     if args.json:
-        print(json.dumps(figures(cost, prices, rows)))
+        print(json.dumps(figures(report)))
         return 0
     print(render(cost, prices))
     print()
     basis = "partly estimated" if any(prices.estimate(k) for k in prices.table) else "published"
+    boot = BOOT
     print(
-        f"30 simulated days with the waker's policy and the stack's settings (monthly; prices {basis}, "
-        "see costs/prices.json)"
+        f"30 simulated days with the waker's policy and the stack's settings, wake windows included (monthly; "
+        f"prices {basis}, see costs/prices.json). Fargate boot {boot.task_start} min, scheduler ready "
+        f"{boot.scheduler_ready} min later, database start {boot.database_start} min. Late: tasks starting more "
+        f"than {LATE_MINUTES} min after they could have on a cluster that never sleeps. Oracle: up only while "
+        "tasks run and people asked for it, the database up where the stack's settings keep it up."
     )
     print()
     print(render_rows(rows))
-    from offline import load_stack_file
-    from settings import load_settings
-
-    if load_settings(args.stack, load_stack_file(args.stack)).waker.windows:
-        print("\nThe stack's own wake windows are not simulated; the office-hours workload models one.")
+    print("\nSensitivity: the same workloads with a slower boot or database start")
+    print()
+    print(render_sensitivity(report))
+    print("\nTargets")
+    print(render_targets(report))
     path = args.chart or ROOT / "build" / f"cost-{args.stack}-week.png"
     chart(rows, path, args.stack, cost, prices)
     print(f"\nchart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

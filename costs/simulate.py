@@ -22,9 +22,9 @@ START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 
 @dataclass(frozen=True)
 class BootTimes:
-    task_start: int = 2  # minutes from desired count to a running Fargate task (image pull included)
+    task_start: int = 3  # minutes from desired count to a running Fargate task (image pull included)
     scheduler_ready: int = 1  # minutes from the scheduler task running to scheduling
-    database_start: int = 8  # minutes for a stopped RDS instance to become available
+    database_start: int = 10  # minutes for a stopped RDS instance to become available
     database_stop: int = 2
 
 
@@ -63,6 +63,9 @@ class Result:
     database_minutes: int = 0
     wakes: int = 0
     late_scheduled: list[int] = field(default_factory=list)  # lateness in minutes of each late scheduled run
+    # Each scheduled task's start after the moment it could have started on a cluster that never sleeps (its
+    # due time, or later when it waits for a free slot of max_workers x concurrency): minutes, every task.
+    task_lateness: list[int] = field(default_factory=list)
     event_waits: list[int] = field(default_factory=list)  # minutes from arrival to start, events and manual runs
     unfinished: int = 0
     timeline: list[int] = field(default_factory=list)  # per minute: 0 asleep, 1 core up, 2+ workers
@@ -101,6 +104,7 @@ def simulate(
     runs = [RunState(r) for r in sorted(workload.runs, key=lambda r: r.due)]
     holds = dict(workload.holds)
     scheduled_dues = sorted({r.due for r in workload.runs if r.kind == "scheduled"})
+    capacity = settings.max_workers * settings.worker_concurrency
 
     def running(component: str, t: int) -> bool:
         start = up_at.get(component)
@@ -133,9 +137,13 @@ def simulate(
             for run in runs:
                 run.running_ends = [end for end in run.running_ends if end > t]
                 while run.waiting_tasks and slots > 0:
+                    index = run.run.tasks - run.waiting_tasks
                     run.waiting_tasks -= 1
                     run.running_ends.append(t + run.run.duration)
                     slots -= 1
+                    if run.run.kind == "scheduled":
+                        earliest = run.run.due + index // capacity * run.run.duration
+                        result.task_lateness.append(max(0, t - earliest))
                 if run.started is not None and run.finished is None and not run.waiting_tasks and not run.running_ends:
                     run.finished = t
             runs = [r for r in runs if r.finished is None]
@@ -215,20 +223,43 @@ def simulate(
     return result
 
 
-def oracle_hours(workload: Workload, boot: BootTimes, concurrency: int) -> tuple[float, float]:
-    """(core hours, worker hours) of a cluster awake only while tasks run, plus its boot time."""
-    spans = [(run.due - boot.task_start - boot.scheduler_ready, run.due + run.duration) for run in workload.runs]
-    # Workers packed perfectly: the task-minutes, at full concurrency.
-    worker_minutes = sum(run.tasks * run.duration for run in workload.runs) / concurrency
-    spans.sort()
-    total, current_start, current_end = 0, None, None
-    for start, end in spans:
-        if current_end is None or start > current_end:
-            if current_end is not None and current_start is not None:
-                total += current_end - current_start
-            current_start, current_end = start, end
+@dataclass(frozen=True)
+class Oracle:
+    """A cluster that knows the future: up only while tasks run (plus its boot) and while people asked for
+    it (wake windows, holds); the database up wherever the stack's settings would keep it up."""
+
+    core_hours: float
+    worker_hours: float
+    database_hours: float  # only what is billed beyond the idle month (a stack that stops its database)
+
+
+def _merge(spans: list[tuple[int, int]], bridge: int = 0) -> list[tuple[int, int]]:
+    """Union of [start, end) spans, joining those less than `bridge` minutes apart."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start - merged[-1][1] < max(bridge, 1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
-            current_end = max(current_end, end)
-    if current_end is not None and current_start is not None:
-        total += current_end - current_start
-    return total / 60, worker_minutes / 60
+            merged.append((start, end))
+    return merged
+
+
+def oracle(workload: Workload, boot: BootTimes, settings: WakerSettings, minutes: int = MINUTES) -> Oracle:
+    ready = boot.task_start + boot.scheduler_ready
+    spans = [(max(0, run.due - ready), run.due + run.duration) for run in workload.runs]
+    spans += [(start, start + hold) for start, hold in workload.holds]
+    core = _merge([(a, min(b, minutes)) for a, b in spans])
+    # Workers packed perfectly: the task-minutes, at full concurrency.
+    worker_minutes = sum(run.tasks * run.duration for run in workload.runs) / settings.worker_concurrency
+    database_minutes = 0
+    if settings.stop_database:
+        # Started its start time before the services, kept up across sleeps too short to stop it (the waker's
+        # database_stop_after_minutes rule).
+        with_start = [(max(0, a - boot.database_start), b) for a, b in core]
+        database = _merge(with_start, bridge=settings.database_stop_after_minutes)
+        database_minutes = sum(b - a for a, b in database)
+    return Oracle(
+        core_hours=sum(b - a for a, b in core) / 60,
+        worker_hours=worker_minutes / 60,
+        database_hours=database_minutes / 60,
+    )

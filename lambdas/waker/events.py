@@ -59,8 +59,8 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         hold = _hold(event, default_hold_minutes)
         assert hold is not None
         source = event.get("source") or "request"
-        if source not in ("request", "visit"):
-            raise BadEvent(f"source must be request or visit, got {source!r}")
+        if source not in ("request", "visit", "schedule"):
+            raise BadEvent(f"source must be request, visit or schedule, got {source!r}")
         return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
     if action == "maintenance":
         on = event.get("on")

@@ -37,6 +37,12 @@ class WakerSettings:
     scale_in_protection: bool = False
     # A service whose running count stays below its desired count this long raises the alarm.
     start_limit_minutes: int = 15
+    # The lead adapts (policy.learned_lead): a high percentile of the measured wakes plus a margin, within
+    # these bounds; `wake_lead_minutes` until enough wakes are measured.
+    wake_lead_min_minutes: int = 2
+    wake_lead_max_minutes: int = 20
+    # After a wake for scheduled work only (no person, no hold, no UI request), sleep this soon once idle.
+    scheduled_grace_minutes: int = 1
 
     @property
     def core(self) -> tuple[str, ...]:
@@ -126,6 +132,13 @@ class WakerState:
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
     raised: tuple[str, ...] = ()  # problems the waker has told operators about and not yet resolved (notices.py)
+    # Measured wakes, newest last (at most MEASURED_WAKES): minutes from setting the counts until the reporter
+    # published and the first worker ran; and from asking RDS to start until it was available.
+    wake_minutes: tuple[float, ...] = ()
+    database_start_minutes: tuple[float, ...] = ()
+    database_start_asked_at: datetime | None = None
+    wake_measured: bool = False  # this wake's figure is in `wake_minutes`
+    scheduled_only: bool = False  # this wake is for scheduled work only: the short grace applies
 
     def to_json(self) -> str:
         return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})
@@ -159,7 +172,7 @@ class Tick:
 class Wake:
     hold_minutes: int
     reason: str
-    source: Literal["request", "visit"] = "request"
+    source: Literal["request", "visit", "schedule"] = "request"
     kind: Literal["wake"] = "wake"
 
 

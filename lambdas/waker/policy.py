@@ -49,13 +49,64 @@ def fresh_reporter(now: datetime, settings: WakerSettings, observed: Observation
     return reporter
 
 
-def wake_lead(settings: WakerSettings, observed: Observation, stopping_database: bool = False) -> timedelta:
+MEASURED_WAKES = 10  # the recent wakes the lead is learned from
+MIN_MEASURED = 3  # fewer than this: the configured lead
+LEAD_MARGIN_MINUTES = 1.0
+DATABASE_LEAD_BOUNDS = (5, 60)
+
+
+def _p90(values: tuple[float, ...]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def services_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
+    """The services' lead: the 90th percentile of the measured wakes (counts set until the reporter published
+    and the first worker ran) plus a margin, within [wake_lead_min_minutes, wake_lead_max_minutes]; the
+    configured `wake_lead_minutes` until MIN_MEASURED wakes are measured."""
+    if len(state.wake_minutes) < MIN_MEASURED:
+        return settings.wake_lead_minutes
+    learned = math.ceil(_p90(state.wake_minutes) + LEAD_MARGIN_MINUTES)
+    return min(settings.wake_lead_max_minutes, max(settings.wake_lead_min_minutes, learned))
+
+
+def database_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
+    """The database's start time, learned the same way from measured starts (AWS: minutes to hours)."""
+    if len(state.database_start_minutes) < MIN_MEASURED:
+        return settings.database_start_minutes
+    learned = math.ceil(_p90(state.database_start_minutes) + LEAD_MARGIN_MINUTES)
+    return min(DATABASE_LEAD_BOUNDS[1], max(DATABASE_LEAD_BOUNDS[0], learned))
+
+
+def wake_lead(
+    settings: WakerSettings, observed: Observation, state: WakerState, stopping_database: bool = False
+) -> timedelta:
     """How long before a due DAG to act: the services' lead, plus the database's start time while it is
     stopped (or about to be: the wake written when going to sleep is the one the database needs)."""
-    lead = _minutes(settings.wake_lead_minutes)
+    lead = _minutes(services_lead_minutes(settings, state))
     if settings.stop_database and (observed.database_status in DATABASE_DOWN or stopping_database):
-        lead += _minutes(settings.database_start_minutes)
+        lead += _minutes(database_lead_minutes(settings, state))
     return lead
+
+
+def _recent(values: tuple[float, ...], value: float) -> tuple[float, ...]:
+    return (*tuple(values), round(value, 2))[-MEASURED_WAKES:]
+
+
+def measure(now: datetime, observed: Observation, state: WakerState, reporter: ReporterMetrics | None) -> WakerState:
+    """Record this wake's figure once it is ready (the reporter has published since the counts were set, and
+    a worker asked for runs), and a database start once it is available."""
+    if state.awake_since is not None and not state.wake_measured and reporter is not None:
+        worker_ready = observed.desired.get(WORKER, 0) == 0 or observed.running.get(WORKER, 0) > 0
+        if reporter.published_at >= state.awake_since and worker_ready:
+            minutes = (now - state.awake_since).total_seconds() / 60
+            state = state.but(wake_minutes=_recent(state.wake_minutes, minutes), wake_measured=True)
+    if state.database_start_asked_at is not None and observed.database_status in DATABASE_READY:
+        minutes = (now - state.database_start_asked_at).total_seconds() / 60
+        state = state.but(
+            database_start_minutes=_recent(state.database_start_minutes, minutes), database_start_asked_at=None
+        )
+    return state
 
 
 def worker_target(settings: WakerSettings, observed: Observation, reporter: ReporterMetrics | None) -> int:
@@ -85,6 +136,7 @@ def decide(
     reporter = fresh_reporter(now, settings, observed)
     if reporter is not None:
         state = state.but(next_due_at=reporter.next_due_at)
+    state = measure(now, observed, state, reporter)
     refused_visit = ""
     if isinstance(request, Wake) and request.source == "visit":
         day = now.date().isoformat()
@@ -130,12 +182,10 @@ def decide(
             + "; not starting: "
             + ", ".join(f"{c} (short since {since[c]})" for c in not_starting),
         )
-    return replace(
-        decision,
-        ui_route=ui_route(decision, observed),
-        state=decision.state.but(short_since=short_since),
-        not_starting=not_starting,
-    )
+    final_state = decision.state.but(short_since=short_since)
+    if decision.database_action == "start" and observed.database_status == "stopped":
+        final_state = final_state.but(database_start_asked_at=now)
+    return replace(decision, ui_route=ui_route(decision, observed), state=final_state, not_starting=not_starting)
 
 
 def services_not_starting(
@@ -182,7 +232,24 @@ def _next_wake(
 ) -> datetime | None:
     if state.next_due_at is None:
         return None
-    return state.next_due_at - wake_lead(settings, observed, stopping_database)
+    return state.next_due_at - wake_lead(settings, observed, state, stopping_database)
+
+
+def _due_now(now: datetime, settings: WakerSettings, observed: Observation, state: WakerState) -> bool:
+    next_wake = _next_wake(settings, observed, state)
+    return next_wake is not None and now >= next_wake
+
+
+def _scheduled_only(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> bool:
+    """Woken for work nobody watches: a due DAG or queued messages, with no person's request and no hold (the
+    short grace applies). The one-time wake the waker schedules for a due DAG is not a person's."""
+    scheduled_wake = isinstance(request, Wake) and request.source == "schedule"
+    if isinstance(request, Wake) and not scheduled_wake:
+        return False
+    due = scheduled_wake or _due_now(now, settings, observed, state)
+    return not _hold(state, now) and (due or observed.queued_messages > 0)
 
 
 def _reasons_to_wake(
@@ -233,7 +300,16 @@ def _decide_asleep(
                 database_action=action,
             )
         workers = worker_target(settings, observed, None)
-        state = state.but(awake_since=now, asleep_since=None, idle_since=None, last_reason=reason)
+        if _due_now(now, settings, observed, state):
+            workers = max(workers, 1)  # the due DAG's first tasks find a worker running, not one asked for then
+        state = state.but(
+            awake_since=now,
+            asleep_since=None,
+            idle_since=None,
+            last_reason=reason,
+            wake_measured=False,
+            scheduled_only=_scheduled_only(now, settings, observed, state, request),
+        )
         return Decision("waking", _awake_counts(settings, workers), state, f"waking: {reason}")
 
     next_wake = _future(_next_wake(settings, observed, state), now)
@@ -301,7 +377,10 @@ def _decide_awake(
     request: Request,
 ) -> Decision:
     if state.awake_since is None:
-        state = state.but(awake_since=now, asleep_since=None)
+        state = state.but(awake_since=now, asleep_since=None, wake_measured=False, scheduled_only=False)
+    by_person = isinstance(request, Wake) and request.source != "schedule"
+    if state.scheduled_only and (by_person or observed.ui_requests):
+        state = state.but(scheduled_only=False)  # someone is using it: the usual idle time again
     booting = now - state.awake_since < _minutes(settings.boot_grace_minutes) if state.awake_since else False
     unknown = reporter is None
     running_tasks = reporter.tasks("running") if reporter else 0
@@ -311,10 +390,14 @@ def _decide_awake(
     workers = worker_target(settings, observed, reporter)
     if workers < current_workers and (unknown or (running_tasks > 0 and not settings.scale_in_protection)):
         workers = current_workers  # never scale in when we cannot tell, nor under an unprotected running task
+    next_wake = _next_wake(settings, observed, state)
+    if next_wake is not None and now >= next_wake:
+        workers = max(workers, min(1, settings.max_workers))  # a worker ready for the due DAG's first tasks
     awake = _awake_counts(settings, workers)
 
-    next_wake = _next_wake(settings, observed, state)
-    due_soon = next_wake is not None and now >= next_wake - _minutes(settings.idle_minutes)
+    # After a wake for scheduled work only, sleep soon once idle (unless the next run is about as near).
+    idle_limit = _minutes(settings.scheduled_grace_minutes if state.scheduled_only else settings.idle_minutes)
+    due_soon = next_wake is not None and now >= next_wake - idle_limit
     busy = []
     if unknown:
         busy.append("activity unknown (reporter silent)" if not booting else "starting up")
@@ -350,7 +433,7 @@ def _decide_awake(
         return Decision("awake", awake, state, reason, reporter_stale=unknown and not booting)
 
     idle_since = state.idle_since or now
-    if now - idle_since < _minutes(settings.idle_minutes):
+    if now - idle_since < idle_limit:
         reason = f"awake, idle since {_fmt(idle_since)}"
         return Decision("awake", awake, state.but(idle_since=idle_since, last_reason=reason), reason)
     return _go_to_sleep(now, settings, observed, state, f"idle since {_fmt(idle_since)}")

@@ -45,7 +45,7 @@ def test_idle_cost_is_itemised_from_the_programs_resources(stack_costs):
     assert "load balancer" not in dev_items
     assert {"database storage", "secrets", "private DNS zone", "waker"} <= dev_items
     storage = next(i for i in prod.idle if i.name == "database storage")
-    assert storage.amount == pytest.approx(50 * Prices.load()["rds_gp3_gb_month"])
+    assert storage.amount == pytest.approx(20 * Prices.load()["rds_gp3_gb_month"])
     assert 0 < dev.idle_month < prod.idle_month
     # An awake hour is the core services' Fargate time; ARM tasks at the ARM rate.
     api = next(i for i in prod.awake if i.name == "api-server")
@@ -66,14 +66,17 @@ def test_one_daily_run_costs_what_a_hand_calculation_gives():
     boot = BootTimes(task_start=2, scheduler_ready=1)
     workload = Workload("daily", "one 30-minute run at 10:00", tuple(Run(d * DAY + 600, 30) for d in range(30)))
     result = simulate(workload, settings, boot)
-    # Each day: awake from due - lead (09:55) through the worker's start (2 min), the task (30 min) and
-    # the idle time (10 min): 5 + 2 + 30 + 10 = 47 minutes; the worker from the run's start: 2 + 30 = 32.
-    assert result.awake_minutes == 30 * 47
-    assert result.worker_minutes == 30 * 32
-    assert result.wakes == 30 and result.late_scheduled == []
+    # Each day: awake from due - lead (09:55), with one worker asked for at the wake, through the task
+    # (30 min) and the short grace of a wake for scheduled work only (1 min): 5 + 30 + 1 = 36 minutes; the
+    # worker from the wake until the task ends: 5 + 30 = 35. After three measured wakes (reporter and worker
+    # ready 3 minutes after the wake) the lead is learned: 3 + 1 margin = 4 minutes, so a day is 35 and 34.
+    assert result.awake_minutes == 3 * 36 + 27 * 35
+    assert result.worker_minutes == 3 * 35 + 27 * 34
+    assert result.wakes == 30 and result.late_scheduled == [] and max(result.task_lateness) == 0
     prices = Prices.load()
     scale = prices.hours_per_month * 60 / MINUTES
-    expected = 10.0 + (30 * 47 / 60 * 4 * 0.03 + 30 * 32 / 60 * 0.06) * scale
+    awake, workers = 3 * 36 + 27 * 35, 3 * 35 + 27 * 34
+    expected = 10.0 + (awake / 60 * 4 * 0.03 + workers / 60 * 0.06) * scale
     assert monthly(hand_cost(), result, prices) == pytest.approx(expected)
 
 

@@ -28,11 +28,11 @@ def test_a_full_day(world: World):
     assert night["nextWakeAt"] == (due_at_six - minutes(5)).isoformat()
     assert world.invoke(TICK, START)["state"] == "asleep"
 
-    # A tick at due minus lead wakes everything but the workers, before the DAG is due.
+    # A tick at due minus lead wakes everything, with one worker for the first tasks, before the DAG is due.
     t = due_at_six - minutes(5)
     woke = world.invoke(TICK, t)
     assert woke["state"] == "waking" and "due" in woke["reason"]
-    assert world.desired() == AWAKE
+    assert world.desired() == {**AWAKE, "worker": 1}
 
     # The scheduler queues the run's tasks: the reporter sees 20 queued task instances; workers follow demand.
     for minute in range(1, 4):
@@ -62,8 +62,10 @@ def test_a_full_day(world: World):
     assert world.invoke(TICK, t + minutes(30))["state"] == "asleep" and world.desired() == ASLEEP
 
     # The one-time wake fires at due minus lead: everything comes up before the DAG is due.
-    scheduled = world.invoke({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}, wake_at)
-    assert scheduled["state"] == "waking" and world.desired() == AWAKE
+    scheduled = world.invoke(
+        {"action": "wake", "holdMinutes": 0, "reason": "next DAG due", "source": "schedule"}, wake_at
+    )
+    assert scheduled["state"] == "waking" and world.desired() == {**AWAKE, "worker": 1}
     assert world.one_time_wake() is None, "the one-time wake is removed once awake"
 
 
@@ -164,7 +166,7 @@ def test_the_database_sleeps_with_the_cluster_and_is_up_again_before_the_next_wa
         early = world.invoke(TICK, due - minutes(19))
         assert early["state"] == "asleep" and status() == "available" and world.desired() == ASLEEP
         up = world.invoke(TICK, due - minutes(5))
-        assert up["state"] == "waking" and world.desired() == AWAKE
+        assert up["state"] == "waking" and world.desired() == {**AWAKE, "worker": 1}
 
 
 def test_asleep_and_still_the_waker_reads_and_writes_no_metric(world: World):

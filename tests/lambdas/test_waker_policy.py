@@ -54,7 +54,7 @@ def test_asleep_wakes_all_core_services_together_for_a_dag_due_within_the_lead()
     decision = decide(NOW, SETTINGS, observe(), state, Tick())
     assert decision.mode == "waking"
     assert {c: decision.desired[c] for c in CORE} == dict.fromkeys(CORE, 1)
-    assert decision.desired["worker"] == 0  # workers follow demand
+    assert decision.desired["worker"] == 1  # one worker ready for the due DAG's first tasks; more follow demand
     assert "due" in decision.reason
 
 

@@ -25,7 +25,8 @@ def set_one_time_wake(
         "Target": {
             "Arn": target_arn,
             "RoleArn": role_arn,
-            "Input": json.dumps({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}),
+            # `schedule`: the waker's own wake for a due DAG, not a person's (the short grace may apply)
+            "Input": json.dumps({"action": "wake", "holdMinutes": 0, "reason": "next DAG due", "source": "schedule"}),
         },
         "ActionAfterCompletion": "DELETE",
         "Description": "Wake Airflow for the next due DAG (written by the waker when it went to sleep)",
