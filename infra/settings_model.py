@@ -180,7 +180,10 @@ class WakeWindow:
 @dataclass(frozen=True)
 class WakerSettings:
     idle_minutes: int
-    wake_lead_minutes: int
+    wake_lead_minutes: int  # until MIN_MEASURED wakes are measured; then learned within the bounds below
+    wake_lead_min_minutes: int
+    wake_lead_max_minutes: int
+    scheduled_grace_minutes: int  # idle time after a wake for unattended work (a due DAG, queued messages)
     max_workers: int
     reporter_stale_minutes: int
     boot_grace_minutes: int

@@ -454,6 +454,9 @@ def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
     settings = WakerSettings(
         idle_minutes=section.get("idleMinutes", integer(5, 1440), 15),
         wake_lead_minutes=section.get("wakeLeadMinutes", integer(1, 60), 5),
+        wake_lead_min_minutes=section.get("wakeLeadMinMinutes", integer(1, 60), 2),
+        wake_lead_max_minutes=section.get("wakeLeadMaxMinutes", integer(1, 120), 20),
+        scheduled_grace_minutes=section.get("scheduledGraceMinutes", integer(1, 60), 1),
         max_workers=section.get("maxWorkers", integer(1, 50), 4),
         reporter_stale_minutes=section.get("reporterStaleMinutes", integer(2, 60), 5),
         boot_grace_minutes=section.get("bootGraceMinutes", integer(1, 60), 10),
@@ -470,5 +473,11 @@ def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
         alarm_topic_key=section.get("alarmTopicKey", one_of("none", "customer"), "none"),
         dashboard=section.get("dashboard", boolean, False),
     )
+    if settings.wake_lead_min_minutes > settings.wake_lead_max_minutes:
+        section.fail(
+            "wakeLeadMinMinutes",
+            f"must be at most wakeLeadMaxMinutes ({settings.wake_lead_max_minutes}); "
+            f"got {settings.wake_lead_min_minutes}",
+        )
     section.reject_unknown()
     return settings

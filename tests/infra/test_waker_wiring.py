@@ -211,6 +211,7 @@ def test_watched_event_queues_are_read_by_url_and_allowed_by_arn():
         {"windows": [{"name": "x", "cron": "0 8 * * MON-FRI"}]},
         {"windows": [{"name": "x", "cron": "cron(0 8 ? * MON-FRI *)", "timezone": "Mars/Olympus"}]},
         {"maxWorkers": 0},
+        {"wakeLeadMinMinutes": 10, "wakeLeadMaxMinutes": 5},
         {"eventQueueArns": ["arn:aws:sqs:us-east-1:123456789012:q"]},
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from waker.model import (
     WakerSettings,
     WakerState,
 )
-from waker.policy import decide
+from waker.policy import database_lead_minutes, decide, services_lead_minutes
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
@@ -570,3 +571,60 @@ def test_maintenance_puts_it_to_sleep_and_refuses_every_wake_until_it_ends():
     off = parse_event({"action": "maintenance", "on": False, "reason": "guard ran"}, default_hold_minutes=60)
     ended = decide(NOW + minutes(5), SETTINGS, observe(broker_visible=5), state, off)
     assert ended.mode == "waking" and not ended.state.maintenance
+
+
+def test_the_lead_is_learned_from_measured_wakes_within_its_bounds():
+    # The first wakes use the configured lead; three measured wakes of up to 7 minutes give p90 + 1 = 8.
+    assert services_lead_minutes(SETTINGS, WakerState(wake_minutes=(7.0, 6.0))) == 5
+    assert services_lead_minutes(SETTINGS, WakerState(wake_minutes=(4.0, 7.0, 6.0))) == 8
+    assert services_lead_minutes(SETTINGS, WakerState(wake_minutes=(1.0, 1.0, 1.0))) == 2  # the lower bound
+    assert services_lead_minutes(SETTINGS, WakerState(wake_minutes=(40.0,) * 3)) == 20  # the upper bound
+    # Asleep, a DAG due in 7 minutes wakes the stack only once the lead is learned as 8.
+    due = WakerState(next_due_at=NOW + minutes(7))
+    assert decide(NOW, SETTINGS, observe(), due, Tick()).mode == "asleep"
+    learned = due.but(wake_minutes=(4.0, 7.0, 6.0))
+    assert decide(NOW, SETTINGS, observe(), learned, Tick()).mode == "waking"
+
+
+def test_a_wake_is_measured_once_the_reporter_published_and_the_worker_runs():
+    woke = WakerState(awake_since=NOW - minutes(6), next_due_at=NOW + minutes(1))
+    awake = {**AWAKE, "worker": 1}
+    no_worker_yet = observe(awake, reporter=reporter(age_minutes=0.5))
+    no_worker_yet = Observation(**{**no_worker_yet.__dict__, "running": {**awake, "worker": 0}})
+    assert decide(NOW, SETTINGS, no_worker_yet, woke, Tick()).state.wake_minutes == ()
+    ready = Observation(**{**no_worker_yet.__dict__, "running": awake})
+    state = decide(NOW, SETTINGS, ready, woke, Tick()).state
+    assert state.wake_minutes == (6.0,) and state.wake_measured
+    assert decide(NOW + minutes(1), SETTINGS, ready, state, Tick()).state.wake_minutes == (6.0,), "once a wake"
+
+
+def test_database_starts_are_measured_and_learned():
+    stopping = replace(SETTINGS, stop_database=True, database_start_minutes=15)
+    asked = decide(NOW, stopping, observe(database_status="stopped"), WakerState(next_due_at=NOW), Tick())
+    assert asked.database_action == "start" and asked.state.database_start_asked_at == NOW
+    up = decide(NOW + minutes(12), stopping, observe(database_status="available"), asked.state, Tick())
+    assert up.state.database_start_minutes == (12.0,) and up.state.database_start_asked_at is None
+    assert database_lead_minutes(stopping, WakerState(database_start_minutes=(12.0, 20.0, 9.0))) == 21
+
+
+def test_an_unattended_wake_sleeps_after_the_short_grace_and_a_person_brings_back_the_idle_time():
+    scheduled = WakerState(next_due_at=NOW + minutes(4))
+    woke = decide(NOW, SETTINGS, observe(), scheduled, Tick())
+    assert woke.state.scheduled_only
+
+    # The run is done, the next is two hours away: idle for the grace (1 min), then asleep.
+    def later(at: float) -> ReporterMetrics:
+        return ReporterMetrics(published_at=NOW + minutes(at - 0.5), seconds_until_next_due=7200)
+
+    idle = decide(NOW + minutes(10), SETTINGS, observe(AWAKE, reporter=later(10)), woke.state, Tick())
+    assert idle.mode == "awake" and "idle since" in idle.reason
+    slept = decide(NOW + minutes(11), SETTINGS, observe(AWAKE, reporter=later(11)), idle.state, Tick())
+    assert slept.mode == "asleep"
+    # Someone opens the UI meanwhile: the usual idle time (15 min) again.
+    used = decide(NOW + minutes(10), SETTINGS, observe(AWAKE, reporter=later(10), ui_requests=3), woke.state, Tick())
+    assert not used.state.scheduled_only
+    quiet = decide(NOW + minutes(11), SETTINGS, observe(AWAKE, reporter=later(11)), used.state, Tick())
+    assert quiet.mode == "awake"
+    # A person's wake is never unattended; the waker's own one-time wake for a due DAG is.
+    assert not decide(NOW, SETTINGS, observe(), scheduled, Wake(0, "look")).state.scheduled_only
+    assert decide(NOW, SETTINGS, observe(), scheduled, Wake(0, "due", source="schedule")).state.scheduled_only
