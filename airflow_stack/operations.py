@@ -59,6 +59,24 @@ def status(stack: Stack) -> dict[str, Any]:
     }
 
 
+def _lead_lines(lead: dict[str, Any] | None) -> list[str]:
+    """The learned lead: how long before a due DAG the waker acts, and the measured wakes behind it."""
+    if not lead:
+        return []
+
+    def figures(values: list[float]) -> str:
+        return ", ".join(f"{v:g}" for v in values) + " min" if values else "none measured yet (the configured lead)"
+
+    wakes = figures(lead.get("measuredWakeMinutes") or [])
+    lines = [f"lead        {lead.get('servicesMinutes')} min; wakes measured: {wakes}"]
+    if lead.get("databaseMinutes") is not None:
+        lines.append(
+            f"            + {lead['databaseMinutes']} min while the database is stopped; starts measured: "
+            f"{figures(lead.get('measuredDatabaseStartMinutes') or [])}"
+        )
+    return lines
+
+
 def render_status(status: dict[str, Any]) -> str:
     lines = [
         f"stack       {status['stack']}",
@@ -66,6 +84,7 @@ def render_status(status: dict[str, Any]) -> str:
         f"database    {status['database']}",
         f"next wake   {status.get('nextWakeAt') or '-'}   next DAG due {status.get('nextDueAt') or '-'}",
         f"held until  {status.get('holdUntil') or '-'}",
+        *_lead_lines(status.get("lead")),
         *(
             [f"MAINTENANCE {status['maintenance']} (nothing wakes the stack until it ends)"]
             if status.get("maintenance")

@@ -24,7 +24,7 @@ from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, s
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
 from waker.model import WORKER, Decision, Observation, Request, Status, WakerSettings, WakerState
-from waker.policy import decide
+from waker.policy import database_lead_minutes, decide, services_lead_minutes
 
 logger = logging.getLogger("waker")
 logger.setLevel(logging.INFO)
@@ -152,7 +152,9 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     )
 
 
-def report(request_kind: str, decision: Decision, observed: Observation, state: WakerState) -> dict[str, Any]:
+def report(
+    request_kind: str, decision: Decision, observed: Observation, state: WakerState, settings: WakerSettings
+) -> dict[str, Any]:
     reporter = observed.reporter
     return {
         "ok": not decision.refused,
@@ -168,6 +170,14 @@ def report(request_kind: str, decision: Decision, observed: Observation, state: 
         "databaseHeldUntil": state.database_hold_until.isoformat() if state.database_hold_until else None,
         "maintenance": state.maintenance or None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
+        # The learned lead (policy.services_lead_minutes) and the measured figures it comes from.
+        "lead": {
+            "servicesMinutes": services_lead_minutes(settings, state),
+            "measuredWakeMinutes": list(state.wake_minutes),
+            "databaseMinutes": database_lead_minutes(settings, state) if settings.stop_database else None,
+            "measuredDatabaseStartMinutes": list(state.database_start_minutes),
+        },
+        "shortGrace": state.scheduled_only,
         "notStarting": {
             c: {"shortSince": state.short_since.get(c), "events": list(observed.service_events.get(c, ()))}
             for c in decision.not_starting
@@ -242,7 +252,7 @@ def _decide(
     if isinstance(request, Status) or decision.refused:
         if decision.refused:
             log("refused", action=request.kind, reason=decision.reason)
-        return report(request.kind, decision, observed, decision.state)  # changes nothing
+        return report(request.kind, decision, observed, decision.state, config.settings)  # changes nothing
 
     # The next wake is written before anything is put to sleep.
     new_state = decision.state
@@ -305,7 +315,7 @@ def _decide(
         refused=decision.refused,
         not_starting={c: list(observed.service_events.get(c, ())) for c in decision.not_starting},
     )
-    return report(request.kind, decision, observed, new_state)
+    return report(request.kind, decision, observed, new_state, config.settings)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

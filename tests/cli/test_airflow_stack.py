@@ -212,7 +212,15 @@ def test_status_names_a_service_that_does_not_start_with_its_ecs_events():
         },
         "current": {"desired": {"worker": 2}, "running": {"worker": 0}},
         "signals": {},
+        "lead": {
+            "servicesMinutes": 6,
+            "measuredWakeMinutes": [4.5, 4.0, 5.0],
+            "databaseMinutes": 13,
+            "measuredDatabaseStartMinutes": [11.0, 9.5, 12.0],
+        },
     }
     text = operations.render_status(report)
+    assert "lead        6 min; wakes measured: 4.5, 4, 5 min" in text
+    assert "+ 13 min while the database is stopped; starts measured: 11, 9.5, 12 min" in text
     assert "NOT STARTING worker: short of its desired count since 2026-11-25T12:00:00+00:00" in text
     assert "ECS: (service worker) was unable to place a task" in text

@@ -39,6 +39,14 @@ def test_a_full_day(world: World):
         world.report(t + minutes(minute), dag_runs_running=2, **{"ti:queued": 20})
         world.invoke(TICK, t + minutes(minute + 0.5))
     assert world.desired()["worker"] == 3  # ceil(20 / 8)
+    # The wake is measured: the reporter published and the worker ran by the first tick after the wake.
+    lead = world.invoke({"action": "status"}, t + minutes(4))["lead"]
+    assert lead == {
+        "servicesMinutes": 5,  # the configured lead until three wakes are measured
+        "measuredWakeMinutes": [1.5],
+        "databaseMinutes": None,
+        "measuredDatabaseStartMinutes": [],
+    }
 
     # Work done; the next DAG is due in two hours.
     t += minutes(10)
