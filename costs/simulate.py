@@ -157,6 +157,14 @@ def simulate(
             future = [d for d in scheduled_dues if d > t]
             overdue = [r.run.due for r in runs if r.started is None and r.run.kind == "scheduled" and r.run.due <= t]
             next_due = min(overdue) if overdue else (future[0] if future else None)
+            first_tasks = sum(
+                r.run.tasks
+                for r in runs
+                if r.started is None
+                and r.run.kind == "scheduled"
+                and next_due is not None
+                and r.run.due <= max(next_due, t)
+            )
             reporter = ReporterMetrics(
                 published_at=now - timedelta(seconds=30),
                 dag_runs_queued=sum(1 for r in active if not r.running_ends and r.waiting_tasks),
@@ -165,6 +173,7 @@ def simulate(
                 dags_due=len(overdue),
                 seconds_until_next_due=None if next_due is None else (next_due - t) * 60 + 30,
                 asset_queue=0,
+                next_due_first_tasks=first_tasks,
             )
         if t == 0 and scheduled_dues:
             # The month starts asleep after a deployment whose first parse told the waker the next due time.

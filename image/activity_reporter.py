@@ -4,6 +4,8 @@ Runs as a second, non-essential container in the scheduler's ECS task (same imag
 asks Airflow's own models, so its notion of "due" and "active" is the scheduler's:
 - due: unpaused, not stale, no import errors, below max active runs, `next_dagrun_create_after <= now`;
 - next due: the earliest `next_dagrun_create_after` of unpaused, not stale DAGs without import errors;
+- first tasks of the next due: the root tasks (no upstream) of the DAGs due by then, so that the waker can
+  start the workers they need with the wake (a mapped task counts once: its width is known only at run time);
 - active: DAG runs queued or running, task instances in an active state, entries in the asset queue.
 The waker Lambda reads these metrics (it stays outside the VPC and never touches the database). A failure
 to collect or publish is logged and retried at the next interval; it never stops the scheduler.
@@ -26,6 +28,7 @@ INTERVAL_VARIABLE = "AIRFLOW_ACTIVITY_INTERVAL_SECONDS"
 
 # Task-instance states that mean work is under way; the waker uses the same names.
 ACTIVE_TI_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")
+FIRST_TASKS_DAG_LIMIT = 50  # DAGs due at the same moment whose first tasks are counted (a bounded read)
 
 logger = logging.getLogger("activity_reporter")
 
@@ -39,6 +42,7 @@ def collect(session: Any, now: datetime) -> dict[str, float]:
     from airflow.models.asset import AssetDagRunQueue
     from airflow.models.dag import DagModel
     from airflow.models.dagrun import DagRun
+    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import false, func, select
 
@@ -80,6 +84,14 @@ def collect(session: Any, now: datetime) -> dict[str, float]:
     }
     if next_due is not None:
         values["SecondsUntilNextDue"] = (next_due - now).total_seconds()
+        due_by_then = session.scalars(
+            select(DagModel.dag_id)
+            .where(*schedulable, DagModel.next_dagrun_create_after <= max(next_due, now))
+            .limit(FIRST_TASKS_DAG_LIMIT)
+        ).all()
+        values["NextDueFirstTasks"] = sum(
+            len(dag.roots) for dag in (SerializedDagModel.get_dag(d, session=session) for d in due_by_then) if dag
+        )
     return values
 
 

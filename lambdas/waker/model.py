@@ -69,6 +69,7 @@ class ReporterMetrics:
     dags_due: int = 0
     seconds_until_next_due: float | None = None
     asset_queue: int = 0
+    next_due_first_tasks: int = 0  # root tasks of the DAGs due next: the workers to start with their wake
 
     @property
     def active(self) -> int:
@@ -122,6 +123,7 @@ class WakerState:
     hold_reason: str = ""
     sleep_hold_until: datetime | None = None
     next_due_at: datetime | None = None
+    next_due_first_tasks: int = 0
     scheduled_wake_at: datetime | None = None
     last_reason: str = ""
     visit_wakes_day: str = ""  # UTC date of the count below

@@ -118,6 +118,13 @@ def worker_target(settings: WakerSettings, observed: Observation, reporter: Repo
     return min(settings.max_workers, math.ceil((waiting + running) / settings.worker_concurrency))
 
 
+def first_task_workers(settings: WakerSettings, state: WakerState) -> int:
+    """Workers to start with a wake for a due DAG: enough for its first tasks (at least one), so they find
+    workers running rather than asking for them once queued."""
+    needed = max(1, math.ceil(state.next_due_first_tasks / settings.worker_concurrency))
+    return min(settings.max_workers, needed)
+
+
 def _hold(state: WakerState, now: datetime) -> bool:
     return state.hold_until is not None and now < state.hold_until
 
@@ -135,7 +142,7 @@ def decide(
 ) -> Decision:
     reporter = fresh_reporter(now, settings, observed)
     if reporter is not None:
-        state = state.but(next_due_at=reporter.next_due_at)
+        state = state.but(next_due_at=reporter.next_due_at, next_due_first_tasks=reporter.next_due_first_tasks)
     state = measure(now, observed, state, reporter)
     refused_visit = ""
     if isinstance(request, Wake) and request.source == "visit":
@@ -301,7 +308,7 @@ def _decide_asleep(
             )
         workers = worker_target(settings, observed, None)
         if _due_now(now, settings, observed, state):
-            workers = max(workers, 1)  # the due DAG's first tasks find a worker running, not one asked for then
+            workers = max(workers, first_task_workers(settings, state))
         state = state.but(
             awake_since=now,
             asleep_since=None,
@@ -392,7 +399,7 @@ def _decide_awake(
         workers = current_workers  # never scale in when we cannot tell, nor under an unprotected running task
     next_wake = _next_wake(settings, observed, state)
     if next_wake is not None and now >= next_wake:
-        workers = max(workers, min(1, settings.max_workers))  # a worker ready for the due DAG's first tasks
+        workers = max(workers, first_task_workers(settings, state))
     awake = _awake_counts(settings, workers)
 
     # After a wake for scheduled work only, sleep soon once idle (unless the next run is about as near).

@@ -36,6 +36,12 @@ def test_next_due_is_the_earliest_schedulable_dag(published):
     assert published["values"]["SecondsUntilNextDue"] < 0, "an overdue DAG reads as already due"
 
 
+def test_the_first_tasks_of_the_dags_due_next(published):
+    # hourly_due is due (overdue): extract >> load, wait and retry start first; the others are not counted
+    # (daily_later is due later; paused, stale and broken DAGs never run).
+    assert published["values"]["NextDueFirstTasks"] == 3
+
+
 def test_active_runs_task_instances_and_asset_queue(published):
     values = published["values"]
     assert values["DagRunsQueued"] == 1 and values["DagRunsRunning"] == 1

@@ -14,6 +14,7 @@ REPORTER_METRICS = {
     "DagRunsRunning": "dag_runs_running",
     "DagsDue": "dags_due",
     "SecondsUntilNextDue": "seconds_until_next_due",
+    "NextDueFirstTasks": "next_due_first_tasks",
     "AssetQueueEntries": "asset_queue",
     **{f"TaskInstances_{state}": f"ti:{state}" for state in ACTIVE_TI_STATES},
 }
