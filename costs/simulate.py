@@ -133,9 +133,10 @@ def simulate(
                         result.late_scheduled.append(lateness)
                     elif run.run.kind != "scheduled":
                         result.event_waits.append(lateness)
+            for run in runs:  # tasks ending now free their slots for tasks starting now
+                run.running_ends = [end for end in run.running_ends if end > t]
             slots = workers_up * settings.worker_concurrency - sum(len(r.running_ends) for r in runs)
             for run in runs:
-                run.running_ends = [end for end in run.running_ends if end > t]
                 while run.waiting_tasks and slots > 0:
                     index = run.run.tasks - run.waiting_tasks
                     run.waiting_tasks -= 1

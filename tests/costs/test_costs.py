@@ -113,6 +113,23 @@ def test_a_lead_shorter_than_the_boot_time_starts_runs_late():
     assert result.late_scheduled == [2, 2, 2]
 
 
+def test_the_learned_lead_puts_runs_on_time_after_three_measured_wakes():
+    settings = WakerSettings(services=SERVICES, wake_lead_minutes=1)
+    workload = Workload("daily", "", tuple(Run(d * DAY + 600, 30) for d in range(6)))
+    result = simulate(workload, settings, BootTimes(task_start=2, scheduler_ready=1), minutes=6 * DAY)
+    # Each wake is measured at 3 minutes (reporter and worker ready); from the fourth the lead is 3 + 1.
+    assert result.late_scheduled == [2, 2, 2]
+    assert result.task_lateness == [2, 2, 2, 0, 0, 0]
+
+
+def test_a_task_ending_frees_its_slot_for_a_task_starting_that_minute():
+    settings = WakerSettings(services=SERVICES, wake_lead_minutes=5, max_workers=1, worker_concurrency=4)
+    workload = Workload("wide", "", (Run(600, 10, tasks=12),))
+    result = simulate(workload, settings, BootTimes(task_start=2, scheduler_ready=1), minutes=DAY)
+    # Three waves of four on one worker: 10:00, 10:10, 10:20, as on a cluster that never sleeps.
+    assert result.task_lateness == [0] * 12
+
+
 def test_a_stopped_database_is_started_in_time_for_scheduled_runs():
     settings = WakerSettings(
         services=SERVICES, stop_database=True, database_start_minutes=15, database_stop_after_minutes=120
