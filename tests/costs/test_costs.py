@@ -155,6 +155,7 @@ def test_standard_workloads_with_default_settings(stack, tmp_path):
         scale = prices.hours_per_month * 60 / MINUTES
         assert sum(minute_costs(row, cost, prices)) * scale == pytest.approx(row.cost, rel=1e-6), row.workload.name
         assert row.result.late_scheduled == [], f"{row.workload.name}: scheduled runs started late"
+        assert row.late_tasks == 0, f"{row.workload.name}: tasks started late at a {row.boot.task_start}-min boot"
         assert row.result.unfinished == 0, row.workload.name
         assert row.cost < row.always_on, row.workload.name
         if row.ratio > RATIO_GOAL:
