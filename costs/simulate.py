@@ -8,6 +8,7 @@ start) and advances the workload's runs. It counts what costs money and whether 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,7 +102,11 @@ def simulate(
     database = "available"
     database_ready_at = 0
     state = WakerState()
-    runs = [RunState(r) for r in sorted(workload.runs, key=lambda r: r.due)]
+    # Runs in due order; `runs` holds those that have arrived and not finished (the rest wait in `pending`).
+    pending = [RunState(r) for r in sorted(workload.runs, key=lambda r: r.due)]
+    pending_dues = [r.run.due for r in pending]
+    next_pending = 0
+    runs: list[RunState] = []
     holds = dict(workload.holds)
     scheduled_dues = sorted({r.due for r in workload.runs if r.kind == "scheduled"})
     capacity = settings.max_workers * settings.worker_concurrency
@@ -119,13 +124,15 @@ def simulate(
         scheduler_up = running("scheduler", t) and t >= (up_at["scheduler"] or 0) + boot.scheduler_ready
         triggerer_up = running("triggerer", t) if "triggerer" in settings.services else scheduler_up
         workers_up = desired.get(WORKER, 0) if running(WORKER, t) else 0
+        while next_pending < len(pending) and pending[next_pending].run.due <= t:
+            runs.append(pending[next_pending])
+            next_pending += 1
 
         # The workload advances while the cluster can run it.
         if scheduler_up and database == "available":
             for run in runs:
-                arrived = run.run.due <= t
                 picked = run.run.kind != "event" or triggerer_up
-                if run.started is None and arrived and picked:
+                if run.started is None and picked:
                     run.started = t
                     run.waiting_tasks = run.run.tasks
                     lateness = t - run.run.due
@@ -155,17 +162,17 @@ def simulate(
         in_flight = sum(len(r.running_ends) for r in active)
         reporter = None
         if scheduler_up:
-            future = [d for d in scheduled_dues if d > t]
-            overdue = [r.run.due for r in runs if r.started is None and r.run.kind == "scheduled" and r.run.due <= t]
-            next_due = min(overdue) if overdue else (future[0] if future else None)
-            first_tasks = sum(
-                r.run.tasks
-                for r in runs
-                if r.started is None
-                and r.run.kind == "scheduled"
-                and next_due is not None
-                and r.run.due <= max(next_due, t)
-            )
+            future = bisect.bisect_right(scheduled_dues, t)
+            unstarted = [r for r in runs if r.started is None and r.run.kind == "scheduled"]
+            overdue = [r.run.due for r in unstarted]
+            next_due = min(overdue) if overdue else (scheduled_dues[future] if future < len(scheduled_dues) else None)
+            # The first tasks of the runs due by then: the overdue ones, or those due at the next due time.
+            first_tasks = sum(r.run.tasks for r in unstarted)
+            if next_due is not None and next_due > t:
+                due_next = pending[
+                    bisect.bisect_left(pending_dues, next_due) : bisect.bisect_right(pending_dues, next_due)
+                ]
+                first_tasks += sum(r.run.tasks for r in due_next if r.run.kind == "scheduled")
             reporter = ReporterMetrics(
                 published_at=now - timedelta(seconds=30),
                 dag_runs_queued=sum(1 for r in active if not r.running_ends and r.waiting_tasks),
@@ -179,7 +186,7 @@ def simulate(
         if t == 0 and scheduled_dues:
             # The month starts asleep after a deployment whose first parse told the waker the next due time.
             state = state.but(next_due_at=START + timedelta(minutes=scheduled_dues[0]))
-        events_waiting = sum(1 for r in runs if r.started is None and r.run.kind == "event" and r.run.due <= t)
+        events_waiting = sum(1 for r in runs if r.started is None and r.run.kind == "event")
         observation = Observation(
             desired=dict(desired),
             running={c: desired[c] if running(c, t) else 0 for c in desired},
@@ -229,7 +236,7 @@ def simulate(
         services = frozenset(c for c in settings.services if c != WORKER and desired[c])
         result.billed.append(Minute(services, desired.get(WORKER, 0), database != "stopped", read, writes))
 
-    result.unfinished = len(runs)
+    result.unfinished = len(runs) + len(pending) - next_pending
     return result
 
 
