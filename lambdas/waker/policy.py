@@ -4,9 +4,10 @@ Invariants kept here (and checked by property tests):
 1. No scale-in kills a running task: core services never go to zero while work is active or unknown, and
    workers are never reduced while activity is unknown, nor while a task runs unless the workers protect
    themselves from scale-in (then ECS stops only idle ones).
-2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead
-   grows by the database start time, once, while the database is stopped or being stopped), and going to
-   sleep schedules a wake at that moment.
+2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead is
+   learned from measured wakes within its bounds, and grows by the database's start time, once, while the
+   database is stopped or being stopped), with the workers its first tasks need, and going to sleep
+   schedules a wake at that moment.
 3. Desired counts are absolute and bounded: core services 0 or 1, workers 0..max_workers.
 """
 
@@ -384,7 +385,8 @@ def _decide_awake(
     request: Request,
 ) -> Decision:
     if state.awake_since is None:
-        state = state.but(awake_since=now, asleep_since=None, wake_measured=False, scheduled_only=False)
+        # Found awake without having set the counts (woken by hand, or a reset memory): nothing to measure.
+        state = state.but(awake_since=now, asleep_since=None, wake_measured=True, scheduled_only=False)
     by_person = isinstance(request, Wake) and request.source != "schedule"
     if state.scheduled_only and (by_person or observed.ui_requests):
         state = state.but(scheduled_only=False)  # someone is using it: the usual idle time again
