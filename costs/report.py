@@ -69,7 +69,7 @@ class Row:
 
 def waker_settings(settings) -> WakerSettings:
     """The waker's settings for a stack, exactly as the program hands them to the Lambda."""
-    from components.waker import lambda_settings
+    from components.waker_documents import lambda_settings
 
     return WakerSettings(**lambda_settings(settings, {c: c for c in settings.services.enabled}))
 

@@ -3,14 +3,15 @@
 Wired here: the function (code from lambdas/waker; one run at a time through its lease, not reserved
 concurrency, which new accounts cannot spare), its role scoped to this stack's
 cluster, services, queues, schedule, metrics, state parameter and database; a tick every minute and the
-wake windows on EventBridge Scheduler; a wake on DAG bundle changes; alarms on waker errors, a silent
-waker, and a stale activity reporter while awake; and a dashboard.
+wake windows on EventBridge Scheduler; a wake on DAG bundle changes; the alarm topic (the waker's own
+notices go there too), alarms on waker errors and a silent waker; and, if asked for, a dashboard. The
+documents these are made from are in components/waker_documents.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,8 @@ import iam_policies
 from airflow_env import DAGS_PREFIX
 from components.python_lambda import lambda_log_group, python_lambda
 from components.roles import service_role
-from settings import Settings, window_schedule_name
+from components.waker_documents import alarm_key_policy, dashboard_body, lambda_settings, queue_url_of, waker_policy
+from settings import window_schedule_name
 from stack_context import StackContext
 
 TIMEOUT_SECONDS = 60
@@ -42,196 +44,6 @@ class WakerArgs:
     target_group_arn_suffix: pulumi.Input[str] | None
     api_target_group_arn: pulumi.Input[str] | None = None
     listener_rule_arn: pulumi.Input[str] | None = None  # the waking page's rule (wake on visit)
-
-
-def queue_url_of(arn: str) -> str:
-    """The SQS queue URL of a queue ARN (the waker reads queue depth by URL)."""
-    _, _, _, region, account, name = arn.split(":", 5)
-    return f"https://sqs.{region}.amazonaws.com/{account}/{name}"
-
-
-def waker_policy(
-    context: StackContext,
-    *,
-    cluster_name: str,
-    service_names: Sequence[str],
-    queue_arns: Sequence[str],
-    schedule_group: str,
-    one_time_wake: str,
-    scheduler_role_arn: str,
-    state_parameter_arn: str,
-    lease_parameter_arn: str,
-    database_arn: str,
-    log_group_arn: str,
-    listener_rule_arn: str | None,
-    alarm_topic_arn: str,
-    alarm_key_arn: str | None = None,
-) -> dict[str, Any]:
-    settings = context.settings.waker
-    return iam_policies.policy(
-        iam_policies.allow(
-            ["ecs:DescribeServices", "ecs:UpdateService"],
-            [context.arn("ecs", f"service/{cluster_name}/{name}") for name in service_names],
-        ),
-        iam_policies.allow(["sqs:GetQueueAttributes"], list(queue_arns)),
-        iam_policies.allow(["cloudwatch:GetMetricData"], ["*"]),
-        iam_policies.publish_metrics(context.metric_namespace),
-        iam_policies.allow(
-            [
-                "scheduler:GetSchedule",
-                "scheduler:CreateSchedule",
-                "scheduler:UpdateSchedule",
-                "scheduler:DeleteSchedule",
-            ],
-            [context.arn("scheduler", f"schedule/{schedule_group}/{one_time_wake}")],
-        ),
-        iam_policies.allow(
-            ["iam:PassRole"],
-            [scheduler_role_arn],
-            {"StringEquals": {"iam:PassedToService": context.service_principal("scheduler")}},
-        ),
-        iam_policies.allow(["ssm:GetParameter", "ssm:PutParameter"], [state_parameter_arn]),
-        iam_policies.allow(["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"], [lease_parameter_arn]),
-        iam_policies.allow(
-            ["rds:DescribeDBInstances", "rds:StartDBInstance", "rds:StopDBInstance"],
-            [database_arn] if settings.stop_database else [],
-        ),
-        iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
-        # Wake on visit: read the api-server's health, switch the waking page's rule on and off.
-        iam_policies.allow(
-            ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetHealth"],
-            ["*"] if listener_rule_arn else [],
-        ),
-        iam_policies.allow(["elasticloadbalancing:ModifyRule"], [listener_rule_arn] if listener_rule_arn else []),
-        # Its notices (waker/notices.py); publishing to a topic under a customer key needs the key too
-        # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
-        iam_policies.allow(["sns:Publish"], [alarm_topic_arn]),
-        iam_policies.allow(["kms:GenerateDataKey", "kms:Decrypt"], [alarm_key_arn] if alarm_key_arn else []),
-    )
-
-
-def lambda_settings(settings: Settings, services: Mapping[str, str]) -> dict[str, Any]:
-    """The waker Lambda's settings (its WAKER_SETTINGS), from the stack's; the cost simulator uses them too."""
-    waker = settings.waker
-    return {
-        "services": dict(services),
-        "idle_minutes": waker.idle_minutes,
-        "wake_lead_minutes": waker.wake_lead_minutes,
-        "wake_lead_min_minutes": waker.wake_lead_min_minutes,
-        "wake_lead_max_minutes": waker.wake_lead_max_minutes,
-        "scheduled_grace_minutes": waker.scheduled_grace_minutes,
-        "max_workers": waker.max_workers,
-        "worker_concurrency": settings.services.worker_concurrency,
-        "reporter_stale_minutes": waker.reporter_stale_minutes,
-        "boot_grace_minutes": waker.boot_grace_minutes,
-        "stop_database": waker.stop_database,
-        "database_start_minutes": waker.database_start_minutes,
-        "database_stop_after_minutes": waker.database_stop_after_minutes,
-        "default_hold_minutes": waker.default_hold_minutes,
-        "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
-        # The image this project builds protects busy workers from scale-in; a stack's own image may not.
-        "scale_in_protection": settings.image.uri is None,
-        "start_limit_minutes": waker.boot_grace_minutes + 5,
-    }
-
-
-def alarm_key_policy(context: StackContext) -> dict[str, Any]:
-    """The account administers the key; CloudWatch may use it to publish alarms to the encrypted topic."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{context.partition}:iam::{context.account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchPublishesAlarms",
-                "Effect": "Allow",
-                "Principal": {"Service": context.service_principal("cloudwatch")},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": context.account_id}},
-            },
-        ],
-    }
-
-
-def dashboard_body(context: StackContext, function_name: str, queue_name: str, log_group: str) -> str:
-    namespace = context.metric_namespace
-    region = context.region
-
-    def metric_widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Maximum") -> dict:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {"title": title, "region": region, "stat": stat, "period": 60, "metrics": metrics},
-        }
-
-    widgets = [
-        metric_widget(
-            "Awake (1) or asleep (0), and workers",
-            # Asleep, the waker publishes nothing (no custom-metric hours billed): the gaps read as 0.
-            [
-                [{"expression": "FILL(awake, 0)", "label": "awake", "id": "awakefilled"}],
-                [{"expression": "FILL(workers, 0)", "label": "workers", "id": "workersfilled"}],
-                [namespace, "WakerAwake", {"id": "awake", "visible": False}],
-                [namespace, "WakerDesiredWorkers", {"id": "workers", "visible": False}],
-            ],
-            0,
-            0,
-        ),
-        metric_widget(
-            "Active work (activity reporter)",
-            [
-                [namespace, "DagRunsQueued"],
-                [namespace, "DagRunsRunning"],
-                [namespace, "TaskInstances_queued"],
-                [namespace, "TaskInstances_running"],
-                [namespace, "DagsDue"],
-            ],
-            12,
-            0,
-        ),
-        metric_widget(
-            "Broker queue depth",
-            [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
-                ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue_name],
-            ],
-            0,
-            6,
-        ),
-        metric_widget(
-            "Waker: errors, scale changes",
-            [
-                ["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
-                [namespace, "WakerScaleChanges", {"stat": "Sum"}],
-            ],
-            12,
-            6,
-        ),
-        {
-            "type": "log",
-            "x": 0,
-            "y": 12,
-            "width": 24,
-            "height": 8,
-            "properties": {
-                "title": "Waker decisions",
-                "region": region,
-                "query": f"SOURCE '{log_group}' | fields @timestamp, action, mode, reason, changes "
-                "| filter event in ['decision', 'refused', 'rejected'] | sort @timestamp desc | limit 100",
-                "view": "table",
-            },
-        },
-    ]
-    return json.dumps({"widgets": widgets})
 
 
 class Waker(pulumi.ComponentResource):

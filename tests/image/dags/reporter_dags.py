@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, chain, task
 
 START = datetime(2026, 1, 1)
 
@@ -18,5 +18,5 @@ for dag_id, schedule in (
     with DAG(dag_id, schedule=schedule, start_date=START, catchup=False) as dag:
         tasks = {task_id: task(task_id=task_id)(lambda: None)() for task_id in ("extract", "load", "wait", "retry")}
         if dag_id == "hourly_due":
-            tasks["extract"] >> tasks["load"]  # three first tasks: extract, wait, retry
+            chain(tasks["extract"], tasks["load"])  # three first tasks: extract, wait, retry
     globals()[dag_id] = dag
