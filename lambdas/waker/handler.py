@@ -23,8 +23,9 @@ from waker import metering, notices
 from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
 from waker.adapters import state as state_store
 from waker.events import BadEvent, parse_event
+from waker.lead import database_lead_minutes, services_lead_minutes
 from waker.model import WORKER, Decision, Observation, Request, Status, WakerSettings, WakerState
-from waker.policy import database_lead_minutes, decide, services_lead_minutes
+from waker.policy import decide
 
 logger = logging.getLogger("waker")
 logger.setLevel(logging.INFO)

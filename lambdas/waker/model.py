@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 WORKER = "worker"
+DATABASE_READY = ("available",)  # RDS statuses
+DATABASE_DOWN = ("stopped", "stopping")
 
 # Task-instance states that mean work is under way (as the scheduler counts them).
 ACTIVE_TI_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")

@@ -17,7 +17,10 @@ import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from waker.lead import database_lead_minutes, measure, services_lead_minutes
 from waker.model import (
+    DATABASE_DOWN,
+    DATABASE_READY,
     WORKER,
     DatabaseAction,
     Decision,
@@ -35,9 +38,6 @@ from waker.model import (
     WakerState,
 )
 
-DATABASE_READY = ("available",)
-DATABASE_DOWN = ("stopped", "stopping")
-
 
 def _minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
@@ -50,35 +50,6 @@ def fresh_reporter(now: datetime, settings: WakerSettings, observed: Observation
     return reporter
 
 
-MEASURED_WAKES = 10  # the recent wakes the lead is learned from
-MIN_MEASURED = 3  # fewer than this: the configured lead
-LEAD_MARGIN_MINUTES = 1.0
-DATABASE_LEAD_BOUNDS = (5, 60)
-
-
-def _p90(values: tuple[float, ...]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-
-
-def services_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
-    """The services' lead: the 90th percentile of the measured wakes (counts set until the reporter published
-    and the first worker ran) plus a margin, within [wake_lead_min_minutes, wake_lead_max_minutes]; the
-    configured `wake_lead_minutes` until MIN_MEASURED wakes are measured."""
-    if len(state.wake_minutes) < MIN_MEASURED:
-        return settings.wake_lead_minutes
-    learned = math.ceil(_p90(state.wake_minutes) + LEAD_MARGIN_MINUTES)
-    return min(settings.wake_lead_max_minutes, max(settings.wake_lead_min_minutes, learned))
-
-
-def database_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
-    """The database's start time, learned the same way from measured starts (AWS: minutes to hours)."""
-    if len(state.database_start_minutes) < MIN_MEASURED:
-        return settings.database_start_minutes
-    learned = math.ceil(_p90(state.database_start_minutes) + LEAD_MARGIN_MINUTES)
-    return min(DATABASE_LEAD_BOUNDS[1], max(DATABASE_LEAD_BOUNDS[0], learned))
-
-
 def wake_lead(
     settings: WakerSettings, observed: Observation, state: WakerState, stopping_database: bool = False
 ) -> timedelta:
@@ -88,26 +59,6 @@ def wake_lead(
     if settings.stop_database and (observed.database_status in DATABASE_DOWN or stopping_database):
         lead += _minutes(database_lead_minutes(settings, state))
     return lead
-
-
-def _recent(values: tuple[float, ...], value: float) -> tuple[float, ...]:
-    return (*tuple(values), round(value, 2))[-MEASURED_WAKES:]
-
-
-def measure(now: datetime, observed: Observation, state: WakerState, reporter: ReporterMetrics | None) -> WakerState:
-    """Record this wake's figure once it is ready (the reporter has published since the counts were set, and
-    a worker asked for runs), and a database start once it is available."""
-    if state.awake_since is not None and not state.wake_measured and reporter is not None:
-        worker_ready = observed.desired.get(WORKER, 0) == 0 or observed.running.get(WORKER, 0) > 0
-        if reporter.published_at >= state.awake_since and worker_ready:
-            minutes = (now - state.awake_since).total_seconds() / 60
-            state = state.but(wake_minutes=_recent(state.wake_minutes, minutes), wake_measured=True)
-    if state.database_start_asked_at is not None and observed.database_status in DATABASE_READY:
-        minutes = (now - state.database_start_asked_at).total_seconds() / 60
-        state = state.but(
-            database_start_minutes=_recent(state.database_start_minutes, minutes), database_start_asked_at=None
-        )
-    return state
 
 
 def worker_target(settings: WakerSettings, observed: Observation, reporter: ReporterMetrics | None) -> int:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from waker.events import BadEvent, parse_event
+from waker.lead import database_lead_minutes, services_lead_minutes
 from waker.model import (
     ACTIVE_TI_STATES,
     Observation,
@@ -20,7 +21,7 @@ from waker.model import (
     WakerSettings,
     WakerState,
 )
-from waker.policy import database_lead_minutes, decide, services_lead_minutes
+from waker.policy import decide
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
