@@ -1,4 +1,5 @@
-"""EventBridge Scheduler on one machine: the waker's tick, and the one-time wakes it writes, fired on time.
+"""EventBridge Scheduler on one machine: the waker's tick while it is enabled, its hourly watch, and the
+one-time wakes it writes, fired on time.
 
 Each firing is what the real schedule does: the waker function invoked with the schedule's input, with the
 scheduler role's credentials (so `lambda:InvokeFunction` on the waker is checked), through the stand-in's
@@ -11,6 +12,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +25,13 @@ class Schedules:
         self.seeded = seeded
         self.timeline = timeline
         self.tick_seconds = tick_seconds
+        self.watch_seconds = 60 * tick_seconds  # the hourly watch, at the rehearsal's pace
         role = str(seeded.recording.one("aws:iam/role:Role", "waker-scheduler").outputs["name"])
         self.lambda_client = seeded.stand_in.client_as(role, "lambda")
         self.admin = seeded.stand_in.client("scheduler")
         self.function = seeded.recording.one("aws:lambda/function:Function", "waker-function").outputs["name"]
         self.group = seeded.recording.one("aws:scheduler/scheduleGroup:ScheduleGroup").outputs["name"]
+        self.tick_name = seeded.recording.one("aws:scheduler/schedule:Schedule", "waker-tick").outputs["name"]
         self.fired: set[str] = set()
         self.answers: list[dict[str, Any]] = []
         self._last = ""
@@ -52,6 +56,11 @@ class Schedules:
             self._last = line
         return answer
 
+    def tick_enabled(self) -> bool:
+        """The minute tick fires while the waker leaves it on (it switches it off asleep and still)."""
+        schedule = self.admin.get_schedule(GroupName=self.group, Name=self.tick_name)
+        return schedule.get("State", "ENABLED") == "ENABLED"
+
     def one_time_wakes(self) -> list[tuple[str, datetime, dict[str, Any]]]:
         found = []
         for summary in self.admin.list_schedules(GroupName=self.group).get("Schedules", []):
@@ -75,10 +84,16 @@ class Schedules:
 
     def start(self) -> None:
         def loop() -> None:
+            next_watch = time.monotonic() + self.watch_seconds
             while not self._stop.is_set():
                 try:
                     self.fire_due()
-                    self.invoke({"action": "tick"}, "tick")
+                    if self.tick_enabled():
+                        self.invoke({"action": "tick"}, "tick")
+                    elif time.monotonic() >= next_watch:
+                        self.invoke({"action": "tick"}, "watch")
+                    if time.monotonic() >= next_watch:
+                        next_watch = time.monotonic() + self.watch_seconds
                 except Exception as error:
                     self.timeline("waker", f"schedule error: {error}")
                 self._stop.wait(self.tick_seconds)

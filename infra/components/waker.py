@@ -11,7 +11,7 @@ documents these are made from are in components/waker_documents.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from settings import window_schedule_name
 from stack_context import StackContext
 
 TIMEOUT_SECONDS = 60
+TICK, WATCH = "tick", "watch"  # the per-minute tick (on while anything runs) and the hourly watch
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class Waker(pulumi.ComponentResource):
                         queue_arns=[v[1], *event_queue_arns],
                         schedule_group=context.name,
                         one_time_wake=one_time_wake,
+                        tick_schedule=f"{context.name}-{TICK}",
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
                         lease_parameter_arn=context.arn("ssm", f"parameter{lease_parameter}"),
@@ -179,10 +181,13 @@ class Waker(pulumi.ComponentResource):
                 "LISTENER_RULE_ARN": args.listener_rule_arn or "",
                 "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
                 "ALARM_TOPIC_ARN": self.alarm_topic.arn,
+                "TICK_SCHEDULE": f"{context.name}-{TICK}",
             },
         )
 
-        def schedule(key: str, expression: str, event: dict[str, Any], timezone: str = "UTC") -> None:
+        def schedule(
+            key: str, expression: str, event: dict[str, Any], timezone: str = "UTC", ignore: Sequence[str] = ()
+        ) -> None:
             aws.scheduler.Schedule(
                 f"{name}-{key}",
                 name=f"{context.name}-{key}",
@@ -198,10 +203,13 @@ class Waker(pulumi.ComponentResource):
                         maximum_event_age_in_seconds=300, maximum_retry_attempts=2
                     ),
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(ignore)),
             )
 
-        schedule("tick", "rate(1 minute)", {"action": "tick"})
+        # The waker switches the minute tick off while asleep and still, and on again (waker/metering.py);
+        # `pulumi up` leaves that state alone. The hourly watch runs whatever the tick's state.
+        schedule(TICK, "rate(1 minute)", {"action": "tick"}, ignore=["state"])
+        schedule(WATCH, "rate(1 hour)", {"action": "tick"})
         for window in waker.windows:
             schedule(
                 window_schedule_name(settings.stack, window.name).removeprefix(f"{context.name}-"),
@@ -269,12 +277,13 @@ class Waker(pulumi.ComponentResource):
         )
         alarm(
             "waker-silent",
-            "The waker has not run for 10 minutes: check its schedule and concurrency.",
+            "The waker has not run for an hour (asleep it runs at least hourly, awake every minute): check its "
+            "schedules and the account's Lambda concurrency.",
             namespace="AWS/Lambda",
             metric_name="Invocations",
             dimensions={"FunctionName": function_name},
             statistic="Sum",
-            period=600,
+            period=3600,
             evaluation_periods=1,
             threshold=1,
             comparison_operator="LessThanThreshold",

@@ -27,6 +27,7 @@ def waker_policy(
     queue_arns: Sequence[str],
     schedule_group: str,
     one_time_wake: str,
+    tick_schedule: str,
     scheduler_role_arn: str,
     state_parameter_arn: str,
     lease_parameter_arn: str,
@@ -53,6 +54,11 @@ def waker_policy(
                 "scheduler:DeleteSchedule",
             ],
             [context.arn("scheduler", f"schedule/{schedule_group}/{one_time_wake}")],
+        ),
+        # The minute tick, switched off while asleep and still and on again.
+        iam_policies.allow(
+            ["scheduler:GetSchedule", "scheduler:UpdateSchedule"],
+            [context.arn("scheduler", f"schedule/{schedule_group}/{tick_schedule}")],
         ),
         iam_policies.allow(
             ["iam:PassRole"],

@@ -53,6 +53,7 @@ class WakerConfig:
     listener_rule_arn: str | None = None  # the waking page's rule: catches the UI's visitors while asleep
     api_target_group_arn: str | None = None  # whose health says the UI can be shown
     alarm_topic_arn: str | None = None  # where the waker's notices go (notices.py)
+    tick_schedule: str | None = None  # the per-minute tick, switched off while asleep and still
 
     @property
     def switches_ui(self) -> bool:
@@ -95,6 +96,7 @@ class WakerConfig:
             listener_rule_arn=env.get("LISTENER_RULE_ARN") or None,
             api_target_group_arn=env.get("API_TARGET_GROUP_ARN") or None,
             alarm_topic_arn=env.get("ALARM_TOPIC_ARN") or None,
+            tick_schedule=env.get("TICK_SCHEDULE") or None,
         )
 
 
@@ -283,6 +285,20 @@ def _decide(
     found = notices.problems(decision, observed)
     to_send = notices.notices(config.stack, new_state.raised, found) if config.alarm_topic_arn else []
     new_state = new_state.but(raised=tuple(found))
+    if config.tick_schedule:
+        ticks = metering.minute_ticks(
+            decision,
+            observed.desired,
+            observed.running,
+            observed.database_status,
+            watches_queues=bool(config.event_queue_urls),
+        )
+        if ticks != state.minute_ticks:  # idempotent: a switch that failed is tried again on the next run
+            scheduler.set_enabled(
+                clients.scheduler, group=config.schedule_group, name=config.tick_schedule, enabled=ticks
+            )
+            log("minute-ticks", enabled=ticks)
+        new_state = new_state.but(minute_ticks=ticks)
     state_store.save(clients.ssm, config.state_parameter, new_state)
     for notice in to_send:
         assert config.alarm_topic_arn

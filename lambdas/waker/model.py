@@ -136,6 +136,7 @@ class WakerState:
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
     raised: tuple[str, ...] = ()  # problems the waker has told operators about and not yet resolved (notices.py)
+    minute_ticks: bool = True  # the per-minute tick schedule is on (metering.minute_ticks)
     # Measured wakes, newest last (at most MEASURED_WAKES): minutes from setting the counts until the reporter
     # published and the first worker ran; and from asking RDS to start until it was available.
     wake_minutes: tuple[float, ...] = ()

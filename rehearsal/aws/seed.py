@@ -135,6 +135,7 @@ def seed(stand_in: StandIn, recording: Recording, *, database_connection: str | 
     _ecs(seeded)
     _database(seeded)
     _functions(seeded)
+    _schedules(seeded)
     del client
     return seeded
 
@@ -198,6 +199,27 @@ def _topics(seeded: SeededStack) -> None:
     for topic in seeded.recording.of_type("aws:sns/topic:Topic"):
         created = sns.create_topic(Name=topic.outputs["name"])["TopicArn"]
         seeded.replacements[topic.outputs["arn"]] = created
+
+
+def _schedules(seeded: SeededStack) -> None:
+    """The recurring schedules as declared, targets and roles as the stand-in knows them (the waker switches
+    its minute tick on and off with UpdateSchedule, passing the scheduler's role)."""
+    scheduler = seeded.stand_in.client("scheduler")
+    for schedule in seeded.recording.of_type("aws:scheduler/schedule:Schedule"):
+        target = schedule.inputs["target"]
+        scheduler.create_schedule(
+            GroupName=str(schedule.inputs["groupName"]),
+            Name=schedule.outputs["name"],
+            ScheduleExpression=schedule.inputs["scheduleExpression"],
+            ScheduleExpressionTimezone=schedule.inputs.get("scheduleExpressionTimezone") or "UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={
+                "Arn": seeded.substitute(str(target["arn"])),
+                "RoleArn": seeded.substitute(str(target["roleArn"])),
+                "Input": target.get("input", "{}"),
+            },
+            State=schedule.inputs.get("state") or "ENABLED",
+        )
 
 
 def _load_balancer(seeded: SeededStack) -> None:

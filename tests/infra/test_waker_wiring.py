@@ -49,7 +49,21 @@ def test_every_minute_a_tick_and_each_window_a_held_wake(recordings):
         "reason": "window office-hours",
     }
     assert all(s["target"]["arn"].endswith(":function:airflow-prod-waker") for s in schedules.values())
-    assert set(schedules) == {"airflow-prod-tick", "airflow-prod-window-office-hours"}
+    assert set(schedules) == {"airflow-prod-tick", "airflow-prod-watch", "airflow-prod-window-office-hours"}
+    # The waker switches the minute tick off while asleep and still; the hourly watch always runs.
+    watch = schedules["airflow-prod-watch"]
+    assert watch["scheduleExpression"] == "rate(1 hour)" and json.loads(watch["target"]["input"]) == {"action": "tick"}
+    tick_resource = next(r for r in prod.of_type(SCHEDULE) if r.inputs["name"] == "airflow-prod-tick")
+    assert tick_resource.ignore_changes == ["state"], "pulumi up leaves the waker's switch alone"
+    env = waker_function(prod).inputs["environment"]["variables"]
+    assert env["TICK_SCHEDULE"] == "airflow-prod-tick"
+    document = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "waker-function").inputs["policy"])
+    switch = next(
+        s for s in document["Statement"] if "scheduler:UpdateSchedule" in s["Action"] and "tick" in s["Resource"][0]
+    )
+    assert switch["Resource"] == [
+        "arn:aws-us-gov:scheduler:us-gov-east-1:123456789012:schedule/airflow-prod/airflow-prod-tick"
+    ]
 
 
 def test_a_dag_bundle_change_wakes_the_cluster(recordings):

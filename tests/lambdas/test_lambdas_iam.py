@@ -91,6 +91,12 @@ def test_the_waker_through_a_day_with_its_declared_role(aws):
     asleep = tick({"action": "tick"}, NOW + timedelta(minutes=61.5))
     assert asleep["state"] == "asleep" and asleep["nextWakeAt"], asleep["reason"]
     assert asleep["uiRoute"] == "waking-page"
+    # Asleep and still, it switches its minute tick off (GetSchedule, UpdateSchedule with iam:PassRole).
+    tick({"action": "tick"}, NOW + timedelta(minutes=63))
+    tick_schedule = aws.stand_in.client("scheduler").get_schedule(
+        GroupName=config.schedule_group, Name=config.tick_schedule
+    )
+    assert tick_schedule["State"] == "DISABLED"
 
     role = waker_role(aws)
     assert refusals(aws, role) == []
@@ -101,6 +107,7 @@ def test_the_waker_through_a_day_with_its_declared_role(aws):
         "rds:StopDBInstance",
         "rds:StartDBInstance",
         "scheduler:CreateSchedule",  # with iam:PassRole, conditioned on the scheduler as the service
+        "scheduler:UpdateSchedule",  # the minute tick switched off
         "elasticloadbalancing:ModifyRule",
         "ssm:PutParameter",
         "ssm:DeleteParameter",  # the lease

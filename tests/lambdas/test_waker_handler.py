@@ -66,8 +66,13 @@ def test_a_full_day(world: World):
     assert slept["nextWakeAt"] == wake_at.isoformat()
     assert world.one_time_wake() == f"at({wake_at.strftime('%Y-%m-%dT%H:%M:%S')})"
 
-    # Ticks while asleep change nothing (and do not rewrite the schedule).
+    # Asleep and still, the minute tick is switched off: the one-time wake and the hourly watch remain.
+    assert world.minute_tick() == "ENABLED", "still on for the tick that follows the services down"
+    assert world.invoke(TICK, t + minutes(1.5))["state"] == "asleep"
+    assert world.minute_tick() == "DISABLED"
+    # Ticks while asleep (the hourly watch) change nothing (and do not rewrite the schedule).
     assert world.invoke(TICK, t + minutes(30))["state"] == "asleep" and world.desired() == ASLEEP
+    assert world.minute_tick() == "DISABLED"
 
     # The one-time wake fires at due minus lead: everything comes up before the DAG is due.
     scheduled = world.invoke(
@@ -75,6 +80,7 @@ def test_a_full_day(world: World):
     )
     assert scheduled["state"] == "waking" and world.desired() == {**AWAKE, "worker": 1}
     assert world.one_time_wake() is None, "the one-time wake is removed once awake"
+    assert world.minute_tick() == "ENABLED", "awake, the waker ticks every minute again"
 
 
 def test_messages_on_the_broker_wake_a_sleeping_cluster_with_workers(world: World):

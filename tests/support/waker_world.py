@@ -22,6 +22,7 @@ STACK = "airflow-dev"
 NAMESPACE = f"Airflow/{STACK}"
 SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
 FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
+SCHEDULER_ROLE_ARN = "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler"
 START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
 
 
@@ -61,6 +62,9 @@ class World:
                 continue
             data.append({"MetricName": name, "Timestamp": at, "Value": float(values.get(key, 0))})
         self.clients.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+    def minute_tick(self) -> str:
+        return self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-tick")["State"]
 
     def one_time_wake(self) -> str | None:
         try:
@@ -152,6 +156,14 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
             inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
             boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
             boto3.client("scheduler").create_schedule_group(Name=STACK)
+            boto3.client("scheduler").create_schedule(
+                GroupName=STACK,
+                Name=f"{STACK}-tick",
+                ScheduleExpression="rate(1 minute)",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": FUNCTION_ARN, "RoleArn": SCHEDULER_ROLE_ARN, "Input": json.dumps({"action": "tick"})},
+                State="ENABLED",
+            )
             balancer: dict[str, str] = {}
             if load_balancer:
                 balancer = ui_load_balancer(vpc, subnet, ec2)
@@ -180,7 +192,8 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                     "BROKER_QUEUE_URL": queue_url,
                     "METRIC_NAMESPACE": NAMESPACE,
                     "SCHEDULE_GROUP": STACK,
-                    "SCHEDULER_ROLE_ARN": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler",
+                    "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
+                    "TICK_SCHEDULE": f"{STACK}-tick",
                     "STATE_PARAMETER": f"/{STACK}/waker/state",
                     "LEASE_PARAMETER": f"/{STACK}/waker/lease",
                     "DB_INSTANCE_ID": STACK if database else "",

@@ -1,4 +1,5 @@
-"""EventBridge Scheduler: the one-time wake for the next due DAG, kept in the stack's schedule group."""
+"""EventBridge Scheduler: the one-time wake for the next due DAG, kept in the stack's schedule group, and the
+per-minute tick switched on and off."""
 
 from __future__ import annotations
 
@@ -35,3 +36,29 @@ def set_one_time_wake(
         scheduler.update_schedule(**arguments)
     except scheduler.exceptions.ResourceNotFoundException:
         scheduler.create_schedule(**arguments)
+
+
+def set_enabled(scheduler: Any, *, group: str, name: str, enabled: bool) -> bool:
+    """Switch a recurring schedule on or off, keeping the rest of it (UpdateSchedule replaces the whole
+    schedule). Returns whether it changed."""
+    schedule = scheduler.get_schedule(GroupName=group, Name=name)
+    state = "ENABLED" if enabled else "DISABLED"
+    if schedule.get("State") == state:
+        return False
+    arguments = {
+        key: schedule[key]
+        for key in (
+            "ScheduleExpression",
+            "ScheduleExpressionTimezone",
+            "FlexibleTimeWindow",
+            "Target",
+            "Description",
+            "StartDate",
+            "EndDate",
+            "KmsKeyArn",
+            "ActionAfterCompletion",
+        )
+        if schedule.get(key) is not None
+    }
+    scheduler.update_schedule(GroupName=group, Name=name, State=state, **arguments)
+    return True
