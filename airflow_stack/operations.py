@@ -86,6 +86,11 @@ def render_status(status: dict[str, Any]) -> str:
         f"held until  {status.get('holdUntil') or '-'}",
         *_lead_lines(status.get("lead")),
         *(
+            ["ticks       hourly watch only (asleep and still: any wake switches the minute tick on)"]
+            if status.get("minuteTicks") is False
+            else []
+        ),
+        *(
             [f"MAINTENANCE {status['maintenance']} (nothing wakes the stack until it ends)"]
             if status.get("maintenance")
             else []

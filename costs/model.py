@@ -23,6 +23,9 @@ CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 WAKER_METRICS = len(WAKER_METRIC_NAMES)
 REPORTER_METRICS = len(REPORTER_METRIC_NAMES)
 TICKS_PER_MONTH = 60 * 730
+WATCH_TICKS_PER_MONTH = 730  # the hourly watch
+# kombu's SQS transport long-polls for 10 s (wait_time_seconds) and waits 1 s (polling_interval) when empty.
+CELERY_POLLS_PER_MINUTE = 60 / 11
 TICK_SECONDS = 0.3  # a tick's billed duration in AWS (about ten API calls)
 
 
@@ -61,11 +64,17 @@ class Monitoring:
     per_write: float
     per_metric_hour: float
     metrics_per_read: int
+    per_sqs_request: float = 0.0  # the broker's requests while awake: workers' polls, each task's messages
+    per_scheduler_invocation: float = 0.0  # one-time wakes and wake windows
+    per_tick: float = 0.0  # a minute tick: Scheduler invocation, Lambda run, queue reads (the watch is idle)
 
     def hour_awake(self) -> float:
-        """An hour with everything up: a read and two writes (waker, reporter) a minute, every metric live."""
+        """An hour with everything up: a tick, a metric read and two writes (waker, reporter) a minute, every
+        metric live, and one worker polling the broker."""
         reads = 60 * self.metrics_per_read * self.per_metric_read
-        return reads + 120 * self.per_write + (WAKER_METRICS + REPORTER_METRICS) * self.per_metric_hour
+        polls = 60 * CELERY_POLLS_PER_MINUTE * self.per_sqs_request
+        metrics = reads + 120 * self.per_write + (WAKER_METRICS + REPORTER_METRICS) * self.per_metric_hour
+        return metrics + polls + 60 * self.per_tick
 
 
 @dataclass
@@ -193,13 +202,21 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
         )
     )
     waker = recording.one("aws:lambda/function:Function", "waker-function").inputs
-    gb_seconds = TICKS_PER_MONTH * TICK_SECONDS * waker["memorySize"] / 1024
+    queue_reads = 1 + len(settings.waker.event_queue_arns)  # the broker's depth, and each watched queue's
+    per_tick = (
+        prices["lambda_request_million"]
+        + prices["scheduler_invocations_million"]
+        + queue_reads * prices["sqs_requests_million"]
+    ) / 1e6 + TICK_SECONDS * waker["memorySize"] / 1024 * prices["lambda_arm_gb_second"]
+    # Asleep and still, only the hourly watch runs, unless watched event queues keep the minute tick on.
+    asleep_ticks = TICKS_PER_MONTH if settings.waker.event_queue_arns else WATCH_TICKS_PER_MONTH
     cost.idle.append(
         Item(
             "waker",
-            TICKS_PER_MONTH / 1e6 * prices["lambda_request_million"] + gb_seconds * prices["lambda_arm_gb_second"],
-            f"{TICKS_PER_MONTH} ticks a month",
-            "yes: it wakes the stack for due DAGs and queued work",
+            asleep_ticks * per_tick,
+            f"{asleep_ticks} ticks a month asleep, each a Scheduler invocation, a Lambda run and "
+            f"{queue_reads} queue read(s); the minute tick runs only while awake (waker/metering.py)",
+            "yes: it notices a stopped database restarted by AWS, work left behind, and a stopped waker",
         )
     )
     cost.idle.append(
@@ -216,6 +233,9 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
         per_write=prices["cloudwatch_put_metric_data_thousand_requests"] / 1000,
         per_metric_hour=prices["cloudwatch_metric_month"] / hours,
         metrics_per_read=REPORTER_METRICS + (1 if load_balanced else 0),
+        per_sqs_request=prices["sqs_requests_million"] / 1e6,
+        per_scheduler_invocation=prices["scheduler_invocations_million"] / 1e6,
+        per_tick=per_tick,
     )
 
     public_ip = settings.network.assign_public_ip

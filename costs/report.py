@@ -82,17 +82,20 @@ def monthly(cost: StackCost, result: Result, prices: Prices) -> float:
     ran += result.worker_minutes / 60 * cost.worker_hour
     if cost.database_stopped_while_asleep:
         ran += result.database_minutes / 60 * cost.database_hour
-    return cost.idle_month + (ran + monitoring(cost, result)) * scale
+    return cost.idle_month + (ran + usage(cost, result)) * scale
 
 
-def monitoring(cost: StackCost, result: Result) -> float:
-    """CloudWatch usage of the simulated days: the metric reads and writes the waker and reporter made, and
-    the custom metrics by the hours in which they received data."""
+def usage(cost: StackCost, result: Result) -> float:
+    """API charges of the simulated days beyond the idle month: the metric reads and writes the waker and
+    reporter made, the custom metrics by the hours in which they received data, the broker's requests while
+    workers ran, the Scheduler's one-time wakes and windows, and the waker's minute ticks."""
     m = cost.monitoring
     if m is None:
         return 0.0
     hours = len(result.waker_metric_hours) * WAKER_METRICS + len(result.reporter_metric_hours) * REPORTER_METRICS
-    return result.metrics_read * m.per_metric_read + result.metric_writes * m.per_write + hours * m.per_metric_hour
+    metrics = result.metrics_read * m.per_metric_read + result.metric_writes * m.per_write + hours * m.per_metric_hour
+    requests = result.sqs_requests * m.per_sqs_request + result.scheduler_invocations * m.per_scheduler_invocation
+    return metrics + requests + result.minute_ticks * m.per_tick
 
 
 def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, boot: BootTimes, prices: Prices) -> float:
@@ -289,6 +292,9 @@ def minute_costs(row: Row, cost: StackCost, prices: Prices) -> list[float]:
         + database * minute.database_up / 60
         + minute.metrics_read * m.per_metric_read
         + minute.metric_writes * m.per_write
+        + minute.sqs_requests * m.per_sqs_request
+        + minute.scheduler_invocations * m.per_scheduler_invocation
+        + minute.minute_tick * m.per_tick
         for minute in row.result.billed
     ]
     for hour in row.result.waker_metric_hours:

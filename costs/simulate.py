@@ -12,6 +12,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from costs.model import CELERY_POLLS_PER_MINUTE
 from waker import metering
 from waker.adapters.cloudwatch import REPORTER_METRICS
 from waker.model import CORE, WORKER, Observation, ReporterMetrics, Tick, Wake, WakerSettings, WakerState
@@ -75,6 +76,13 @@ class Result:
     metrics_read: int = 0  # metrics requested with GetMetricData
     metric_writes: int = 0  # PutMetricData requests
     waker_metric_hours: set[int] = field(default_factory=set)  # hours in which the waker published
+    # Beyond the hourly watch (in the idle month): the minutes the waker's minute tick runs (on unless asleep
+    # and still, waker/metering.py), the broker's requests while workers run (each worker's long poll, every
+    # 10 + 1 s when empty, and a send and a delete per task), and the Scheduler invocations of one-time wakes
+    # for due DAGs and of wake windows.
+    minute_ticks: int = 0
+    sqs_requests: float = 0.0
+    scheduler_invocations: int = 0
     reporter_metric_hours: set[int] = field(default_factory=set)  # hours in which the reporter published
 
 
@@ -85,6 +93,9 @@ class Minute:
     database_up: bool
     metrics_read: int = 0
     metric_writes: int = 0
+    sqs_requests: float = 0.0
+    scheduler_invocations: int = 0
+    minute_tick: bool = False
 
 
 def simulate(
@@ -110,6 +121,9 @@ def simulate(
     holds = dict(workload.holds)
     scheduled_dues = sorted({r.due for r in workload.runs if r.kind == "scheduled"})
     capacity = settings.max_workers * settings.worker_concurrency
+    # Event runs arrive on watched queues, which keep the minute tick on (waker/metering.py).
+    watches_queues = any(r.kind == "event" for r in workload.runs)
+    ticks_on = True
 
     def running(component: str, t: int) -> bool:
         start = up_at.get(component)
@@ -117,6 +131,7 @@ def simulate(
 
     for t in range(minutes):
         now = START + timedelta(minutes=t)
+        sqs_before, scheduler_before = result.sqs_requests, result.scheduler_invocations
         if database == "starting" and t >= database_ready_at:
             database = "available"
         if database == "stopping" and t >= database_ready_at:
@@ -149,6 +164,7 @@ def simulate(
                     run.waiting_tasks -= 1
                     run.running_ends.append(t + run.run.duration)
                     slots -= 1
+                    result.sqs_requests += 2  # the scheduler's send, the worker's delete
                     if run.run.kind == "scheduled":
                         earliest = run.run.due + index // capacity * run.run.duration
                         result.task_lateness.append(max(0, t - earliest))
@@ -198,8 +214,14 @@ def simulate(
             database_status=database if settings.stop_database else None,
         )
         request = Wake(holds[t], "window") if t in holds else Tick()
+        result.scheduler_invocations += int(t in holds)
         decision = decide(now, settings, observation, state, request)
         state = decision.state
+        ticked = ticks_on  # this minute's tick ran if the previous decision left the minute tick on
+        result.minute_ticks += int(ticked)
+        ticks_on = metering.minute_ticks(
+            decision, observation.desired, observation.running, observation.database_status, watches_queues
+        )
         read = metrics_per_read if metering.reads_metrics(observation.desired, observation.running) else 0
         writes = 0
         if metering.writes_metrics(decision, observation.desired, observation.running):
@@ -224,6 +246,9 @@ def simulate(
             desired[component] = count
         awake = any(desired[c] for c in CORE if c in desired)
         result.wakes += int(awake and not was_awake)
+        # A wake for a due DAG is the one-time schedule's invocation (the tick would also find it).
+        result.scheduler_invocations += int(awake and not was_awake and "a DAG is due" in decision.reason)
+        result.sqs_requests += workers_up * CELERY_POLLS_PER_MINUTE
 
         # What is billed this minute: tasks from the moment they are asked for, the database while not stopped.
         result.awake_minutes += int(awake)
@@ -234,7 +259,18 @@ def simulate(
         result.database_minutes += int(database != "stopped")
         result.timeline.append(0 if not awake else 1 + desired.get(WORKER, 0))
         services = frozenset(c for c in settings.services if c != WORKER and desired[c])
-        result.billed.append(Minute(services, desired.get(WORKER, 0), database != "stopped", read, writes))
+        result.billed.append(
+            Minute(
+                services,
+                desired.get(WORKER, 0),
+                database != "stopped",
+                read,
+                writes,
+                result.sqs_requests - sqs_before,
+                result.scheduler_invocations - scheduler_before,
+                ticked,
+            )
+        )
 
     result.unfinished = len(runs) + len(pending) - next_pending
     return result

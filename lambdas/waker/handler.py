@@ -181,6 +181,7 @@ def report(
             "measuredDatabaseStartMinutes": list(state.database_start_minutes),
         },
         "shortGrace": state.scheduled_only,
+        "minuteTicks": state.minute_ticks,
         "notStarting": {
             c: {"shortSince": state.short_since.get(c), "events": list(observed.service_events.get(c, ()))}
             for c in decision.not_starting

@@ -221,6 +221,8 @@ def test_status_names_a_service_that_does_not_start_with_its_ecs_events():
     }
     text = operations.render_status(report)
     assert "lead        6 min; wakes measured: 4.5, 4, 5 min" in text
+    assert "ticks" not in text, "awake: the minute tick runs, nothing to say"
+    assert "ticks       hourly watch only" in operations.render_status({**report, "minuteTicks": False})
     assert "+ 13 min while the database is stopped; starts measured: 11, 9.5, 12 min" in text
     assert "NOT STARTING worker: short of its desired count since 2026-11-25T12:00:00+00:00" in text
     assert "ECS: (service worker) was unable to place a task" in text

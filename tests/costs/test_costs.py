@@ -73,6 +73,12 @@ def test_one_daily_run_costs_what_a_hand_calculation_gives():
     assert result.awake_minutes == 3 * 36 + 27 * 35
     assert result.worker_minutes == 3 * 35 + 27 * 34
     assert result.wakes == 30 and result.late_scheduled == [] and max(result.task_lateness) == 0
+    # API calls beyond the tick: each wake is the one-time schedule's invocation; the worker polls the broker
+    # every 11 s while it runs (from 2 minutes after it is asked for through the minute it is stopped), and
+    # each task is sent and deleted.
+    assert result.scheduler_invocations == 30
+    worker_running = 3 * (35 - 2 + 1) + 27 * (34 - 2 + 1)
+    assert result.sqs_requests == pytest.approx(worker_running * 60 / 11 + 30 * 2)
     prices = Prices.load()
     scale = prices.hours_per_month * 60 / MINUTES
     awake, workers = 3 * 36 + 27 * 35, 3 * 35 + 27 * 34
@@ -84,6 +90,10 @@ def test_metric_calls_are_the_simulated_policys_own_and_stop_while_asleep():
     settings = WakerSettings(services=SERVICES, idle_minutes=10, wake_lead_minutes=5)
     asleep = simulate(Workload("none", "", ()), settings, minutes=3 * DAY, metrics_per_read=12)
     assert (asleep.metrics_read, asleep.metric_writes, asleep.waker_metric_hours) == (0, 0, set())
+    # Asleep and still, the minute tick is off after the month's first (the hourly watch is in the idle month).
+    assert asleep.minute_ticks == 1
+    events = simulate(Workload("events", "", (Run(600, 3, kind="event"),)), settings, minutes=DAY)
+    assert events.minute_ticks == DAY, "watched event queues keep the minute tick on"
     daily = simulate(
         Workload("daily", "", tuple(Run(d * DAY + 600, 30) for d in range(3))),
         settings,
@@ -94,6 +104,9 @@ def test_metric_calls_are_the_simulated_policys_own_and_stop_while_asleep():
     # cluster, but the one that puts it to sleep; as many ticks as minutes awake.
     awake_ticks = sum(1 for m in daily.billed if m.services)
     assert daily.metrics_read == 12 * awake_ticks == 12 * daily.awake_minutes
+    # The minute tick runs from the wake (the waker's one-time wake switches it on) until the stack is still.
+    assert daily.minute_ticks == sum(1 for m in daily.billed if m.minute_tick)
+    assert daily.awake_minutes <= daily.minute_ticks <= daily.awake_minutes + 3 * 6
     # Writes: the waker's each awake tick plus the one that puts it to sleep, the reporter's while the
     # scheduler runs; and the bill counts them (CloudWatch pricing: per metric read, per write request).
     assert daily.metric_writes > awake_ticks and len(daily.waker_metric_hours) <= 3 * 2

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from waker.metering import minute_ticks
-from waker.model import Decision, WakerState
+from waker.model import Decision, Mode, WakerState
 
 ASLEEP = {"scheduler": 0, "worker": 0}
 AWAKE = {"scheduler": 1, "worker": 0}
 
 
-def decision(mode="asleep", desired=ASLEEP, database_action=None) -> Decision:
+def decision(mode: Mode = "asleep", desired=ASLEEP, database_action=None) -> Decision:
     return Decision(mode, desired, WakerState(), "test", database_action=database_action)
 
 
