@@ -1,6 +1,7 @@
 """The waker Lambda: observe, decide (waker.policy), act. Thin on purpose.
 
-Invoked every minute by EventBridge Scheduler ({"action": "tick"}), by wake windows and the one-time
+Invoked every minute by EventBridge Scheduler ({"action": "tick"}; asleep and still, it switches that tick off
+and an hourly watch sends the same), by wake windows and the one-time
 next-due wake ({"action": "wake", ...}), optionally by a change to the DAG bundle, and by people:
 {"action": "wake", "holdMinutes": N, "reason": "..."}, {"action": "sleep", "reason": "...", "force": false},
 {"action": "status"}, and before `pulumi up` {"action": "deploy", "holdMinutes": N} (the database up and held).
