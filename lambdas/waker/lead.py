@@ -25,26 +25,29 @@ def _p90(values: tuple[float, ...]) -> float:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
+def _learned(measured: tuple[float, ...], configured: int, low: int, high: int) -> int:
+    """p90 of the measured figures plus the margin, within [low, high]; `configured` until enough are known."""
+    if len(measured) < MIN_MEASURED:
+        return configured
+    return min(high, max(low, math.ceil(_p90(measured) + LEAD_MARGIN_MINUTES)))
+
+
 def services_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
     """The services' lead: the 90th percentile of the measured wakes (counts set until the reporter published
     and the first worker ran) plus a margin, within [wake_lead_min_minutes, wake_lead_max_minutes]; the
     configured `wake_lead_minutes` until MIN_MEASURED wakes are measured."""
-    if len(state.wake_minutes) < MIN_MEASURED:
-        return settings.wake_lead_minutes
-    learned = math.ceil(_p90(state.wake_minutes) + LEAD_MARGIN_MINUTES)
-    return min(settings.wake_lead_max_minutes, max(settings.wake_lead_min_minutes, learned))
+    return _learned(
+        state.wake_minutes, settings.wake_lead_minutes, settings.wake_lead_min_minutes, settings.wake_lead_max_minutes
+    )
 
 
 def database_lead_minutes(settings: WakerSettings, state: WakerState) -> int:
     """The database's start time, learned the same way from measured starts (AWS: minutes to hours)."""
-    if len(state.database_start_minutes) < MIN_MEASURED:
-        return settings.database_start_minutes
-    learned = math.ceil(_p90(state.database_start_minutes) + LEAD_MARGIN_MINUTES)
-    return min(DATABASE_LEAD_BOUNDS[1], max(DATABASE_LEAD_BOUNDS[0], learned))
+    return _learned(state.database_start_minutes, settings.database_start_minutes, *DATABASE_LEAD_BOUNDS)
 
 
 def _recent(values: tuple[float, ...], value: float) -> tuple[float, ...]:
-    return (*tuple(values), round(value, 2))[-MEASURED_WAKES:]
+    return (*values, round(value, 2))[-MEASURED_WAKES:]
 
 
 def measure(now: datetime, observed: Observation, state: WakerState, reporter: ReporterMetrics | None) -> WakerState:

@@ -199,15 +199,19 @@ def _due_now(now: datetime, settings: WakerSettings, observed: Observation, stat
     return next_wake is not None and now >= next_wake
 
 
+def _by_person(request: Request) -> bool:
+    """A wake someone asked for; the one-time wake the waker writes for a due DAG is not."""
+    return isinstance(request, Wake) and request.source != "schedule"
+
+
 def _scheduled_only(
     now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
 ) -> bool:
     """Woken for work nobody watches: a due DAG or queued messages, with no person's request and no hold (the
     short grace applies). The one-time wake the waker schedules for a due DAG is not a person's."""
-    scheduled_wake = isinstance(request, Wake) and request.source == "schedule"
-    if isinstance(request, Wake) and not scheduled_wake:
+    if _by_person(request):
         return False
-    due = scheduled_wake or _due_now(now, settings, observed, state)
+    due = isinstance(request, Wake) or _due_now(now, settings, observed, state)
     return not _hold(state, now) and (due or observed.queued_messages > 0)
 
 
@@ -338,8 +342,7 @@ def _decide_awake(
     if state.awake_since is None:
         # Found awake without having set the counts (woken by hand, or a reset memory): nothing to measure.
         state = state.but(awake_since=now, asleep_since=None, wake_measured=True, scheduled_only=False)
-    by_person = isinstance(request, Wake) and request.source != "schedule"
-    if state.scheduled_only and (by_person or observed.ui_requests):
+    if state.scheduled_only and (_by_person(request) or observed.ui_requests):
         state = state.but(scheduled_only=False)  # someone is using it: the usual idle time again
     booting = now - state.awake_since < _minutes(settings.boot_grace_minutes) if state.awake_since else False
     unknown = reporter is None
