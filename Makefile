@@ -1,7 +1,7 @@
 # Everyday commands. Each one runs from the project's own files: `uv sync` installs everything.
 STACK ?= dev
 
-.PHONY: install plan test lint check format docs-check bench-waker bench-deploy-dags dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
+.PHONY: install plan test lint check format docs-check image bench-waker bench-deploy-dags dev dag-test dag-check deploy-dags cost preflight predeploy rehearse
 DAG ?= orders_ingest
 DATE ?= 2026-11-24
 PORT ?= 8080
@@ -22,6 +22,9 @@ lint:  ## ruff and pyright
 	uv run pyright
 
 check: lint test  ## what CI runs (then `make rehearse`, as its own step)
+
+image:  ## build the image ECS runs with buildah (no Docker daemon), print its size and layers, check it from inside
+	uv run python tools/image.py
 
 rehearse:  ## the whole stack on this machine: real Airflow woken and put to sleep by the real waker, IAM enforced
 	uv run python -m rehearsal.run

@@ -32,7 +32,9 @@ def pyproject_airflow_group() -> dict[str, str]:
 def test_dockerfile_builds_the_default_airflow_version():
     dockerfile = (ROOT / "image" / "Dockerfile").read_text()
     assert f"ARG AIRFLOW_VERSION={DEFAULT_AIRFLOW_VERSION}\n" in dockerfile
-    assert "FROM apache/airflow:${AIRFLOW_VERSION}" in dockerfile
+    # The official slim image at that version, on the Python minor version Debian bookworm ships (image/base/).
+    assert "ARG BASE_IMAGE=apache/airflow:slim-${AIRFLOW_VERSION}-python3.11\n" in dockerfile
+    assert "FROM ${BASE_IMAGE}\n" in dockerfile
     assert pyproject_airflow_group()["apache-airflow"] == DEFAULT_AIRFLOW_VERSION
 
 
