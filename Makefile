@@ -24,7 +24,7 @@ lint:  ## ruff and pyright
 check: lint test  ## what CI runs (then `make rehearse`, as its own step)
 
 image:  ## build the image ECS runs with buildah (no Docker daemon), print its size and layers, check it from inside
-	uv run python tools/image.py
+	uv run python tools/build_image.py
 
 rehearse:  ## the whole stack on this machine: real Airflow woken and put to sleep by the real waker, IAM enforced
 	uv run python -m rehearsal.run

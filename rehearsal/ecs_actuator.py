@@ -1,17 +1,19 @@
 """ECS on one machine: each service's desired count, as the waker sets it in the stand-in, becomes processes.
 
 A task is started as Fargate starts it: its `wait-for-migrations` container first (it must succeed), then
-its containers, each the task definition's command under the official image's entrypoint (`dumb-init --`),
-with the task definition's environment, its secrets read with the execution role, and the task role's
-credentials (rehearsal/ecs_tasks.py). A task stops as ECS stops it: SIGTERM to each container's PID 1,
-then SIGKILL after the container's stopTimeout. A scale-in stops unprotected tasks only: a worker that
-holds a task protects itself through the ECS agent's task-protection endpoint, which this actuator serves
-per task and forwards to the stand-in's UpdateTaskProtection with the task role's credentials, as the agent
-does. Running counts are written back for the stand-in's DescribeServices.
+its containers, each a container of the built image (rehearsal/containers.py: the image's entrypoint, user
+and files) running the task definition's command, with the task definition's environment, its secrets read
+with the execution role, and the task role's credentials (rehearsal/ecs_tasks.py). A task stops as ECS stops
+it: SIGTERM to each container's init (dumb-init), then SIGKILL after the container's stopTimeout. A scale-in
+stops unprotected tasks only: a worker that holds a task protects itself through the ECS agent's
+task-protection endpoint, which this actuator serves per task and forwards to the stand-in's
+UpdateTaskProtection with the task role's credentials, as the agent does. Running counts are written back for
+the stand-in's DescribeServices.
 
 What differs from Fargate, so that the tasks can share one machine: every task listens on 127.0.0.1 on a
-port of its own (the api-server's address replaces its Cloud Map name), and the api-server runs one worker
-process instead of four.
+port of its own (the api-server's address replaces its Cloud Map name), the api-server runs one worker
+process instead of four, AWS is the stand-in's endpoint (AWS_ENDPOINT_URL) and the image is built for this
+machine's architecture.
 """
 
 from __future__ import annotations
@@ -29,11 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from airflow_env import REPORTER_PATH, WAIT_FOR_MIGRATIONS
+from airflow_env import WAIT_FOR_MIGRATIONS
 from rehearsal.aws.seed import SeededStack
-from rehearsal.ecs_tasks import ROOT, Container, container, process_environment
+from rehearsal.containers import ContainerProcess, ImageRuntime
+from rehearsal.ecs_tasks import Container, container, container_environment
 from rehearsal.timeline import Timeline
 
 REPORTER_SECONDS = 15
@@ -45,30 +46,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _local(command: list[str]) -> list[str]:
-    """A container's command on this machine: the image's files from image/, under the image's entrypoint."""
-    command = [str(ROOT / "image" / Path(c).name) if c == REPORTER_PATH else c for c in command]
-    return ["dumb-init", "--", *command]
-
-
-def _kill_tree(process: subprocess.Popen) -> None:
-    with contextlib.suppress(psutil.NoSuchProcess):
-        parent = psutil.Process(process.pid)
-        for child in parent.children(recursive=True):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
-        parent.kill()
-
-
 @dataclass
 class Task:
     arn: str
     component: str
     home: Path
+    runtime: ImageRuntime
     containers: dict[str, Container]
     environments: dict[str, dict[str, str]]
     phase: str = "PENDING"  # PENDING (init container), RUNNING, STOPPING, STOPPED
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: dict[str, ContainerProcess] = field(default_factory=dict)
     protected: bool = False
     stopping_since: float = 0.0
     agent: ThreadingHTTPServer | None = None
@@ -78,34 +65,34 @@ class Task:
         return self.arn.rsplit("/", 1)[-1][:8]
 
     def launch(self, name: str) -> None:
-        log = (self.home / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            _local(self.containers[name].command),
-            env=self.environments[name],
-            cwd=self.home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.home / f"{name}.log").open("ab") as log:
+            label = f"{self.component}-{self.short}-{name}"
+            self.processes[name] = self.runtime.start(
+                label, self.containers[name].command, self.environments[name], log
+            )
 
-    def essential(self) -> subprocess.Popen | None:
+    def essential(self) -> ContainerProcess | None:
         return self.processes.get(self.component)
 
     def signal_all(self, number: int) -> None:
         for name, process in self.processes.items():
             if name != WAIT_FOR_MIGRATIONS and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(number)
+                process.send_signal(number)
 
     def kill_all(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                _kill_tree(process)
+                process.kill()
+
+    def remove_containers(self) -> None:
+        for process in self.processes.values():
+            self.runtime.remove(process)
 
 
 class Actuator:
-    def __init__(self, seeded: SeededStack, workdir: Path, timeline: Timeline) -> None:
+    def __init__(self, seeded: SeededStack, workdir: Path, timeline: Timeline, image: str) -> None:
         self.seeded = seeded
+        self.runtime = ImageRuntime(image)
         self.workdir = workdir
         self.timeline = timeline
         self.api_port = free_port()
@@ -147,12 +134,12 @@ class Actuator:
         definitions = [c["name"] for c in self.seeded.containers(component)]
         containers = {name: container(self.seeded, component, name) for name in definitions}
         extra = self.overrides(component)
-        task = Task(arn, component, home, containers, {})
+        task = Task(arn, component, home, self.runtime, containers, {})
         if component == "worker":
             task.agent = self._agent(task)
             extra["ECS_AGENT_URI"] = f"http://127.0.0.1:{task.agent.server_port}"
         for name, definition in containers.items():
-            task.environments[name] = process_environment(self.seeded, definition, home, **extra)
+            task.environments[name] = container_environment(self.seeded, definition, **extra)
         return task
 
     def _agent(self, task: Task) -> ThreadingHTTPServer:
@@ -240,9 +227,11 @@ class Actuator:
                 task.kill_all()
                 task.phase = "STOPPED"
                 self.timeline("ecs", f"{task.component} task {task.short} killed after its {timeout} s stop timeout")
-        if task.phase == "STOPPED" and task.agent is not None:
-            task.agent.shutdown()
-            task.agent = None
+        if task.phase == "STOPPED":
+            task.remove_containers()
+            if task.agent is not None:
+                task.agent.shutdown()
+                task.agent = None
 
     def running(self, component: str) -> list[Task]:
         return [t for t in self.tasks[component] if t.phase == "RUNNING"]
@@ -291,6 +280,7 @@ class Actuator:
         except subprocess.TimeoutExpired:
             task.kill_all()
             code = -9
+        task.remove_containers()
         self.timeline("ecs", f"{component} task {task.short} exited {code}")
         return code
 
@@ -324,3 +314,4 @@ class Actuator:
                 task.kill_all()
                 if task.agent is not None:
                     task.agent.shutdown()
+        self.runtime.shutdown()

@@ -47,23 +47,26 @@ def container(seeded: SeededStack, component: str, name: str | None = None) -> C
     environment = {e["name"]: e["value"] for e in definition.get("environment", [])}
     for secret in definition.get("secrets", []):
         environment[secret["name"]] = _secret_value(secrets_manager, secret["valueFrom"])
-    command = definition.get("command") or []
-    if command[:2] != ["bash", "-c"] and command[:1] != ["python"]:
-        command = ["airflow", *command]  # the official image's entrypoint runs `airflow <command>`
     return Container(
         component=component,
         name=definition["name"],
-        command=command,
+        command=list(definition.get("command") or []),  # as the image's entrypoint receives it
         environment=environment,
         stop_timeout=int(definition.get("stopTimeout") or 30),
         essential=bool(definition.get("essential", True)),
     )
 
 
-def process_environment(seeded: SeededStack, task: Container, home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a process standing in for the container: the container's own, this machine's
-    Python, and the task role's credentials for the stand-in AWS."""
+def container_environment(seeded: SeededStack, task: Container, **extra: str) -> dict[str, str]:
+    """What ECS hands the container: its task definition's environment and secrets, and the task role's
+    credentials (here for the stand-in AWS), plus `extra` (what differs on one machine)."""
     credentials = seeded.stand_in.credentials(seeded.task_role(task.component), session=task.name)
+    return {**task.environment, **seeded.stand_in.environment(credentials), **extra}
+
+
+def process_environment(seeded: SeededStack, task: Container, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process of this machine's virtualenv standing in for the container (the tests of
+    single components): the container's own, plus this machine's Python and a home of its own."""
     venv_bin = str(Path(sys.executable).parent)
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     return {
@@ -76,7 +79,5 @@ def process_environment(seeded: SeededStack, task: Container, home: Path, **extr
         "AIRFLOW_HOME": str(home),
         "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("image", "lambdas")),
         "LANG": "C.UTF-8",
-        **task.environment,
-        **seeded.stand_in.environment(credentials),
-        **extra,
+        **container_environment(seeded, task, **extra),
     }

@@ -5,8 +5,9 @@
 From the dev stack's own declarations (the program run under Pulumi's mocks, as `make plan` runs it):
 - AWS is the stand-in (rehearsal/aws): moto on loopback, seeded from the recording, IAM enforced as AWS
   does, every refusal named; Lambda invocations run the real handlers as their roles.
-- ECS is the actuator (rehearsal/ecs_actuator.py): desired counts become real Airflow processes with their
-  task definition's command, environment, secrets and role; stops are SIGTERM then SIGKILL.
+- ECS is the actuator (rehearsal/ecs_actuator.py): desired counts become containers of the image ECS runs,
+  built here by `make image` (tools/build_image.py), each with its task definition's command, environment,
+  secrets and role; stops are SIGTERM to the container's dumb-init, then SIGKILL.
 - The database is a local PostgreSQL, migrated by the migration task's own command.
 - EventBridge Scheduler fires the waker's tick and its one-time wakes (rehearsal/schedules.py).
 - DAGs are the example DAGs (and one probe DAG), shipped by tools/deploy_dags.py as an operator.
@@ -45,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for folder in ("infra", "lambdas", "image", "tools"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
+
+from build_image import ensure_image  # noqa: E402
 
 from components.database import connection_document  # noqa: E402
 from offline import load_stack_file, run_program  # noqa: E402
@@ -443,7 +446,9 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
             component, action = remove.split(":", 1)
             _strip(stand_in, seeded, component, action)
             timeline("aws", f"removed {action} from the {component} task role's declared policy")
-        actuator = Actuator(seeded, workdir, timeline)
+        image = ensure_image()
+        timeline("ecs", f"every task runs in the image {image} (built from image/Dockerfile by make image)")
+        actuator = Actuator(seeded, workdir, timeline, image)
         schedules = Schedules(seeded, timeline, TICK_SECONDS)
         rehearsal = Rehearsal(seeded, actuator, schedules, timeline, document["conn"], due)
         try:

@@ -1,9 +1,9 @@
-"""Checks run inside a container of the built image (by `make image`, tools/image.py), never in the project's
+"""Checks run inside a container of the built image (by `make image`, tools/build_image.py), never in the project's
 virtualenv: standard library only, since it runs on the image's own Python.
 
     python image_probe.py SPEC.json
 
-SPEC (written by tools/image.py from the Dockerfile, image/requirements.txt and every task definition the
+SPEC (written by tools/build_image.py from the Dockerfile, image/requirements.txt and every task definition the
 program declares): the pinned Airflow version, the provider pins, the Python minor version of the official tag,
 the COPY destinations, each container's command (as its task definition gives it to the image's entrypoint),
 environment and health check. Prints one line per check and exits 1 if any failed.
