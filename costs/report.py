@@ -21,6 +21,7 @@ for folder in ("infra", "lambdas"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
 
+from costs.image_pull import describe, recorded  # noqa: E402
 from costs.model import (  # noqa: E402
     CORE,
     REPORTER_METRICS,
@@ -403,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         f"than {LATE_MINUTES} min after they could have on a cluster that never sleeps. Oracle: up only while "
         "tasks run and people asked for it, the database up where the stack's settings keep it up."
     )
+    print(describe(recorded(), boot.task_start))
     print()
     print(render_rows(rows))
     print("\nSensitivity: the same workloads with a slower boot or database start")

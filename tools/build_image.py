@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -177,30 +178,30 @@ def _history(reference: str) -> list[dict[str, Any]]:
     return json.loads(out)
 
 
-def _megabytes(size: float) -> str:
-    return f"{size / 1e6:,.1f} MB"
-
-
-def size_report(reference: str, base: str) -> list[str]:
+def _image_size(reference: str) -> int:
     inspect = ["podman", "image", "inspect", "--format", "{{.Size}}", reference]
-    size = int(subprocess.run(inspect, check=True, capture_output=True, text=True).stdout.strip())
-    lines = [f"image {reference}", f"size {_megabytes(size)} (uncompressed, {host_architecture()})"]
-    own = _history(reference)[: len(_history(reference)) - len(_history(base))]
-    lines.append("layers the project adds (image/Dockerfile):")
+    return int(subprocess.run(inspect, check=True, capture_output=True, text=True).stdout.strip())
+
+
+def _layers_added(reference: str, base: str) -> list[dict[str, Any]]:
+    """The layers image/Dockerfile adds on top of its base, oldest first."""
+    history = _history(reference)
+    own = history[: len(history) - len(_history(base))]
+    layers = []
     for layer in reversed(own):
-        created = re.sub(r"^/bin/sh -c (#\(nop\) )?|^\|\d+ \S+ /bin/sh -c ", "", layer.get("CreatedBy", ""))
-        lines.append(f"  {_megabytes(layer.get('size', 0)):>10}  {created[:90]}")
-    return lines
+        step = re.sub(r"^/bin/sh -c (#\(nop\) )?|^\|\d+ \S+ /bin/sh -c ", "", layer.get("CreatedBy", ""))
+        layers.append({"mb": round(layer.get("size", 0) / 1e6, 1), "step": step[:90]})
+    return layers
 
 
-def biggest_parts(reference: str, count: int = 8) -> list[str]:
+def biggest_parts(reference: str, count: int = 8) -> dict[str, float]:
+    """The biggest installed packages (site-packages folders), in MB."""
     script = "du -s /home/airflow/.local/lib/python3*/site-packages/* | sort -rn | head -n " + str(count)
-    out = run_in_image(reference, ["bash", "-c", script]).stdout
-    lines = ["biggest installed packages (site-packages):"]
-    for line in out.splitlines():
+    parts = {}
+    for line in run_in_image(reference, ["bash", "-c", script]).stdout.splitlines():
         kilobytes, path = line.split(maxsplit=1)
-        lines.append(f"  {_megabytes(int(kilobytes) * 1024):>10}  {Path(path).name}")
-    return lines
+        parts[Path(path).name] = round(int(kilobytes) * 1024 / 1e6, 1)
+    return parts
 
 
 def compressed_size(reference: str) -> int:
@@ -209,6 +210,44 @@ def compressed_size(reference: str) -> int:
         buildah("push", "--compression-format", "gzip", "--quiet", reference, f"dir:{tmp}")
         manifest = json.loads((Path(tmp) / "manifest.json").read_text())
         return sum(layer["size"] for layer in manifest["layers"])
+
+
+def measure(reference: str, base: str) -> dict[str, Any]:
+    layers = _layers_added(reference, base)
+    return {
+        "reference": reference,
+        "architecture": host_architecture(),
+        "uncompressed_mb": round(_image_size(reference) / 1e6, 1),
+        "compressed_mb": round(compressed_size(reference) / 1e6, 1),
+        "added_mb": round(sum(layer["mb"] for layer in layers), 1),
+        "layers": layers,
+        "parts": biggest_parts(reference),
+    }
+
+
+def render(figures: dict[str, Any]) -> list[str]:
+    lines = [
+        f"image {figures['reference']}",
+        f"size {figures['uncompressed_mb']:,.1f} MB unpacked, {figures['compressed_mb']:,.1f} MB compressed "
+        f"(gzip, what Fargate pulls), {figures['architecture']}",
+        "layers the project adds (image/Dockerfile):",
+    ]
+    lines += [f"  {layer['mb']:>8,.1f} MB  {layer['step']}" for layer in figures["layers"]]
+    lines.append("biggest installed packages (site-packages):")
+    lines += [f"  {mb:>8,.1f} MB  {name}" for name, mb in figures["parts"].items()]
+    return lines
+
+
+def record_sizes(figures: dict[str, Any]) -> None:
+    """The sizes the cost model's image-pull estimate reads (costs/image_pull.py)."""
+    record = {
+        "compressed_mb": figures["compressed_mb"],
+        "uncompressed_mb": figures["uncompressed_mb"],
+        "architecture": figures["architecture"],
+        "measured": date.today().isoformat(),
+    }
+    (ROOT / "costs" / "image.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"recorded in costs/image.json: {record}")
 
 
 # --- running a container of the image -------------------------------------------------------------------------
@@ -304,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Airflow image here with buildah and check it inside.")
     parser.add_argument("--no-check", action="store_true", help="build and report sizes only")
     parser.add_argument("--tag", action="store_true", help="print the image reference (building it if needed)")
+    parser.add_argument("--record", action="store_true", help="write the measured sizes to costs/image.json")
+    parser.add_argument("--json", action="store_true", help="print the sizes as one JSON document, no checks")
     args = parser.parse_args(argv)
     if shutil.which("buildah") is None:
         print("buildah is not installed: apt-get install podman (as .ci/run does)", file=sys.stderr)
@@ -316,9 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.tag:
         print(reference)
         return 0
-    print("\n".join(size_report(reference, base)))
-    print(f"compressed (gzip, what Fargate pulls) {_megabytes(compressed_size(reference))}")
-    print("\n".join(biggest_parts(reference)))
+    figures = measure(reference, base)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print("\n".join(render(figures)))
+    if args.record:
+        record_sizes(figures)
     if args.no_check:
         return 0
     print("in-image checks (tools/image_probe.py, in a container of the image):", flush=True)

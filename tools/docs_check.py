@@ -107,6 +107,7 @@ SOURCES: dict[str, Source] = {
     "dag-check": Source(timed_make("dag-check"), slow=True, timings=True),
     "dag-test": Source(timed_make("dag-test"), slow=True, timings=True),
     "dev": Source(dev_start, slow=True, timings=True),
+    "image": Source(json_of(PYTHON, "tools/build_image.py", "--json"), slow=True),  # needs buildah (make image)
 }
 
 

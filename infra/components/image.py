@@ -3,6 +3,12 @@
 By default the program builds `image/Dockerfile` at the stack's Airflow version for the stack's CPU
 architecture and pushes it; a stack can instead name an image that already exists in a private ECR
 repository.
+
+The image is tagged with a hash of its build context (image_context.content_tag) and the task definitions
+name it by that tag, not by the digest a build returns: a `pulumi up` whose context is unchanged changes no
+task definition (no migration rerun, no redeploy of the services), even if the build runs again. A build
+of an unchanged context takes its layers from the pushed image of the same tag (`cache_from`, with BuildKit's
+inline cache), so nothing is rebuilt under emulation.
 """
 
 from __future__ import annotations
@@ -10,15 +16,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
+from image_context import IMAGE_DIR, content_tag
 from stack_context import StackContext
 
-IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"
 KEEP_IMAGES = 10
 PLATFORMS = {"arm64": "linux/arm64", "x86_64": "linux/amd64"}
 
@@ -78,17 +83,22 @@ class AirflowImage(pulumi.ComponentResource):
             aws.ecr.LifecyclePolicy(
                 f"{name}-lifecycle", repository=repository.name, policy=lifecycle_policy(), opts=child
             )
+            tag = content_tag(settings.airflow_version, settings.architecture, context=IMAGE_DIR)
             image = awsx.ecr.Image(
                 f"{name}-airflow",
                 repository_url=repository.repository_url,
                 context=str(IMAGE_DIR),
                 dockerfile=str(IMAGE_DIR / "Dockerfile"),
                 platform=PLATFORMS[settings.architecture],
-                args={"AIRFLOW_VERSION": settings.airflow_version},
-                image_tag=settings.airflow_version,
+                args={"AIRFLOW_VERSION": settings.airflow_version, "BUILDKIT_INLINE_CACHE": "1"},
+                image_tag=tag,
+                cache_from=[repository.repository_url.apply(lambda url: f"{url}:{tag}")],
                 opts=child,
             )
-            self.image_uri = image.image_uri
+            # By its content tag, once pushed: the digest of a rebuild of the same context may differ.
+            self.image_uri = pulumi.Output.all(repository.repository_url, image.image_uri).apply(
+                lambda values: f"{values[0]}:{tag}"
+            )
             self.repository_arn = repository.arn
 
         self.register_outputs({"imageUri": self.image_uri})
