@@ -29,6 +29,7 @@ def test_every_scenario_passes_with_no_iam_refusal(tmp_path):
     code, out = rehearse(tmp_path, timeout=1500)
     assert code == 0, out[-6000:]
     for expected in (
+        "every task runs in the image localhost/airflow-govcloud:",
         "ok: the shipped DAGs are in the REST API",
         "ok: woke",  # before the due time
         "ok: the log of list_export is in S3",
