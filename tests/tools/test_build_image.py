@@ -6,6 +6,7 @@ import json
 
 import build_image
 import image_probe
+
 from offline import run_stack
 
 
