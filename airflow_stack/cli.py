@@ -292,8 +292,8 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
                 "replace its database. Snapshot it (airflow-stack snapshot) and stage into another stack name"
             )
     source = make_stack(args.source, args.outputs)
-    if not source.outputs.get("fernetKeySecretArn"):
-        raise StackError(f"stack {args.source} has no fernetKeySecretArn output")
+    if not source.outputs.get("airflowSecretArn"):
+        raise StackError(f"stack {args.source} has no airflowSecretArn output: deploy it with this version first")
     snapshot = staging.choose_snapshot(source.client("rds"), source.outputs, args.snapshot)
     staging.check_key(source.client("kms"), snapshot)
 
@@ -304,11 +304,15 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
         source=source.outputs,
         targets=targets,
     )
+    own_secrets_needed = []
     try:
         load_settings(args.stack, stack_config_from_yaml(document))  # what the plan would refuse, refused now
     except SettingsError as error:
-        refused = "; ".join(f"{key}: {allowed}" for key, allowed in error.problems)
-        raise StackError(f"nothing written, the staging settings would be refused: {refused}") from None
+        # Staging's own encrypted settings are set after the file exists (`pulumi config set --secret`).
+        own_secrets_needed = [k for k, _ in error.problems if k.endswith(":uiOidcClientSecret")]
+        refused = "; ".join(f"{k}: {allowed}" for k, allowed in error.problems if k not in own_secrets_needed)
+        if refused:
+            raise StackError(f"nothing written, the staging settings would be refused: {refused}") from None
     if existing is not None:  # a staging stack staged before may be deployed and awake
         _hold_for_restage(args, make_stack)
     header = staging.HEADER.format(
@@ -323,6 +327,9 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
     print("next:")
     if existing is None:
         print(f"  pulumi stack init {args.stack}")
+    for key in own_secrets_needed:
+        name = key.split(":", 1)[1]
+        print(f"  pulumi config set --secret --stack {args.stack} {name}   # {args.stack}'s own, not {args.source}'s")
     print(f"  make plan STACK={args.stack}")
     print(f"  pulumi up -s {args.stack}      # the guard runs on the new database, then the maintenance hold ends")
     return 0

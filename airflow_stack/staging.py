@@ -1,8 +1,9 @@
 """`airflow-stack stage`: the config of a staging stack restored from a prod snapshot.
 
 It reads prod (outputs, snapshots) and writes Pulumi.<staging>.yaml; it never changes prod. The staging
-config restores the newest (or the named) snapshot, takes prod's Fernet key so restored connections and
-variables decrypt, is sized down, unprotected (deletion protection off, no final snapshot, secrets deleted
+config restores the newest (or the named) snapshot, has `pulumi up` copy prod's Fernet key (and only that)
+into staging's own secret so restored connections and variables decrypt, keeps staging's own encrypted settings
+(never prod's ciphertext), is sized down, unprotected (deletion protection off, no final snapshot, secrets deleted
 at once) and sleeps hard. The program pauses every DAG of the restored database before any scheduler runs.
 
 Nothing of prod's reaches outside the copy: prod's services.environment, workerPolicyArns and the event
@@ -67,6 +68,11 @@ def check_key(kms: Any, snapshot: dict[str, Any]) -> None:
         raise StackError(f"snapshot {snapshot['DBSnapshotIdentifier']} is encrypted with {key}, which is {state}")
 
 
+def _encrypted(value: Any) -> bool:
+    """A `pulumi config set --secret` value: ciphertext of the stack's own secrets provider."""
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
 def _object(config: dict[str, Any], key: str) -> dict[str, Any]:
     value = config.get(key) or {}
     return dict(value) if isinstance(value, dict) else {}
@@ -92,9 +98,11 @@ def staging_document(
     """Pulumi.<staging>.yaml: the source's settings, changed for a disposable copy restored from `snapshot`."""
     targets = targets or StagingTargets()
     document = dict(existing_document or {})  # keeps encryptionsalt / secretsprovider of an existing stack
-    config = dict(source_document.get("config") or {})
+    # Encrypted values are the source's, under the source's secrets provider: staging could not decrypt them, and
+    # must not hold them. Staging keeps its own (its OIDC client secret, for example), set with its own key.
+    config = {k: v for k, v in (source_document.get("config") or {}).items() if not _encrypted(v)}
     for key, value in (existing_document or {}).get("config", {}).items():
-        if key.startswith("aws:") or not key.startswith("airflow:"):
+        if key.startswith("aws:") or not key.startswith("airflow:") or _encrypted(value):
             config[key] = value  # the staging stack's own provider settings and secrets stay
 
     database = _object(config, "airflow:database")
@@ -113,7 +121,9 @@ def staging_document(
     config["airflow:database"] = database
 
     secrets = _object(config, "airflow:secrets")
-    secrets.update({"fernetKeySecretArn": source["fernetKeySecretArn"], "recoveryWindowDays": 0})
+    secrets.pop("fernetKeySecretArn", None)
+    # `pulumi up` copies the source's fernet_key (and nothing else of its secret) into staging's own secret.
+    secrets.update({"fernetKeyFrom": source["airflowSecretArn"], "recoveryWindowDays": 0})
     config["airflow:secrets"] = secrets
 
     services = _object(config, "airflow:services")

@@ -64,7 +64,7 @@ airflow = AirflowCluster(
         bucket_arn=storage.bucket_arn,
         queue_url=broker.queue_url,
         queue_arn=broker.queue_arn,
-        secret_arns=SecretArnsInput(airflow=secrets.arn, fernet_key=secrets.fernet_key_arn),
+        secret_arns=SecretArnsInput(airflow=secrets.arn),
         database_identifier=database.identifier,
         database_arn=database.arn,
         database_ready=[database.instance, database],
@@ -125,9 +125,9 @@ pulumi.export("brokerQueueUrl", broker.queue_url)
 pulumi.export("brokerQueueName", broker.queue_name)
 pulumi.export("databaseEndpoint", database.endpoint)
 pulumi.export("databaseIdentifier", database.identifier)
-# One secret holds the database connection (`conn`, `host`, ...), `fernet_key` and `admin_password`.
+# One secret holds the database connection (`conn`, `host`, ...), `fernet_key` and `admin_password`; a stack
+# restored from this one's snapshot copies its `fernet_key` from it (secrets.fernetKeyFrom).
 pulumi.export("airflowSecretArn", secrets.arn)
-pulumi.export("fernetKeySecretArn", secrets.fernet_key_arn)
 pulumi.export("imageUri", image.image_uri)
 pulumi.export("migrationFunction", airflow.migration.runner.name)
 pulumi.export("migrationStatusParameter", airflow.migration.status.name)

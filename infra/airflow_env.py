@@ -50,7 +50,6 @@ ADMIN_PASSWORD = "admin_password"  # noqa: S105 - a key's name
 @dataclass(frozen=True)
 class SecretArns:
     airflow: str  # the stack's one secret (components/secrets.py): JSON of the keys below
-    fernet_key: str  # the secret whose `fernet_key` is used: the stack's own, or the restored-from stack's
 
 
 # Environment variable -> (which secret, its JSON key, components that get it).
@@ -65,7 +64,7 @@ _DATABASE_READERS = _ALL | {WAIT_FOR_MIGRATIONS, ACTIVITY_REPORTER}
 SECRET_ENVIRONMENT: dict[str, tuple[str, str, frozenset[str]]] = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow", "conn", _DATABASE_READERS),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("airflow", "conn_async", _DATABASE_READERS),
-    "AIRFLOW__CORE__FERNET_KEY": ("fernet_key", FERNET_KEY, _ALL),
+    "AIRFLOW__CORE__FERNET_KEY": ("airflow", FERNET_KEY, _ALL),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("airflow", JWT_SECRET, frozenset({"api-server", "scheduler"})),
     "AIRFLOW__API__SECRET_KEY": ("airflow", API_SECRET_KEY, frozenset({"api-server", "worker"})),
     "_AIRFLOW_ADMIN_PASSWORD": ("airflow", ADMIN_PASSWORD, frozenset({"migrate"})),
@@ -159,6 +158,7 @@ HEALTH_CHECKS: dict[str, list[str]] = {
 }
 
 RESTORE_GUARD_PATH = "/opt/airflow/restore_guard.py"  # where image/Dockerfile puts it
+FIRST_ADMIN_PATH = "/opt/airflow/first_admin.py"  # where image/Dockerfile puts it
 WORKER_CELERY_CONFIG = "worker_protection.CELERY_CONFIG"  # image/worker_protection.py, in $AIRFLOW_HOME/config
 
 
@@ -187,8 +187,9 @@ MIGRATE_SCRIPT = (
     # A database restored from a snapshot: every DAG paused, pending runs stopped, before any scheduler.
     f'if [ -n "${{{RESTORED_FROM}:-}}" ]; then '
     f'python "${{RESTORE_GUARD:-{RESTORE_GUARD_PATH}}}" "${RESTORED_FROM}" "${{{RESTORED_DATABASE}:-}}"; fi; '
-    f"airflow users create --username {ADMIN_USERNAME} --role Admin --firstname Airflow --lastname Admin "
-    f'--email {ADMIN_USERNAME}@localhost --password "$_AIRFLOW_ADMIN_PASSWORD"'
+    # The first admin user, its password read from the environment (never an argument: `ps` would show it);
+    # a restored database's admin user gets this stack's password.
+    f'python "${{FIRST_ADMIN:-{FIRST_ADMIN_PATH}}}" {ADMIN_USERNAME}'
 )
 
 

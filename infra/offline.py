@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,15 @@ class StackMocks(pulumi_mocks.Mocks):
                 "arn": self.arn("iam", "user/deployer", regional=False),
             },
             "aws:ec2/getVpc:getVpc": lambda call_args: {"id": call_args.get("id"), "cidrBlock": "10.20.0.0/16"},
+            # Another stack's Airflow secret (secrets.fernetKeyFrom): a document with its keys, values made up.
+            "aws:secretsmanager/getSecretVersion:getSecretVersion": lambda call_args: {
+                "id": call_args.get("secretId"),
+                "arn": call_args.get("secretId"),
+                "secretString": json.dumps(
+                    {"conn": "postgresql+psycopg2://source", "fernet_key": "source-fernet-key-" + "x" * 26}
+                ),
+                "versionId": "v1",
+            },
         }
         if args.token not in answers:
             raise NotImplementedError(f"the offline mocks do not answer {args.token}")

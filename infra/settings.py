@@ -156,6 +156,14 @@ def isolation_problems(settings: Settings, stack: str) -> list[tuple[str, str]]:
         problems.append(
             (f"{NAMESPACE}:database.restoreFromSnapshot", f"is required with restoredFrom (a copy of {source.stack})")
         )
+    if not settings.secrets.fernet_key_from:
+        problems.append(
+            (
+                f"{NAMESPACE}:secrets.fernetKeyFrom",
+                f"is required with restoredFrom: {source.stack}'s airflowSecretArn, whose Fernet key decrypts the "
+                "restored connections and variables (airflow-stack stage writes it)",
+            )
+        )
     inherited = sorted(k for k, v in settings.services.environment.items() if source.environment.get(k) == v)
     if inherited:
         problems.append(

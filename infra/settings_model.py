@@ -165,7 +165,9 @@ class UiSettings:
 
 @dataclass(frozen=True)
 class SecretsSettings:
-    fernet_key_secret_arn: str | None  # another stack's Fernet key (staging restored from prod)
+    # The Airflow secret of the stack a snapshot is restored from: `pulumi up` copies its `fernet_key` (and only
+    # that) into this stack's own secret, so no role of this stack can read the source's secret.
+    fernet_key_from: str | None
     recovery_window_days: int
 
 

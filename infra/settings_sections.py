@@ -371,9 +371,17 @@ def _recovery_window(value: Any) -> int:
 
 
 def _secrets(section: Section, stack: str, partition: str) -> SecretsSettings:
-    settings = SecretsSettings(
-        fernet_key_secret_arn=section.get(
+    if section.has("fernetKeySecretArn"):
+        section.read.add("fernetKeySecretArn")
+        section.fail(
             "fernetKeySecretArn",
+            "is no longer read: a role that may read another stack's secret for its Fernet key may read all of it "
+            "(IAM grants whole secrets); set secrets.fernetKeyFrom to the source stack's airflowSecretArn instead, "
+            "and `pulumi up` copies only its fernet_key into this stack's own secret (airflow-stack stage writes it)",
+        )
+    settings = SecretsSettings(
+        fernet_key_from=section.get(
+            "fernetKeyFrom",
             arn(
                 partition,
                 "secretsmanager",

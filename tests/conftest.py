@@ -18,6 +18,8 @@ from offline import Recording, run_stack
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.variants import ENDPOINTS, VARIANTS
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(scope="session")
 def recordings() -> dict[str, Recording]:
@@ -44,6 +46,8 @@ def airflow_env_for(pg: PostgresServer, home: Path) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-tests",
         "AIRFLOW__API__SECRET_KEY": "api-secret-key-for-tests",
         "_AIRFLOW_ADMIN_PASSWORD": "admin-password-for-tests",
+        # The migration script's helpers, where the image has them in /opt/airflow.
+        "FIRST_ADMIN": str(ROOT / "image" / "first_admin.py"),
         # No AWS here: keep boto3 from looking for credentials or instance metadata.
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -69,10 +69,17 @@ def shell_script(script: str, env: dict[str, str], what: str) -> None:
         if word == "airflow":
             airflow_help(subcommand(words[i + 1 :]), env)
         elif word == "python" and i + 1 < len(words):
-            path = expand_default(words[i + 1])
-            check(Path(path).is_file(), f"{what}: python {path} exists")
+            python_file(Path(expand_default(words[i + 1])), env, f"{what}: python {expand_default(words[i + 1])}")
         elif word == "curl":
             check(shutil.which("curl") is not None, f"{what}: curl on PATH")
+
+
+def python_file(path: Path, env: dict[str, str], what: str) -> None:
+    """A script the image runs: it exists and loads (its imports resolve in the image)."""
+    check(path.is_file(), f"{what}: {path} exists")
+    if path.is_file():
+        loaded = run([sys.executable, "-c", LOAD_SCRIPT, str(path)], env=env)
+        check(loaded.returncode == 0, f"{what}: loads", loaded.stderr[-600:])
 
 
 def container_command(container: dict, env: dict[str, str]) -> None:
@@ -83,10 +90,7 @@ def container_command(container: dict, env: dict[str, str]) -> None:
     if command[:2] == ["bash", "-c"]:
         shell_script(command[2], env, what)
     elif command[:1] == ["python"]:
-        path = Path(command[1])
-        check(path.is_file(), f"{what}: {path} exists")
-        loaded = run([sys.executable, "-c", LOAD_SCRIPT, str(path)], env=env)
-        check(loaded.returncode == 0, f"{what}: loads", loaded.stderr[-600:])
+        python_file(Path(command[1]), env, what)
     else:
         airflow_help(subcommand(command[1:] if command[:1] == ["airflow"] else command), env)
     health = container.get("healthCheck")

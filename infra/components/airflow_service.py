@@ -74,10 +74,9 @@ class SecretArnsInput:
     """The secret ARNs as Pulumi inputs, resolved together into plain `SecretArns`."""
 
     airflow: pulumi.Input[str]
-    fernet_key: pulumi.Input[str]
 
     def resolve(self) -> pulumi.Output[SecretArns]:
-        return pulumi.Output.all(self.airflow, self.fernet_key).apply(lambda v: SecretArns(*v))
+        return pulumi.Output.from_input(self.airflow).apply(SecretArns)
 
 
 @dataclass(frozen=True)

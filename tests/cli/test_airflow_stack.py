@@ -98,7 +98,10 @@ def test_stage_writes_the_config_a_restore_needs(world, prod_database, project, 
     assert config["airflow:database"]["restoreFromSnapshot"] == "airflow-prod-newest"
     assert config["airflow:database"]["deletionProtection"] is False
     assert config["airflow:database"]["allocatedStorageGb"] == 50  # a restore needs at least the snapshot's size
-    assert config["airflow:secrets"]["fernetKeySecretArn"] == recorded_outputs["prod"]["fernetKeySecretArn"]
+    assert config["airflow:secrets"] == {
+        "fernetKeyFrom": recorded_outputs["prod"]["airflowSecretArn"],
+        "recoveryWindowDays": 0,
+    }
     assert "windows" not in config["airflow:waker"]
     assert "pulumi up -s staging" in capsys.readouterr().out
 
@@ -124,7 +127,12 @@ def test_stage_writes_the_config_a_restore_needs(world, prod_database, project, 
         for s in c["secrets"]
         if s["name"] == "AIRFLOW__CORE__FERNET_KEY"
     }
-    assert fernet == {recorded_outputs["prod"]["fernetKeySecretArn"] + ":fernet_key::"}
+    # Staging's tasks read staging's own secret, into which `pulumi up` copies prod's fernet_key.
+    own = recording.one("aws:secretsmanager/secret:Secret").outputs["arn"]
+    assert fernet == {own + ":fernet_key::"}
+    assert recorded_outputs["prod"]["airflowSecretArn"] not in json.dumps(
+        [r.inputs for r in recording.resources], default=str
+    )
 
 
 def test_stage_keeps_an_existing_staging_stacks_own_settings(world, prod_database, project):

@@ -139,3 +139,35 @@ def test_a_restage_holds_the_deployed_staging_stack_asleep_until_the_guard_has_r
     # The migration runner, once the guard has run on the new database, ends the hold.
     ended = world.invoke({"action": "maintenance", "on": False, "reason": "guard ran on db-NEW"}, START + minutes(7))
     assert ended["state"] == "waking" and ended["maintenance"] is None, "the queued work is picked up at once"
+
+
+def test_no_staging_role_can_read_prods_secret(recordings, tmp_path):
+    """The staging stack copies prod's Fernet key into its own secret at `pulumi up`; none of its roles may read
+    prod's secret, which holds prod's database password, JWT secret and admin password (IAM enforced by the
+    stand-in as AWS evaluates identity policies)."""
+    from botocore.exceptions import ClientError
+
+    from rehearsal.aws.seed import seed
+    from rehearsal.aws.stand_in import running_stand_in
+
+    with running_stand_in(tmp_path / "stand-in") as stand_in:
+        seeded = seed(stand_in, recordings["restore"])
+        prod = stand_in.client("secretsmanager").create_secret(
+            Name="airflow-prod-airflow-1a2b3c4d", SecretString=json.dumps({"fernet_key": "k", "password": "p"})
+        )["ARN"]
+        own = seeded.substitute(seeded.recording.one("aws:secretsmanager/secret:Secret").outputs["arn"])
+        roles = [r.outputs["name"] for r in seeded.recording.of_type("aws:iam/role:Role")]
+        readers_of_own = []
+        for role in roles:
+            manager = stand_in.client_as(role, "secretsmanager")
+            with pytest.raises(ClientError):
+                manager.get_secret_value(SecretId=prod)
+            refused = [e for e in stand_in.refusals() if e["principal"] == role]
+            assert refused and "GetSecretValue" in refused[-1]["operation"], role
+            try:
+                manager.get_secret_value(SecretId=own)
+                readers_of_own.append(role)
+            except ClientError:
+                pass
+        # The enforcement is real: the execution roles do read the stack's own secret.
+        assert len(readers_of_own) >= 5 and all("exec" in r or "execution" in r for r in readers_of_own), readers_of_own

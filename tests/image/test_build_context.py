@@ -41,7 +41,14 @@ def test_a_dockerignore_that_drops_a_copy_source_is_caught(tmp_path: Path):
     shutil.copytree(IMAGE_DIR, context, ignore=shutil.ignore_patterns("__pycache__", "base"))
     # The file as it was when the image could not build: worker_protection.py was never put back.
     (context / ".dockerignore").write_text("*\n!requirements.txt\n!activity_reporter.py\n!restore_guard.py\n")
-    assert copy_sources_missing(context) == ["worker_protection.py"]
+    assert "worker_protection.py" in copy_sources_missing(context)
+    # And each exception of today's file, taken out, is named.
+    lines = (IMAGE_DIR / ".dockerignore").read_text().splitlines()
+    exceptions = [line for line in lines if line.startswith("!")]
+    assert len(exceptions) >= 5
+    for dropped in exceptions:
+        (context / ".dockerignore").write_text("\n".join(line for line in lines if line != dropped) + "\n")
+        assert copy_sources_missing(context) == [dropped[1:]]
 
 
 def test_the_local_base_context_keeps_what_its_dockerfile_copies():

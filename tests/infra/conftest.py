@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from offline import RecordedResource, Recording
-from tests.support.variants import PROD_FERNET, SNAPSHOT, VARIANTS  # noqa: F401 (tests import them from here)
+from tests.support.variants import PROD_SECRET, SNAPSHOT, VARIANTS  # noqa: F401 (tests import them from here)
 
 
 @pytest.fixture(params=list(VARIANTS))

@@ -172,9 +172,14 @@ BAD_INPUTS = [
     (settings_with(ui={"tlsPolicy": "ELBSecurityPolicy-2016-08"}), "airflow:ui.tlsPolicy", "FIPS"),
     (settings_with(ui={"oidc": {"issuer": "https://x"}}), "airflow:ui.oidc.clientId", "required"),
     (
-        settings_with(secrets={"fernetKeySecretArn": "prod-fernet"}),
-        "airflow:secrets.fernetKeySecretArn",
+        settings_with(secrets={"fernetKeyFrom": "prod-fernet"}),
+        "airflow:secrets.fernetKeyFrom",
         "arn:aws-us-gov:secretsmanager",
+    ),
+    (
+        settings_with(secrets={"fernetKeySecretArn": "arn:aws-us-gov:secretsmanager:us-gov-east-1:1:secret:x-AbCdEf"}),
+        "airflow:secrets.fernetKeySecretArn",
+        "secrets.fernetKeyFrom",
     ),
     (settings_with(secrets={"recoveryWindowDays": 3}), "airflow:secrets.recoveryWindowDays", "7 to 30"),
     (settings_with(logRetentionDays=10), "airflow:logRetentionDays", "14"),

@@ -11,7 +11,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 import iam_policies
 from airflow_env import SECRET_ENVIRONMENT
 from offline import Recording
-from tests.infra.conftest import PROD_FERNET, SNAPSHOT, policy_documents, walk_strings
+from tests.infra.conftest import PROD_SECRET, SNAPSHOT, policy_documents, walk_strings
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -83,14 +83,23 @@ def test_database_protection_differs_between_dev_and_prod(recordings):
     assert not dev.protect
 
 
-def test_restore_from_snapshot_uses_the_snapshot_and_prods_fernet_key(recordings):
+def test_restore_from_snapshot_uses_the_snapshot_and_a_copy_of_prods_fernet_key(recordings):
     restored = recordings["restore"]
     instance = restored.one(RDS)
     assert instance.inputs["snapshotIdentifier"] == SNAPSHOT
     assert "dbName" not in instance.inputs  # the snapshot brings its database
+    # The Fernet key is copied from prod's secret into the stack's own: the tasks reference only their own.
+    (secret,) = restored.of_type("aws:secretsmanager/secret:Secret")
     fernet = [s for c in containers(restored) for s in c["secrets"] if s["name"] == "AIRFLOW__CORE__FERNET_KEY"]
-    assert fernet and all(s["valueFrom"] == f"{PROD_FERNET}:fernet_key::" for s in fernet)
+    assert fernet and all(s["valueFrom"] == f"{secret.outputs['arn']}:fernet_key::" for s in fernet)
+    (version,) = restored.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    document = json.loads(version.inputs["secretString"]["value"])
+    assert document["fernet_key"] == "source-fernet-key-" + "x" * 26  # what the offline mock's prod secret holds
+    assert document["conn"] != "postgresql+psycopg2://source"  # nothing else of prod's is copied
     assert not [r for r in restored.of_type("random:index/randomBytes:RandomBytes")], "no new Fernet key"
+    assert PROD_SECRET not in json.dumps(
+        [r.inputs for r in restored.resources], default=str
+    )  # no role, no task names it
     assert "snapshotIdentifier" not in recordings["dev"].one(RDS).inputs
 
 
@@ -183,9 +192,6 @@ def test_one_secret_per_stack_and_every_reference_names_a_key_it_holds(recording
     for reference in references:
         arn, key, stage, version_id = reference.rsplit(":", 3)
         assert (stage, version_id) == ("", "")  # the current version
-        if arn == PROD_FERNET:  # restored from prod's snapshot: prod's Fernet key, and nothing else of prod's
-            assert key == "fernet_key"
-            continue
         assert arn == secret.outputs["arn"]
         assert key in document, reference
     assert {"conn", "conn_async", "jwt_secret", "api_secret_key", "admin_password"} <= set(document)
@@ -237,11 +243,10 @@ def test_iam_policies_are_scoped_to_the_stacks_resources(recording: Recording):
                     assert set(actions) <= iam_policies.UNSCOPABLE_ACTIONS, (role_policy.name, actions)
                     continue
                 assert resource.startswith("arn:aws-us-gov:"), resource
-                assert (
-                    any(resource.startswith(arn) for arn in known_arns)
-                    or stack_name in resource
-                    or resource == PROD_FERNET
-                ), (role_policy.name, resource)
+                assert any(resource.startswith(arn) for arn in known_arns) or stack_name in resource, (
+                    role_policy.name,
+                    resource,
+                )
 
 
 def test_roles_trust_only_their_service_in_this_account(recording: Recording):

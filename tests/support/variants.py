@@ -9,7 +9,8 @@ from airflow_env import AirflowEndpoints
 from offline import Secret, load_stack_file
 
 SNAPSHOT = "airflow-prod-2026-11-20"
-PROD_FERNET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
+# Prod's Airflow secret, whose fernet_key a restored stack's `pulumi up` copies into its own secret.
+PROD_SECRET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dev": ("dev", {}),
@@ -19,7 +20,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "dev",
         {
             "airflow:database": json.dumps({"restoreFromSnapshot": SNAPSHOT}),
-            "airflow:secrets": json.dumps({"fernetKeySecretArn": PROD_FERNET}),
+            "airflow:secrets": json.dumps({"fernetKeyFrom": PROD_SECRET}),
         },
     ),
     # An enterprise account: existing VPC, NAT-less private subnets, public UI with OIDC, x86 workers.
