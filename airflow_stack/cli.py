@@ -1,14 +1,18 @@
 """`airflow-stack`: see and steer a stack. Every subcommand takes --stack (and --outputs FILE instead of Pulumi).
 
 Exit codes: 0 done; 1 a wait timed out; 2 bad input, a refused, unsafe request, or a failed preflight check;
-3 the waker refused (sleep while work is active, without --force); 4 an AWS or Pulumi error.
+3 refused: the outputs given are another stack's, or the waker refused (sleep while work is active, without
+--force); 4 an AWS or Pulumi error; 130 interrupted (Ctrl-C or SIGTERM), after undoing what the command had
+begun.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -16,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow_stack import operations, preflight, staging
-from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, read_outputs
+from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, WrongStack, read_outputs
 
 PROJECT_DIR = Path.cwd()
-EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS = 1, 2, 3, 4
+EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+EXIT_WRONG_STACK = EXIT_WAKER_REFUSED  # both refuse to act: 3
 
 StackFactory = Callable[[str, Path | None], operations.Stack]
 
@@ -66,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     sleep.add_argument("--timeout", default="10m", help="how long --wait waits (default 10m)")
 
     command("snapshot", "a manual snapshot of the stack's database; waits until it is available")
+
+    ending = command(
+        "end-maintenance",
+        "end a maintenance hold by hand (stage sets one while it replaces a staging stack's database)",
+    )
+    ending.add_argument("--reason", default="maintenance ended with airflow-stack", help="why, for the waker's log")
 
     predeploy = command(
         "predeploy",
@@ -163,6 +174,30 @@ def run(
 ) -> int:
     args = _parser().parse_args(argv)
     project = project_dir or PROJECT_DIR
+    with _interrupted_by_sigterm():
+        return _run(args, make_stack, project, make_clients)
+
+
+@contextlib.contextmanager
+def _interrupted_by_sigterm() -> Any:
+    """SIGTERM (a CI job cancelled, a terminal closed) stops the command as Ctrl-C does, so what it had begun is
+    undone the same way."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make_clients: ClientFactory) -> int:
     try:
         minutes = _checked(args)  # every input is checked before anything is asked of AWS
         if args.command == "stage":
@@ -192,6 +227,15 @@ def run(
         if args.command == "snapshot":
             print(operations.snapshot(stack))
             return 0
+        if args.command == "end-maintenance":
+            answer = stack.invoke_waker({"action": "maintenance", "on": False, "reason": args.reason})
+            return 0 if _answered(answer) else EXIT_WAKER_REFUSED
+    except KeyboardInterrupt as interruption:
+        print(f"airflow-stack: interrupted ({interruption or 'Ctrl-C'})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except WrongStack as error:
+        print(f"airflow-stack: {error}", file=sys.stderr)
+        return EXIT_WRONG_STACK
     except ToolError as error:
         print(f"airflow-stack: {error}", file=sys.stderr)
         return EXIT_AWS
@@ -291,6 +335,8 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
                 f"stack {args.stack} holds data of its own (it was not staged from a snapshot): staging it would "
                 "replace its database. Snapshot it (airflow-stack snapshot) and stage into another stack name"
             )
+    if args.target_outputs:  # whose outputs they are is checked before anything is asked of AWS
+        StackOutputs.of(args.stack, read_outputs(args.stack, args.target_outputs))
     source = make_stack(args.source, args.outputs)
     if not source.outputs.get("airflowSecretArn"):
         raise StackError(f"stack {args.source} has no airflowSecretArn output: deploy it with this version first")
@@ -313,12 +359,16 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
         refused = "; ".join(f"{k}: {allowed}" for k, allowed in error.problems if k not in own_secrets_needed)
         if refused:
             raise StackError(f"nothing written, the staging settings would be refused: {refused}") from None
-    if existing is not None:  # a staging stack staged before may be deployed and awake
-        _hold_for_restage(args, make_stack)
+    held = _hold_for_restage(args, make_stack) if existing is not None else None  # it may be deployed and awake
     header = staging.HEADER.format(
         source=args.source, when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), stack=args.stack
     )
-    staging.write_stack_file(target, document, header)
+    try:
+        staging.write_stack_file(target, document, header)
+    except BaseException:
+        if held is not None:
+            _end_hold(held, args)
+        raise
     print(
         f"wrote {target.name}: restore {snapshot['DBSnapshotIdentifier']} "
         f"(taken {snapshot.get('SnapshotCreateTime')}), {args.source}'s Fernet key, none of {args.source}'s targets, "
@@ -335,21 +385,41 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
     return 0
 
 
-def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> None:
+def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> operations.Stack | None:
     """A deployed staging stack is put to sleep and held there (maintenance) before its database is replaced:
-    no scheduler may wake against the new copy before the restore guard has run on it."""
+    no scheduler may wake against the new copy before the restore guard has run on it. If the command stops
+    before the new stack file is written (interrupted, or the stack does not stop in time), the hold is ended:
+    nothing was replaced, and the stack must not stay unusable."""
     try:
         target = make_stack(args.stack, args.target_outputs)
     except NotDeployed:
-        return
+        return None
     answer = target.invoke_waker(
         {"action": "maintenance", "on": True, "reason": f"re-staging {args.stack} from {args.source}"}
     )
     if not answer.get("ok", False):
         raise StackError(f"the waker of {args.stack} did not take the maintenance hold: {answer.get('error')}")
     print(f"{args.stack}: {answer.get('reason')}")
-    if not operations.wait_for_counts(target, operations.all_down, timeout=600):
-        raise StackError(f"{args.stack} did not stop within 10 minutes: nothing written; run stage again")
+    try:
+        if not operations.wait_for_counts(target, operations.all_down, timeout=600):
+            raise StackError(f"{args.stack} did not stop within 10 minutes: nothing written; run stage again")
+    except BaseException:
+        _end_hold(target, args)
+        raise
+    return target
+
+
+def _end_hold(target: operations.Stack, args: argparse.Namespace) -> None:
+    reason = f"stage of {args.stack} stopped before it wrote anything"
+    ended = target.invoke_waker({"action": "maintenance", "on": False, "reason": reason})
+    if ended.get("ok", False):
+        print(f"{args.stack}: the maintenance hold ended (nothing was replaced)", file=sys.stderr)
+    else:
+        print(
+            f"{args.stack}: the maintenance hold was NOT ended ({ended.get('error')}): "
+            f"airflow-stack end-maintenance --stack {args.stack}",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:

@@ -24,6 +24,33 @@ class NotDeployed(StackError):
     """The stack has no (or not all of its) outputs: it has not been deployed yet."""
 
 
+class WrongStack(StackError):
+    """The outputs name another stack's resources: nothing is done (exit 3)."""
+
+
+# The program names these resources after the stack (`airflow-<stack>`): outputs whose names differ are not
+# the stack's, whatever file they came from.
+PROJECT_PREFIX = "airflow-"
+OWNED_NAMES = {"clusterName": "{name}", "databaseIdentifier": "{name}", "wakerFunction": "{name}-waker"}
+
+
+def owner_of(values: Mapping[str, Any]) -> str:
+    """The stack whose resources the outputs name (from its cluster's name)."""
+    cluster = str(values.get("clusterName") or "")
+    return cluster.removeprefix(PROJECT_PREFIX) if cluster.startswith(PROJECT_PREFIX) else cluster or "unknown"
+
+
+def check_owner(stack: str, values: Mapping[str, Any]) -> None:
+    name = PROJECT_PREFIX + stack
+    for key, pattern in OWNED_NAMES.items():
+        value = values.get(key)
+        if value is not None and value != pattern.format(name=name):
+            raise WrongStack(
+                f"these outputs are stack {owner_of(values)}'s, not {stack}'s ({key} is {value}, "
+                f"{stack}'s is {pattern.format(name=name)}): nothing done"
+            )
+
+
 def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
     if outputs_file is not None:
         try:
@@ -65,6 +92,7 @@ class StackOutputs:
             raise NotDeployed(
                 f"stack {stack}'s outputs lack {', '.join(missing)}: is it deployed, and an airflow stack?"
             )
+        check_owner(stack, values)
         return cls(stack, values)
 
     def __getitem__(self, key: str) -> Any:

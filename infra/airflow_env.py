@@ -52,23 +52,36 @@ class SecretArns:
     airflow: str  # the stack's one secret (components/secrets.py): JSON of the keys below
 
 
-# Environment variable -> (which secret, its JSON key, components that get it).
-# JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only
-# carry the token they are given, and the dag-processor and triggerer use the in-process API.
-# API secret key: the api-server signs log-fetch requests that the worker's log server checks.
+# Environment variable -> (which secret, its JSON key, containers that get it). Why each holder needs each key
+# is the README's table "Who holds which secret" (tests/infra/test_secret_reach.py holds the two together).
+# The worker runs DAG authors' code in task processes that inherit its environment, and in Airflow 3 tasks reach
+# the metadata database only through the api-server's Execution API: so the worker holds no database master
+# credentials and no Fernet key, JWT secret or admin password. Celery's result backend gets a database role of
+# its own (image/celery_results.py, kept by the migration task) with rows of Celery's two tables only.
+# JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only carry
+# the token they are given. API secret key: the api-server signs log-fetch requests the worker's log server checks.
 # The wait-for-migrations init container only reads the schema version, so it gets the database alone.
 _ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
 WAIT_FOR_MIGRATIONS = "wait-for-migrations"
 ACTIVITY_REPORTER = "activity-reporter"  # beside the scheduler: reads the database, publishes metrics
-_DATABASE_READERS = _ALL | {WAIT_FOR_MIGRATIONS, ACTIVITY_REPORTER}
+CELERY_RESULT_BACKEND = "celery_result_backend"  # the secret's key: `db+postgresql+psycopg2://` as Celery's role
+_METADATA_DATABASE = (_ALL - {"worker"}) | {WAIT_FOR_MIGRATIONS, ACTIVITY_REPORTER}
 SECRET_ENVIRONMENT: dict[str, tuple[str, str, frozenset[str]]] = {
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow", "conn", _DATABASE_READERS),
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("airflow", "conn_async", _DATABASE_READERS),
-    "AIRFLOW__CORE__FERNET_KEY": ("airflow", FERNET_KEY, _ALL),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": ("airflow", "conn", _METADATA_DATABASE),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": ("airflow", "conn_async", _METADATA_DATABASE),
+    "AIRFLOW__CORE__FERNET_KEY": ("airflow", FERNET_KEY, _ALL - {"worker"}),
+    "AIRFLOW__CELERY__RESULT_BACKEND": (
+        "airflow",
+        CELERY_RESULT_BACKEND,
+        frozenset({"scheduler", "worker", "migrate"}),
+    ),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("airflow", JWT_SECRET, frozenset({"api-server", "scheduler"})),
     "AIRFLOW__API__SECRET_KEY": ("airflow", API_SECRET_KEY, frozenset({"api-server", "worker"})),
     "_AIRFLOW_ADMIN_PASSWORD": ("airflow", ADMIN_PASSWORD, frozenset({"migrate"})),
 }
+# Containers that wait for `airflow db migrate` (a wait-for-migrations init container): those that use the
+# metadata database. The worker does not: its tasks come from a scheduler that waited.
+WAITS_FOR_MIGRATIONS = frozenset({"api-server", "scheduler", "dag-processor", "triggerer"})
 
 
 def airflow_environment(endpoints: AirflowEndpoints) -> dict[str, str]:
@@ -159,6 +172,7 @@ HEALTH_CHECKS: dict[str, list[str]] = {
 
 RESTORE_GUARD_PATH = "/opt/airflow/restore_guard.py"  # where image/Dockerfile puts it
 FIRST_ADMIN_PATH = "/opt/airflow/first_admin.py"  # where image/Dockerfile puts it
+CELERY_RESULTS_PATH = "/opt/airflow/celery_results.py"  # where image/Dockerfile puts it
 WORKER_CELERY_CONFIG = "worker_protection.CELERY_CONFIG"  # image/worker_protection.py, in $AIRFLOW_HOME/config
 
 
@@ -184,6 +198,8 @@ RESTORED_DATABASE = "AIRFLOW_RESTORED_DATABASE"  # the RDS resource id, passed b
 MIGRATE_SCRIPT = (
     "set -euo pipefail; "
     "airflow db migrate; "
+    # Celery's result tables and the database role the workers use for them, with rows of those tables only.
+    f'python "${{CELERY_RESULTS:-{CELERY_RESULTS_PATH}}}"; '
     # A database restored from a snapshot: every DAG paused, pending runs stopped, before any scheduler.
     f'if [ -n "${{{RESTORED_FROM}:-}}" ]; then '
     f'python "${{RESTORE_GUARD:-{RESTORE_GUARD_PATH}}}" "${RESTORED_FROM}" "${{{RESTORED_DATABASE}:-}}"; fi; '
@@ -256,6 +272,9 @@ def container_definitions(
             "retries": 5,
             "startPeriod": 120,
         }
+    if component not in WAITS_FOR_MIGRATIONS:
+        del main["dependsOn"]
+        return [main]
     if component != "scheduler":
         return [wait, main]
     reporter = {

@@ -180,9 +180,21 @@ class Actuator:
         task = self.new_task(component)
         self.tasks[component].append(task)
         self.started[component] += 1
-        task.launch(WAIT_FOR_MIGRATIONS)
-        self.timeline("ecs", f"{component} task {task.short} starting (wait-for-migrations)")
+        if WAIT_FOR_MIGRATIONS in task.containers:
+            task.launch(WAIT_FOR_MIGRATIONS)
+            self.timeline("ecs", f"{component} task {task.short} starting (wait-for-migrations)")
+        else:  # no init container (the worker): its containers start at once
+            self._run_containers(task)
         return task
+
+    def _run_containers(self, task: Task) -> None:
+        for name in task.containers:
+            if name != WAIT_FOR_MIGRATIONS:
+                task.launch(name)
+        task.phase = "RUNNING"
+        self.timeline(
+            "ecs", f"{task.component} task {task.short} running: {' '.join(task.containers[task.component].command)}"
+        )
 
     def stop_task(self, task: Task, why: str) -> None:
         if task.phase in ("STOPPING", "STOPPED"):
@@ -202,14 +214,7 @@ class Actuator:
                     "ecs", f"{task.component} task {task.short} stopped: wait-for-migrations exited {init.returncode}"
                 )
                 return
-            for name in task.containers:
-                if name != WAIT_FOR_MIGRATIONS:
-                    task.launch(name)
-            task.phase = "RUNNING"
-            self.timeline(
-                "ecs",
-                f"{task.component} task {task.short} running: {' '.join(task.containers[task.component].command)}",
-            )
+            self._run_containers(task)
         elif task.phase == "RUNNING":
             main = task.essential()
             if main is not None and main.poll() is not None:

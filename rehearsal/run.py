@@ -138,6 +138,7 @@ class Rehearsal:
         timeline: Timeline,
         database_url: str,
         due: datetime,
+        database: dict[str, Any],
     ) -> None:
         self.seeded = seeded
         self.due = due
@@ -146,6 +147,7 @@ class Rehearsal:
         self.schedules = schedules
         self.timeline = timeline
         self.db = AirflowDatabase(database_url)
+        self.database = database  # where the probe DAG tries to log in as the master user
         self.ecs = self.stand_in.client("ecs")
         self.refusals_seen = 0
         operator = self.operator_credentials()
@@ -258,7 +260,8 @@ class Rehearsal:
         self.timeline("scenario", "1. ship the DAGs with tools/deploy_dags.py (as an operator): the stack wakes")
         folder = Path(tempfile.mkdtemp(prefix="bundle-"))
         shutil.copytree(ROOT / "dags", folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copy(ROOT / "rehearsal" / "dags" / "rehearsal_worker_stop.py", folder)
+        for probe in ("rehearsal_worker_stop.py", "rehearsal_task_secrets.py"):
+            shutil.copy(ROOT / "rehearsal" / "dags" / probe, folder)
         result = deploy_dags.deploy(
             self.seeded.outputs(),
             folder=folder,
@@ -271,7 +274,13 @@ class Rehearsal:
             f"waker: {(result['wake'] or {}).get('reason')}",
         )
         self.wait("the api-server answers", self.api.healthy, timeout=300)
-        wanted = {"orders_events", "orders_ingest", "orders_transform", "rehearsal_worker_stop"}
+        wanted = {
+            "orders_events",
+            "orders_ingest",
+            "orders_transform",
+            "rehearsal_worker_stop",
+            "rehearsal_task_secrets",
+        }
         self.wait("the shipped DAGs are in the REST API", lambda: wanted <= set(self.api.dag_ids()), timeout=300)
         # The source system's daily exports, so every orders_ingest run (the one unpausing starts for the
         # latest past schedule, and the due one) finds its files.
@@ -285,10 +294,17 @@ class Rehearsal:
         # Unpausing runs orders_ingest for its latest past schedule, then orders_transform on its asset.
         self.wait_for_run("orders_ingest", timeout=300)
         self.wait_for_run("orders_transform", timeout=300)
+        self.task_secrets()
         # The waker knows when a DAG is next due from the activity reporter: sleep once it has reported it.
         # (CloudWatch keeps one figure a minute, so the waker's idea of it may be up to a minute early: safe.)
         self.wait("the waker knows when orders_ingest is next due", self.knows_next_due, timeout=180)
         self.operator_sleep("DAGs shipped and unpaused")
+
+    def task_secrets(self) -> None:
+        """Task code on a worker finds no master credentials or keys, and cannot log in as the master user."""
+        run_id = self.api.trigger("rehearsal_task_secrets", self.database)
+        self.wait_for_run("rehearsal_task_secrets", timeout=300, run_id=run_id)
+        self.timeline("check", "ok: task code on a worker holds no master credentials, Fernet key or admin password")
 
     def knows_next_due(self) -> bool:
         known = self.status().get("nextDueAt")
@@ -450,7 +466,8 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
         timeline("ecs", f"every task runs in the image {image} (built from image/Dockerfile by make image)")
         actuator = Actuator(seeded, workdir, timeline, image)
         schedules = Schedules(seeded, timeline, TICK_SECONDS)
-        rehearsal = Rehearsal(seeded, actuator, schedules, timeline, document["conn"], due)
+        address = {"host": pg.host, "port": pg.port, "dbname": pg.dbname, "master_user": pg.user}
+        rehearsal = Rehearsal(seeded, actuator, schedules, timeline, document["conn"], due, address)
         try:
             yield rehearsal
         finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from airflow_env import MIGRATE_SCRIPT, airflow_environment
-from components.database import connection_document
+from components.database import connection_document, result_backend_url
 from offline import Recording, run_stack
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.variants import ENDPOINTS, VARIANTS
@@ -42,12 +42,16 @@ def airflow_env_for(pg: PostgresServer, home: Path) -> dict[str, str]:
         **airflow_environment(ENDPOINTS),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": document["conn"],
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": document["conn_async"],
+        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend_url(
+            json.dumps(document), "celery-results-password-for-tests"
+        ),
         "AIRFLOW__CORE__FERNET_KEY": "x1WqTfMXs8DaY5bCMaqMLWtyKaXm9S1Ys6WLBgLzxOI=",
         "AIRFLOW__API_AUTH__JWT_SECRET": "jwt-secret-for-tests",
         "AIRFLOW__API__SECRET_KEY": "api-secret-key-for-tests",
         "_AIRFLOW_ADMIN_PASSWORD": "admin-password-for-tests",
         # The migration script's helpers, where the image has them in /opt/airflow.
         "FIRST_ADMIN": str(ROOT / "image" / "first_admin.py"),
+        "CELERY_RESULTS": str(ROOT / "image" / "celery_results.py"),
         # No AWS here: keep boto3 from looking for credentials or instance metadata.
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

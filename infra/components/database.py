@@ -49,6 +49,16 @@ def connection_document(username: str, password: str, host: str, port: int, dbna
     )
 
 
+CELERY_RESULTS_ROLE = "airflow_celery_results"  # image/celery_results.py creates and keeps it
+
+
+def result_backend_url(connection: str, password: str) -> str:
+    """Celery's result backend as its own role (rows of Celery's two tables only), on the stack's database."""
+    document = json.loads(connection)
+    credentials = f"{CELERY_RESULTS_ROLE}:{quote(password, safe='')}@{document['host']}:{document['port']}"
+    return f"db+postgresql+psycopg2://{credentials}/{document['dbname']}?sslmode=require"
+
+
 class Database(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("airflow:database:Database", name, None, opts)

@@ -38,10 +38,12 @@ def generated_secret() -> str:
 
 def airflow_secret(database_connection: str) -> str:
     """The stack's Airflow secret as the program writes it: this database's connection, generated keys."""
-    from airflow_env import ADMIN_PASSWORD, API_SECRET_KEY, FERNET_KEY, JWT_SECRET
+    from airflow_env import ADMIN_PASSWORD, API_SECRET_KEY, CELERY_RESULT_BACKEND, FERNET_KEY, JWT_SECRET
+    from components.database import result_backend_url
     from components.secrets import secret_document
 
     keys = {k: generated_secret() for k in (FERNET_KEY, JWT_SECRET, API_SECRET_KEY, ADMIN_PASSWORD)}
+    keys[CELERY_RESULT_BACKEND] = result_backend_url(database_connection, generated_secret())
     return secret_document(database_connection, keys)
 
 

@@ -27,13 +27,30 @@ def recorded_outputs() -> dict[str, dict]:
 @pytest.fixture
 def world(recorded_outputs, tmp_path):
     with moto_world(database=True, stop_database=False) as world:
-        files = {}
-        for stack, outputs in recorded_outputs.items():
-            files[stack] = tmp_path / f"{stack}-outputs.json"
-            files[stack].write_text(json.dumps(outputs))
-        world.outputs_files = files  # type: ignore[attr-defined]
+        world.outputs_files = outputs_files(recorded_outputs, tmp_path)  # type: ignore[attr-defined]
         world.now = START  # type: ignore[attr-defined]
         yield world
+
+
+@pytest.fixture
+def staging_world(recorded_outputs, tmp_path):
+    """The world playing a deployed staging stack (`airflow-staging`), with prod's database and snapshots."""
+    with moto_world(database=True, stop_database=False, stack="airflow-staging") as world:
+        files = outputs_files(recorded_outputs, tmp_path)
+        files["staging"] = tmp_path / "staging-outputs.json"
+        files["staging"].write_text(json.dumps(recorded_outputs["dev"]).replace("airflow-dev", "airflow-staging"))
+        world.outputs_files = files  # type: ignore[attr-defined]
+        world.now = START  # type: ignore[attr-defined]
+        prod_database(world)
+        yield world
+
+
+def outputs_files(recorded_outputs: dict[str, dict], folder: Path) -> dict[str, Path]:
+    files = {}
+    for stack, outputs in recorded_outputs.items():
+        files[stack] = folder / f"{stack}-outputs.json"
+        files[stack].write_text(json.dumps(outputs))
+    return files
 
 
 def factory(world):
@@ -54,7 +71,11 @@ def cli_run(world, *argv: str, project: Path | None = None) -> int:
     return cli.run(list(argv), make_stack=factory(world), project_dir=project)
 
 
-@pytest.fixture
+@pytest.fixture(name="prod_database")
+def prod_database_fixture(world):
+    return prod_database(world)
+
+
 def prod_database(world):
     rds = world.clients.rds
     rds.create_db_instance(

@@ -94,17 +94,13 @@ def test_stage_refuses_a_protected_stack_or_one_with_data_of_its_own(
     assert (project / f"Pulumi.{target}.yaml").read_text() == before, "nothing changed"
 
 
-def test_a_restage_holds_the_deployed_staging_stack_asleep_until_the_guard_has_run(
-    world, prod_database, project, recorded_outputs, tmp_path, capsys
-):
+def test_a_restage_holds_the_deployed_staging_stack_asleep_until_the_guard_has_run(staging_world, project, capsys):
     """The world plays the deployed staging stack (its waker, its services). From the moment `stage` holds it
     until the migration runner reports the guard, nothing wakes a scheduler: not a due DAG, not queued
     messages, not a visit, not the one-time wake."""
+    world = staging_world
     shutil.copy(ROOT / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
     assert cli_run(world, "stage", "--from", "prod", project=project) == 0  # the first stage, deployed since
-    staging_outputs = tmp_path / "staging-outputs.json"
-    staging_outputs.write_text(json.dumps({**recorded_outputs["dev"]}))
-    world.outputs_files["staging"] = staging_outputs
     world.invoke({"action": "wake", "holdMinutes": 60, "reason": "rehearsing"}, START)
     assert world.desired()["scheduler"] == 1, "staging is awake when the re-stage starts"
 

@@ -31,6 +31,7 @@ def test_every_scenario_passes_with_no_iam_refusal(tmp_path):
     for expected in (
         "every task runs in the image localhost/airflow-govcloud:",
         "ok: the shipped DAGs are in the REST API",
+        "ok: task code on a worker holds no master credentials, Fernet key or admin password",
         "ok: woke",  # before the due time
         "ok: the log of list_export is in S3",
         "ok: next wake",  # the one-time wake for tomorrow's run

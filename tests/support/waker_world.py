@@ -36,6 +36,11 @@ class World:
     config: WakerConfig
     queue_url: str
     alarm_inbox_url: str = ""
+    stack: str = STACK  # the stack's resource names: airflow-<stack>
+
+    @property
+    def function_arn(self) -> str:
+        return f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{self.stack}-waker"
 
     def notices(self) -> list[str]:
         """Subjects of the notices that reached the alarm topic's subscriber since the last call."""
@@ -46,10 +51,12 @@ class World:
         return [json.loads(m["Body"])["Subject"] for m in received]
 
     def invoke(self, event: Any, at: datetime, **options: Any) -> dict[str, Any]:
-        return handle(event, config=self.config, clients=self.clients, now=at, function_arn=FUNCTION_ARN, **options)
+        return handle(
+            event, config=self.config, clients=self.clients, now=at, function_arn=self.function_arn, **options
+        )
 
     def desired(self) -> dict[str, int]:
-        services = self.clients.ecs.describe_services(cluster=STACK, services=list(SERVICES))["services"]
+        services = self.clients.ecs.describe_services(cluster=self.stack, services=list(SERVICES))["services"]
         return {s["serviceName"]: s["desiredCount"] for s in services}
 
     def report(self, at: datetime, *, next_due_in: float | None = None, **values: int) -> None:
@@ -61,17 +68,17 @@ class World:
                     data.append({"MetricName": name, "Timestamp": at, "Value": next_due_in})
                 continue
             data.append({"MetricName": name, "Timestamp": at, "Value": float(values.get(key, 0))})
-        self.clients.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+        self.clients.cloudwatch.put_metric_data(Namespace=f"Airflow/{self.stack}", MetricData=data)
 
     def minute_tick(self) -> str:
-        return self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-tick")["State"]
+        return self.clients.scheduler.get_schedule(GroupName=self.stack, Name=f"{self.stack}-tick")["State"]
 
     def one_time_wake(self) -> str | None:
         try:
-            schedule = self.clients.scheduler.get_schedule(GroupName=STACK, Name=f"{STACK}-next-due-wake")
+            schedule = self.clients.scheduler.get_schedule(GroupName=self.stack, Name=f"{self.stack}-next-due-wake")
         except self.clients.scheduler.exceptions.ResourceNotFoundException:
             return None
-        assert schedule["Target"]["Arn"] == FUNCTION_ARN
+        assert schedule["Target"]["Arn"] == self.function_arn
         assert json.loads(schedule["Target"]["Input"])["action"] == "wake"
         return schedule["ScheduleExpression"]
 
@@ -120,7 +127,9 @@ def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_settings: Any) -> Iterator[World]:
+def moto_world(
+    *, database: bool = False, load_balancer: bool = False, stack: str = STACK, **waker_settings: Any
+) -> Iterator[World]:
     """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group."""
     saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -130,11 +139,13 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
             vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
             subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
             group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+            function_arn = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{stack}-waker"
+            scheduler_role_arn = f"arn:aws-us-gov:iam::123456789012:role/{stack}-scheduler"
             ecs = boto3.client("ecs")
-            ecs.create_cluster(clusterName=STACK)
+            ecs.create_cluster(clusterName=stack)
             for name in SERVICES:
                 ecs.register_task_definition(
-                    family=f"{STACK}-{name}",
+                    family=f"{stack}-{name}",
                     networkMode="awsvpc",
                     requiresCompatibilities=["FARGATE"],
                     cpu="512",
@@ -142,26 +153,26 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                     containerDefinitions=[{"name": name, "image": "airflow", "memory": 1024}],
                 )
                 ecs.create_service(
-                    cluster=STACK,
+                    cluster=stack,
                     serviceName=name,
-                    taskDefinition=f"{STACK}-{name}",
+                    taskDefinition=f"{stack}-{name}",
                     desiredCount=0,
                     launchType="FARGATE",
                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
                 )
-            queue_url = boto3.client("sqs").create_queue(QueueName=f"{STACK}-celery")["QueueUrl"]
+            queue_url = boto3.client("sqs").create_queue(QueueName=f"{stack}-celery")["QueueUrl"]
             # The alarm topic, and a queue subscribed to it standing in for an operator's inbox.
-            topic = boto3.client("sns").create_topic(Name=f"{STACK}-alarms")["TopicArn"]
-            inbox = boto3.client("sqs").create_queue(QueueName=f"{STACK}-alarm-inbox")["QueueUrl"]
+            topic = boto3.client("sns").create_topic(Name=f"{stack}-alarms")["TopicArn"]
+            inbox = boto3.client("sqs").create_queue(QueueName=f"{stack}-alarm-inbox")["QueueUrl"]
             inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
             boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
-            boto3.client("scheduler").create_schedule_group(Name=STACK)
+            boto3.client("scheduler").create_schedule_group(Name=stack)
             boto3.client("scheduler").create_schedule(
-                GroupName=STACK,
-                Name=f"{STACK}-tick",
+                GroupName=stack,
+                Name=f"{stack}-tick",
                 ScheduleExpression="rate(1 minute)",
                 FlexibleTimeWindow={"Mode": "OFF"},
-                Target={"Arn": FUNCTION_ARN, "RoleArn": SCHEDULER_ROLE_ARN, "Input": json.dumps({"action": "tick"})},
+                Target={"Arn": function_arn, "RoleArn": scheduler_role_arn, "Input": json.dumps({"action": "tick"})},
                 State="ENABLED",
             )
             balancer: dict[str, str] = {}
@@ -169,7 +180,7 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
                 balancer = ui_load_balancer(vpc, subnet, ec2)
             if database:
                 boto3.client("rds").create_db_instance(
-                    DBInstanceIdentifier=STACK,
+                    DBInstanceIdentifier=stack,
                     Engine="postgres",
                     DBInstanceClass="db.t4g.micro",
                     MasterUsername="airflow",
@@ -186,22 +197,22 @@ def moto_world(*, database: bool = False, load_balancer: bool = False, **waker_s
             }
             config = WakerConfig.from_environment(
                 {
-                    "STACK": STACK,
-                    "CLUSTER": STACK,
+                    "STACK": stack,
+                    "CLUSTER": stack,
                     "WAKER_SETTINGS": json.dumps(settings),
                     "BROKER_QUEUE_URL": queue_url,
-                    "METRIC_NAMESPACE": NAMESPACE,
-                    "SCHEDULE_GROUP": STACK,
-                    "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
-                    "TICK_SCHEDULE": f"{STACK}-tick",
-                    "STATE_PARAMETER": f"/{STACK}/waker/state",
-                    "LEASE_PARAMETER": f"/{STACK}/waker/lease",
-                    "DB_INSTANCE_ID": STACK if database else "",
+                    "METRIC_NAMESPACE": f"Airflow/{stack}",
+                    "SCHEDULE_GROUP": stack,
+                    "SCHEDULER_ROLE_ARN": scheduler_role_arn,
+                    "TICK_SCHEDULE": f"{stack}-tick",
+                    "STATE_PARAMETER": f"/{stack}/waker/state",
+                    "LEASE_PARAMETER": f"/{stack}/waker/lease",
+                    "DB_INSTANCE_ID": stack if database else "",
                     "ALARM_TOPIC_ARN": topic,
                     **balancer,
                 }
             )
-            yield World(Clients.from_boto3(), config, queue_url, inbox)
+            yield World(Clients.from_boto3(), config, queue_url, inbox, stack)
     finally:
         for key, value in saved.items():
             if value is None:
