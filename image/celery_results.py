@@ -52,25 +52,28 @@ def ensure_result_backend_role(master_url: str, backend_url: str) -> str:
     if backend.username == make_url(master_url).username:
         raise SystemExit("the result backend's role must not be the metadata database's master user")
     ResultModelBase.metadata.create_all(engine)  # celery_taskmeta, celery_tasksetmeta and their sequences
-    tables = [Task.__table__.name, TaskSet.__table__.name]
-    sequences = [
-        c.default.name for t in (Task, TaskSet) for c in t.__table__.columns if isinstance(c.default, sa.Sequence)
-    ]
+    models = [Task.__table__, TaskSet.__table__]
+    tables = [t.name for t in models]
+    sequences = [c.default.name for t in models for c in t.columns if isinstance(c.default, sa.Sequence)]
     quote = engine.dialect.identifier_preparer.quote
+    grantee = quote(role)
     with engine.begin() as connection:
-        exists = connection.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}).scalar()
-        verb = "ALTER" if exists else "CREATE"
+        found = connection.execute(
+            sa.text("SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = :role"),
+            {"role": role},
+        ).first()
+        if found and found[0]:
+            raise SystemExit(f"role {role} exists with privileges the result backend must not have: fix it by hand")
+        # CREATE ROLE's defaults are NOSUPERUSER NOCREATEDB NOCREATEROLE; a role that exists keeps them (checked).
+        verb = "ALTER" if found else "CREATE"
         connection.execute(
-            sa.text(f"{verb} ROLE {quote(role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :verifier"),
-            {"verifier": scram_verifier(password)},
+            sa.text(f"{verb} ROLE {grantee} WITH LOGIN PASSWORD :verifier"), {"verifier": scram_verifier(password)}
         )
         connection.execute(
-            sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(map(quote, tables))} TO {quote(role)}")
+            sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(map(quote, tables))} TO {grantee}")
         )
-        connection.execute(
-            sa.text(f"GRANT USAGE, SELECT ON SEQUENCE {', '.join(map(quote, sequences))} TO {quote(role)}")
-        )
-    return f"celery result backend: role {role} {'password set' if exists else 'created'}; tables {', '.join(tables)}"
+        connection.execute(sa.text(f"GRANT USAGE, SELECT ON SEQUENCE {', '.join(map(quote, sequences))} TO {grantee}"))
+    return f"celery result backend: role {role} {'password set' if found else 'created'}; tables {', '.join(tables)}"
 
 
 def main() -> int:

@@ -127,7 +127,12 @@ def running_postgres(
     _as_service_user([pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "start"])
     try:
         psql = _binary("psql") or "psql"
-        statements = [f"CREATE ROLE {user} LOGIN PASSWORD '{secret}'", f"CREATE DATABASE {dbname} OWNER {user}"]
+        # The stack's user as RDS makes its master user: not a superuser, but with CREATEROLE (rds_superuser,
+        # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Roles.html).
+        statements = [
+            f"CREATE ROLE {user} LOGIN CREATEROLE PASSWORD '{secret}'",
+            f"CREATE DATABASE {dbname} OWNER {user}",
+        ]
         for statement in statements:
             _as_service_user([psql, "-h", str(root), "-p", str(port), "-U", "postgres", "-c", statement])
         yield PostgresServer("127.0.0.1", port, user, secret, dbname, str(root))
