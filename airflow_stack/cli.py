@@ -371,8 +371,9 @@ def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) ->
         raise
     print(
         f"wrote {target.name}: restore {snapshot['DBSnapshotIdentifier']} "
-        f"(taken {snapshot.get('SnapshotCreateTime')}), {args.source}'s Fernet key, none of {args.source}'s targets, "
-        "DAGs paused after restore"
+        f"({(snapshot.get('SnapshotType') or 'manual')} snapshot, taken {snapshot.get('SnapshotCreateTime')}, "
+        f"{snapshot.get('AllocatedStorage')} GB), {args.source}'s Fernet key copied into {args.stack}'s own secret, "
+        f"none of {args.source}'s targets, DAGs paused after restore"
     )
     print("next:")
     if existing is None:

@@ -24,6 +24,7 @@ import yaml
 
 from airflow_stack.outputs import StackError, StackOutputs
 
+DEFAULT_MAX_STORAGE_GB = 100  # database.maxAllocatedStorageGb's default (infra/settings_sections.py)
 HEADER = (
     "# Staging stack restored from a snapshot of {source} by `airflow-stack stage` on {when}.\n"
     "# Every DAG of the restored database is paused before any scheduler runs. Run: pulumi up -s {stack}\n"
@@ -31,19 +32,27 @@ HEADER = (
 
 
 def choose_snapshot(rds: Any, source: StackOutputs, snapshot_id: str | None) -> dict[str, Any]:
-    """The named snapshot, or the newest available one of the source stack's database."""
+    """The named snapshot, or the newest available one of the source stack's database, automated (RDS's daily
+    `rds:<db>-...`) or manual (`airflow-stack snapshot`), whichever is newer. A snapshot of another database
+    is refused."""
+    instance = source["databaseIdentifier"]
     if snapshot_id:
         try:
             found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"]
         except rds.exceptions.DBSnapshotNotFoundFault:
             raise StackError(f"snapshot {snapshot_id} not found in {source.region}") from None
         snapshot = found[0]
+        if snapshot.get("DBInstanceIdentifier") != instance:
+            raise StackError(
+                f"snapshot {snapshot_id} is of database {snapshot.get('DBInstanceIdentifier')}, not {source.stack}'s "
+                f"{instance}: stage restores only the source stack's own snapshots"
+            )
         if snapshot["Status"] != "available":
             raise StackError(f"snapshot {snapshot_id} is {snapshot['Status']}, not available yet")
         return snapshot
-    instance = source["databaseIdentifier"]
+    # Without SnapshotType, DescribeDBSnapshots lists automated and manual snapshots alike.
     found = rds.describe_db_snapshots(DBInstanceIdentifier=instance)["DBSnapshots"]
-    available = [s for s in found if s["Status"] == "available"]
+    available = [s for s in found if s["Status"] == "available" and s.get("DBInstanceIdentifier") == instance]
     if not available:
         raise StackError(
             f"{source.stack} has no available snapshot of {instance}: "
@@ -106,18 +115,22 @@ def staging_document(
             config[key] = value  # the staging stack's own provider settings and secrets stay
 
     database = _object(config, "airflow:database")
+    # A restore needs at least the snapshot's size: the source's storage may have grown by autoscaling since
+    # its stack file was written. Autoscaling carries over, its ceiling raised to the snapshot's size if need be.
+    allocated = max(20, int(snapshot.get("AllocatedStorage", 20)))
+    ceiling = int(database.get("maxAllocatedStorageGb", DEFAULT_MAX_STORAGE_GB))
     database.update(
         {
             "restoreFromSnapshot": snapshot["DBSnapshotIdentifier"],
             "instanceClass": "db.t4g.small",
-            "allocatedStorageGb": max(20, int(snapshot.get("AllocatedStorage", 20))),
+            "allocatedStorageGb": allocated,
+            "maxAllocatedStorageGb": 0 if ceiling == 0 else max(ceiling, allocated),
             "backupRetentionDays": 1,
             "deletionProtection": False,
             "finalSnapshot": False,
             "multiAz": False,
         }
     )
-    database.pop("maxAllocatedStorageGb", None)
     config["airflow:database"] = database
 
     secrets = _object(config, "airflow:secrets")

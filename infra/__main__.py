@@ -104,6 +104,7 @@ operators = OperatorAccess(
         waker_function_arn=waker.function.arn,
         database_arn=database.arn,
         database_identifier=database.identifier,
+        database_key_arn=database.key_arn,
         bucket_arn=storage.bucket_arn,
         cluster_name=airflow.cluster_name,
         service_names=airflow.service_names,

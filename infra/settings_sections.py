@@ -67,7 +67,8 @@ def _instance_class(value: Any) -> str:
 
 
 def _snapshot(partition: str) -> Any:
-    identifier = text(r"[a-zA-Z][a-zA-Z0-9-]{0,254}", "")
+    # A manual snapshot's identifier, or an automated one's (`rds:<db>-YYYY-MM-DD-HH-MM`, RDS's daily backups).
+    identifier = text(r"(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}", "")
     snapshot_arn = arn(
         partition,
         "rds",
@@ -82,8 +83,8 @@ def _snapshot(partition: str) -> Any:
             return identifier(value)
         except InvalidSetting:
             raise InvalidSetting(
-                f"must be a snapshot identifier (letters, digits, hyphens; starting with a letter) or a "
-                f"snapshot ARN in {partition}, got {value!r}"
+                f"must be a snapshot identifier (letters, digits, hyphens; starting with a letter; `rds:` before "
+                f"an automated snapshot's) or a snapshot ARN in {partition}, got {value!r}"
             ) from None
 
     return parse

@@ -156,6 +156,7 @@ class Database(pulumi.ComponentResource):
         self.identifier = self.instance.identifier
         self.resource_id = self.instance.resource_id
         self.arn = self.instance.arn
+        self.key_arn = self.instance.kms_key_id  # RDS reports the key's ARN (aws/rds unless one is given)
         self.endpoint = self.instance.endpoint
         self.register_outputs(
             {

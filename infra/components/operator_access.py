@@ -26,10 +26,21 @@ class OperatorAccessArgs:
     waker_function_arn: pulumi.Input[str]
     database_arn: pulumi.Input[str]
     database_identifier: pulumi.Input[str]
+    database_key_arn: pulumi.Input[str]  # the KMS key the database (and so its snapshots) is encrypted with
     bucket_arn: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
     service_names: Mapping[str, pulumi.Input[str]]
     migration_status_arn: pulumi.Input[str]
+
+
+def snapshot_patterns(context: StackContext, database_identifier: str) -> list[str]:
+    """This stack's snapshots and no other's: `airflow-stack snapshot` names them `<db>-YYYYMMDD-HHMMSS` and RDS
+    names its automated ones `rds:<db>-YYYY-MM-DD-HH-MM`. IAM's `?` is exactly one character, so a stack whose
+    name extends this one's (`dev-2` beside `dev`) gives names these patterns cannot match, as `<db>-*` would."""
+    return [
+        context.arn("rds", f"snapshot:{database_identifier}-????????-??????"),
+        context.arn("rds", f"snapshot:rds:{database_identifier}-????-??-??-??-??"),
+    ]
 
 
 def operator_policy(
@@ -38,12 +49,13 @@ def operator_policy(
     waker_function_arn: str,
     database_arn: str,
     database_identifier: str,
+    database_key_arn: str,
     bucket_arn: str,
     cluster_name: str,
     service_names: list[str],
     migration_status_arn: str,
 ) -> dict[str, Any]:
-    snapshots = context.arn("rds", f"snapshot:{database_identifier}-*")
+    snapshots = snapshot_patterns(context, database_identifier)
     return iam_policies.policy(
         # status, wake, sleep (and deploy-dags's wake request) ask the waker
         iam_policies.allow(["lambda:InvokeFunction"], [waker_function_arn]),
@@ -55,9 +67,9 @@ def operator_policy(
         ),
         # snapshot: a manual snapshot of this stack's database, tagged, then waited for;
         # stage --from this stack: its snapshots and their key
-        iam_policies.allow(["rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"], [database_arn, snapshots]),
-        iam_policies.allow(["rds:AddTagsToResource"], [snapshots]),
-        iam_policies.allow(["kms:DescribeKey"], [context.arn("kms", "key/*")]),
+        iam_policies.allow(["rds:CreateDBSnapshot", "rds:DescribeDBSnapshots"], [database_arn, *snapshots]),
+        iam_policies.allow(["rds:AddTagsToResource"], [snapshots[0]]),
+        iam_policies.allow(["kms:DescribeKey"], [database_key_arn]),
         # deploy-dags: sync dags/ in the bundle
         iam_policies.allow(["s3:ListBucket"], [bucket_arn]),
         iam_policies.allow(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{bucket_arn}/{DAGS_PREFIX}*"]),
@@ -78,6 +90,7 @@ class OperatorAccess(pulumi.ComponentResource):
             args.bucket_arn,
             args.cluster_name,
             args.migration_status_arn,
+            args.database_key_arn,
             *names,
         ).apply(
             lambda v: json.dumps(
@@ -89,7 +102,8 @@ class OperatorAccess(pulumi.ComponentResource):
                     bucket_arn=v[3],
                     cluster_name=v[4],
                     migration_status_arn=v[5],
-                    service_names=list(v[6:]),
+                    database_key_arn=v[6],
+                    service_names=list(v[7:]),
                 )
             )
         )

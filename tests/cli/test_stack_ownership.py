@@ -7,13 +7,17 @@ Outputs are checked against --stack by the names the program gives a stack's res
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 
 import pytest
+import yaml
 
 from airflow_stack import cli, operations
+from offline import run_program
+from settings import load_settings, stack_config_from_yaml
 from tests.cli.conftest import ROOT, cli_run
 from tests.cli.test_bad_invocations import state
 from tests.support.waker_world import START
@@ -102,3 +106,66 @@ def test_end_maintenance_by_hand(world, capsys):
     world.invoke({"action": "maintenance", "on": True, "reason": "database being replaced"}, world.now)
     assert cli_run(world, "end-maintenance", "--stack", "dev", "--reason", "guard ran by hand") == 0
     assert world.invoke({"action": "status"}, world.now)["maintenance"] is None
+
+
+def test_stage_takes_prods_newest_snapshot_when_it_is_automated_and_storage_has_grown(world, project, capsys):
+    """RDS's daily snapshots are named `rds:<db>-YYYY-MM-DD-HH-MM`; DescribeDBSnapshots lists them with the
+    manual ones. Prod's storage autoscaled to 150 GB: the copy needs at least that, and keeps autoscaling."""
+    world.clients.rds.create_db_instance(
+        DBInstanceIdentifier="airflow-prod",
+        Engine="postgres",
+        DBInstanceClass="db.t4g.small",
+        MasterUsername="airflow",
+        MasterUserPassword="password-1234",
+        AllocatedStorage=150,
+        BackupRetentionPeriod=7,  # moto takes the automated snapshot at once
+    )
+    code = cli_run(world, "stage", "--from", "prod", project=project)
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "automated snapshot" in out.out and "150 GB" in out.out
+    document = yaml.safe_load((project / "Pulumi.staging.yaml").read_text())
+    database = document["config"]["airflow:database"]
+    assert database["restoreFromSnapshot"].startswith("rds:airflow-prod-")
+    assert database["allocatedStorageGb"] == 150 and database["maxAllocatedStorageGb"] == 200  # prod's ceiling
+    flat = stack_config_from_yaml(document)
+    load_settings("staging", flat)
+    instance = run_program("staging", flat).one("aws:rds/instance:Instance")
+    assert instance.inputs["snapshotIdentifier"] == database["restoreFromSnapshot"]
+    assert instance.inputs["allocatedStorage"] == 150 and instance.inputs["maxAllocatedStorage"] == 200
+
+
+def test_stage_refuses_a_snapshot_of_another_database(world, prod_database, project, capsys):
+    world.clients.rds.create_db_snapshot(
+        DBSnapshotIdentifier="airflow-dev-20261201-000000", DBInstanceIdentifier="airflow-dev"
+    )
+    code = cli_run(world, "stage", "--from", "prod", "--snapshot", "airflow-dev-20261201-000000", project=project)
+    assert code == 2
+    assert "is of database airflow-dev, not prod's airflow-prod" in capsys.readouterr().err
+    assert not (project / "Pulumi.staging.yaml").exists()
+
+
+def test_the_operator_policy_reaches_this_stacks_snapshots_and_no_other_stacks(recordings):
+    """IAM's `?` matches exactly one character (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html),
+    evaluated here by the stand-in's IAM evaluator."""
+    from rehearsal.aws.iam_policy import evaluate
+
+    recording = recordings["dev"]
+    document = json.loads(recording.one("aws:iam/policy:Policy", "operators-policy").inputs["policy"])
+    prefix = "arn:aws-us-gov:rds:us-gov-east-1:123456789012:snapshot:"
+
+    def allowed(action: str, resource: str) -> bool:
+        return evaluate([document], action, resource, {}).allowed
+
+    for own in ("airflow-dev-20261206-040000", "rds:airflow-dev-2026-12-06-04-00"):
+        assert allowed("rds:DescribeDBSnapshots", prefix + own), own
+    for other in (
+        "airflow-dev-2-20261206-040000",
+        "rds:airflow-dev-2-2026-12-06-04-00",
+        "airflow-dev-x-20261206-0400",
+        "airflow-prod-20261206-040000",
+    ):
+        assert not allowed("rds:DescribeDBSnapshots", prefix + other), other
+    key = recording.one("aws:rds/instance:Instance").outputs["kmsKeyId"]
+    assert allowed("kms:DescribeKey", key)
+    assert not allowed("kms:DescribeKey", "arn:aws-us-gov:kms:us-gov-east-1:123456789012:key/another-key")

@@ -36,7 +36,7 @@ def test_the_role_touches_celerys_rows_and_nothing_of_airflows(container_env):
                 "INSERT INTO celery_taskmeta (id, task_id, status) VALUES (nextval('task_id_sequence'), 'probe', 'OK')"
             )
         )
-        assert connection.execute(sqlalchemy.text("SELECT count(*) FROM celery_taskmeta")).scalar() >= 1
+        assert connection.execute(sqlalchemy.text("SELECT count(*) FROM celery_taskmeta")).scalar_one() >= 1
         connection.commit()
         for statement in (
             "SELECT 1 FROM connection",
