@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from config_schema import Section, SettingsError, integer, one_of, string_map
+from config_schema import Section, SettingsError, integer, one_of
 from settings_model import (
     DB_INSTANCE_CLASSES,
     DEFAULT_AIRFLOW_VERSION,
@@ -34,6 +34,7 @@ from settings_sections import (
     _services,
     _ui,
     _waker,
+    tags,
     window_schedule_name,
 )
 
@@ -134,7 +135,7 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200), 21600),
         lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
         waker=_waker(section("waker"), partition, stack),
-        tags=root.get("tags", string_map, {}),
+        tags=root.get("tags", tags, {}),
         restored_from=_restored_from(section("restoredFrom"), partition),
     )
     problems += isolation_problems(settings, stack)

@@ -205,25 +205,77 @@ def _services(section: Section, partition: str) -> ServicesSettings:
         component: _task_size(section.section(key), DEFAULT_SIZES[component])
         for component, key in _COMPONENT_KEYS.items()
     }
+    allowed_names = frozenset(section.get("allowEnvironmentNames", list_of(_environment_name, maximum=20), ()))
+    allow_administrators = section.get("allowAdministratorPolicies", boolean, False)
     settings = ServicesSettings(
         sizes=sizes,
         triggerer_enabled=section.get("triggererEnabled", boolean, True),
         worker_concurrency=section.get("workerConcurrency", integer(1, 64), 8),
         worker_spot=section.get("workerSpot", boolean, False),
         container_insights=section.get("containerInsights", boolean, False),
-        environment=section.get("environment", _extra_environment, {}),
-        worker_policy_arns=section.get("workerPolicyArns", list_of(_POLICY_ARN_FOR[partition], maximum=10), ()),
+        environment=section.get("environment", lambda v: _extra_environment(v, allowed_names), {}),
+        worker_policy_arns=section.get(
+            "workerPolicyArns", lambda v: _worker_policies(v, partition, allow_administrators), ()
+        ),
     )
     section.reject_unknown()
     return settings
 
 
-def _extra_environment(value: Any) -> dict[str, str]:
+# Names that change how every process of the stack loads code or reaches the network: set by mistake (or by
+# someone who may edit the stack file but not the image), they run other code or send traffic elsewhere.
+CODE_AND_ROUTING_NAMES = frozenset(
+    {
+        "PATH",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONUSERBASE",
+        "PYTHONINSPECT",
+        "PYTHONBREAKPOINT",
+        "PYTHONEXECUTABLE",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "FTP_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+    }
+)
+# Values that carry a credential: a URL with a password in it, an AWS access key id, a private key.
+_CREDENTIAL_VALUES = (
+    (re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"), "a URL with a password in it"),
+    (re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), "an AWS access key id"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+)
+
+
+STACK_OWNED_PREFIXES = ("AIRFLOW__", "AWS_", "_AIRFLOW", "DUMB_INIT_", "ECS_")
+
+
+def _environment_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+        raise InvalidSetting(f"must be upper-case environment variable names, got {value!r}")
+    return value
+
+
+def _extra_environment(value: Any, allowed_names: frozenset[str] = frozenset()) -> dict[str, str]:
     variables = string_map(value)
-    for name in variables:
+    for name, setting in variables.items():
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
             raise InvalidSetting(f"names must be upper-case environment variable names, got {name!r}")
-        if name.startswith(("AIRFLOW__", "AWS_", "_AIRFLOW")) or name == "AIRFLOW_CONN_AWS_DEFAULT":
+        if (
+            name.startswith(("AIRFLOW__", "AWS_", "_AIRFLOW", "DUMB_INIT_", "ECS_"))
+            or name == "AIRFLOW_CONN_AWS_DEFAULT"
+        ):
             raise InvalidSetting(f"{name} is set by the stack itself; use other names for your DAGs' settings")
         if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")) or re.search(SECRET_WORDS, name):
             raise InvalidSetting(
@@ -231,7 +283,79 @@ def _extra_environment(value: Any) -> dict[str, str]:
                 "definitions): keep it in Secrets Manager as a connection or variable of the stack's secrets "
                 "backend (<stack name>/connections/<id>, <stack name>/variables/<key>)"
             )
+        if name in CODE_AND_ROUTING_NAMES and name not in allowed_names:
+            raise InvalidSetting(
+                f"{name} changes how every process of the stack loads code or routes traffic; to set it "
+                f"deliberately, also list it in services.allowEnvironmentNames"
+            )
+        for pattern, what in _CREDENTIAL_VALUES:
+            if pattern.search(setting):
+                raise InvalidSetting(
+                    f"{name}'s value carries a credential ({what}), and this setting is stored and shown in plain "
+                    "text: keep it in Secrets Manager as a connection of the stack's secrets backend "
+                    "(<stack name>/connections/<id>)"
+                )
     return variables
+
+
+# AWS-managed policies that make whoever holds them an administrator of the account (or of its IAM): on the
+# worker, every task and every package a DAG imports would hold them.
+ADMINISTRATOR_POLICIES = frozenset(
+    {
+        "AdministratorAccess",
+        "AdministratorAccess-Amplify",
+        "AdministratorAccess-AWSElasticBeanstalk",
+        "PowerUserAccess",
+        "IAMFullAccess",
+        "AWSOrganizationsFullAccess",
+        "job-function/SystemAdministrator",
+        "job-function/NetworkAdministrator",
+        "job-function/DatabaseAdministrator",
+    }
+)
+
+
+def _worker_policies(value: Any, partition: str, allow_administrators: bool) -> tuple[str, ...]:
+    arns = list_of(_POLICY_ARN_FOR[partition], maximum=10)(value)
+    for policy_arn in arns:
+        name = policy_arn.split(":policy/", 1)[1]
+        if policy_arn.split(":")[4] == "aws" and name in ADMINISTRATOR_POLICIES and not allow_administrators:
+            raise InvalidSetting(
+                f"{policy_arn} makes every task, and every package a DAG imports, an administrator of the account: "
+                "attach a policy for what the DAGs touch, or set services.allowAdministratorPolicies: true to do "
+                "it deliberately"
+            )
+    return arns
+
+
+MAX_TAGS = 50  # per resource (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html)
+STACK_TAGS = ("Project", "Stack", "ManagedBy")  # stack_context.stack_tags
+RESOURCE_OWN_TAGS = 2  # what a resource may carry of its own (a Name, for one)
+_TAG_CHARACTERS = set("_.:/=+-@ ")
+
+
+def tags(value: Any) -> dict[str, str]:
+    """The stack's own tags on top of Project, Stack and ManagedBy: AWS's rules for tag keys and values."""
+    given = string_map(value)
+    most = MAX_TAGS - len(STACK_TAGS) - RESOURCE_OWN_TAGS
+    if len(given) > most:
+        raise InvalidSetting(
+            f"at most {most} tags: AWS allows {MAX_TAGS} on a resource, and the stack adds {', '.join(STACK_TAGS)} "
+            f"and resources a few of their own; got {len(given)}"
+        )
+    for key, tag_value in given.items():
+        if key in STACK_TAGS:
+            raise InvalidSetting(f"{key} is the stack's own tag ({', '.join(STACK_TAGS)}); use another key")
+        if key.lower().startswith("aws:"):
+            raise InvalidSetting(f"tag keys starting with aws: are reserved for AWS, got {key!r}")
+        for part in (key, tag_value):
+            bad = sorted({c for c in part if not (c.isalnum() or c in _TAG_CHARACTERS)})
+            if bad:
+                raise InvalidSetting(
+                    f"tag {key!r} has characters AWS does not allow ({''.join(bad)!r}): letters, digits, spaces and "
+                    "_ . : / = + - @"
+                )
+    return given
 
 
 SECRET_WORDS = r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|API_KEY|ACCESS_KEY"  # noqa: S105 (names, not a secret)
