@@ -212,6 +212,23 @@ def deployer_permissions(iam: Any, caller_arn: str, resource_types: Iterable[str
     return Check("ok", "deployer", f"{principal} may do all {len(needed)} actions `pulumi up` needs")
 
 
+def fernet_key_source(iam: Any, caller_arn: str, source_secret_arn: str) -> Check:
+    """A restored stack's `pulumi up` reads the source stack's secret to copy its Fernet key (secrets.fernetKeyFrom)."""
+    principal = principal_arn(caller_arn)
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn=principal, ActionNames=["secretsmanager:GetSecretValue"], ResourceArns=[source_secret_arn]
+    )
+    if all(r["EvalDecision"] == "allowed" for r in answer["EvaluationResults"]):
+        return Check("ok", "Fernet key", f"{principal} may read {source_secret_arn} to copy its Fernet key")
+    return Check(
+        "FAIL",
+        "Fernet key",
+        f"{principal} may not secretsmanager:GetSecretValue on {source_secret_arn} (secrets.fernetKeyFrom): "
+        "`pulumi up` copies the source's Fernet key from it",
+        "grant it to the deploying role for that secret only; no role of the stack itself needs it",
+    )
+
+
 def run(
     client: Callable[[str], Any],
     *,
@@ -233,4 +250,6 @@ def run(
     checks.append(fargate_architecture(settings.image.architecture, settings.services.worker_spot))
     caller = client("sts").get_caller_identity()["Arn"]
     checks.append(deployer_permissions(client("iam"), caller, resource_types))
+    if settings.secrets.fernet_key_from:
+        checks.append(fernet_key_source(client("iam"), caller, settings.secrets.fernet_key_from))
     return checks

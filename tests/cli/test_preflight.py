@@ -112,3 +112,23 @@ def test_predeploy_of_a_stack_never_deployed_does_nothing(tmp_path, capsys):
     outputs.write_text("{}")
     assert cli.run(["predeploy", "--stack", "dev", "--outputs", str(outputs)]) == 0
     assert "nothing to prepare" in capsys.readouterr().out
+
+
+def test_a_restored_stack_checks_the_deployer_may_read_the_source_secret(stand_in, tmp_path, capsys):
+    source = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
+    project = project_with(
+        tmp_path,
+        "dev",
+        {
+            "airflow:database": {"restoreFromSnapshot": "rds:airflow-prod-2026-12-01-04-00"},
+            "airflow:secrets": {"fernetKeyFrom": source},
+        },
+    )
+    allowed = deployer(stand_in, "deploy-copies-key")
+    assert preflight(stand_in, allowed, project, "dev") == 0
+    assert f"ok    Fernet key: arn:aws-us-gov:iam::123456789012:role/deploy-copies-key may read {source}" in (
+        capsys.readouterr().out
+    )
+    refused = deployer(stand_in, "deploy-no-key", denied=("secretsmanager:GetSecretValue",))
+    assert preflight(stand_in, refused, project, "dev") == cli.EXIT_REFUSED
+    assert "FAIL  Fernet key:" in capsys.readouterr().out
