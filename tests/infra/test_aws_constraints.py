@@ -100,11 +100,11 @@ def test_an_internal_load_balancer_with_oidc_needs_a_nat_gateway():
 
 def test_container_rules_that_no_model_encodes(recordings):
     dev = recordings["dev"]
-    worker = dev.one("aws:ecs/taskDefinition:TaskDefinition", "airflow-worker-task")
-    containers = json.loads(worker.inputs["containerDefinitions"])
+    scheduler = dev.one("aws:ecs/taskDefinition:TaskDefinition", "airflow-scheduler-task")
+    containers = json.loads(scheduler.inputs["containerDefinitions"])
     containers[1]["stopTimeout"] = 300
-    containers[0]["essential"] = True  # the wait-for-migrations container, which the worker waits to SUCCEED
-    broken = changed(dev, worker.name, inputs={**worker.inputs, "containerDefinitions": json.dumps(containers)})
+    containers[0]["essential"] = True  # the wait-for-migrations container, which the scheduler waits to SUCCEED
+    broken = changed(dev, scheduler.name, inputs={**scheduler.inputs, "containerDefinitions": json.dumps(containers)})
     found = messages(broken)
     assert any("at most 120 seconds on Fargate" in m for m in found)
     assert any("SUCCESS can't be set on an essential container" in m for m in found)

@@ -19,7 +19,7 @@ def test_the_probe_covers_every_container_of_every_task_definition():
             containers = json.loads(definition.inputs["containerDefinitions"])
             component = next(c["name"] for c in containers if c.get("essential", True))
             assert {(component, c["name"]) for c in containers} <= probed
-    assert ("scheduler", "activity-reporter") in probed and ("worker", "wait-for-migrations") in probed
+    assert ("scheduler", "activity-reporter") in probed and ("api-server", "wait-for-migrations") in probed
     assert spec["python"] == "3.11"  # the official tag image/Dockerfile names: apache/airflow:slim-...-python3.11
     assert "/opt/airflow/config/worker_protection.py" in spec["copy_destinations"]
     assert spec["pins"]["apache-airflow-providers-amazon[aiobotocore]"] == "9.39.0"
