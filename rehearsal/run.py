@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -304,7 +305,21 @@ class Rehearsal:
         """Task code on a worker finds no master credentials or keys, and cannot log in as the master user."""
         run_id = self.api.trigger("rehearsal_task_secrets", self.database)
         self.wait_for_run("rehearsal_task_secrets", timeout=300, run_id=run_id)
-        self.timeline("check", "ok: task code on a worker holds no master credentials, Fernet key or admin password")
+        s3, bucket = self.stand_in.client("s3"), self.seeded.export("dagBucket")
+        prefix = f"logs/dag_id=rehearsal_task_secrets/run_id={run_id}/task_id=look/"
+        keys = self.wait(
+            "the probe's log is in S3",
+            lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])],
+            timeout=120,
+        )
+        log = "".join(s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode() for k in keys)
+        found = re.search(r"task-secrets probe: [^\"\\]*", log)
+        if not found or "reads no Airflow table" not in found.group(0):
+            raise Failed(f"the probe's log does not report every check: {found.group(0) if found else log[-500:]}")
+        self.timeline(
+            "check",
+            f"ok: task code on a worker holds no master credentials, Fernet key or admin password ({found.group(0)})",
+        )
 
     def knows_next_due(self) -> bool:
         known = self.status().get("nextDueAt")
