@@ -69,6 +69,7 @@ airflow = AirflowCluster(
         database_arn=database.arn,
         database_ready=[database.instance, database],
         database_resource_id=database.resource_id,
+        secrets_version=secrets.version_id,
         secrets_ready=[secrets, database],
         ui_url=ui.url if ui else None,
         target_group_arn=ui.target_group_arn if ui else None,

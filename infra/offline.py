@@ -161,6 +161,9 @@ class StackMocks(pulumi_mocks.Mocks):
                 "base64": "bW9jay1rZXktYnl0ZXMtMzItYnl0ZXMtbG9uZy0tLS0=",
             }
 
+        if resource_type == "aws:secretsmanager/secretVersion:SecretVersion":
+            # Secrets Manager gives every new value a new version id.
+            outputs["versionId"] = _short_hash(json.dumps(inputs.get("secretString"), sort_keys=True, default=str))
         if resource_type == "aws:rds/instance:Instance" and not inputs.get("kmsKeyId"):
             # RDS encrypts with the account's aws/rds key when none is given, and reports that key's ARN.
             outputs["kmsKeyId"] = self.arn("kms", "key/00000000-0000-4000-8000-0000000a0e55")

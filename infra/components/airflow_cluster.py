@@ -61,6 +61,7 @@ class AirflowClusterArgs:
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
     database_resource_id: pulumi.Input[str]
+    secrets_version: pulumi.Input[str]  # the stack's secret's current version: the migration runs for a new one
     secrets_ready: list[pulumi.Resource]
     ui_url: pulumi.Input[str] | None
     target_group_arn: pulumi.Input[str] | None
@@ -171,6 +172,7 @@ class AirflowCluster(pulumi.ComponentResource):
                 database_arn=args.database_arn,
                 database_ready=args.database_ready,
                 database_resource_id=args.database_resource_id,
+                secrets_version=args.secrets_version,
                 secrets_ready=args.secrets_ready,
             ),
             opts=child,

@@ -42,6 +42,7 @@ class MigrationArgs:
     database_arn: pulumi.Input[str]
     database_ready: list[pulumi.Resource]
     database_resource_id: pulumi.Input[str]  # changes with each new instance: the guard runs for each
+    secrets_version: pulumi.Input[str]  # changes with each new secret value: passwords are set again
     secrets_ready: list[pulumi.Resource]  # the secret values the migration task reads
 
 
@@ -173,9 +174,10 @@ class Migration(pulumi.ComponentResource):
         self.invocation = aws.lambda_.Invocation(
             f"{name}-run",
             function_name=self.runner.name,
-            # A new task definition or a new database instance (a restore) runs the migration, and the guard.
-            input=pulumi.Output.all(self.task_definition.arn, args.database_resource_id).apply(
-                lambda v: json.dumps({"taskDefinitionArn": v[0], "databaseId": v[1]})
+            # A new task definition or a new database instance (a restore) runs the migration, and the guard; a
+            # new secret value runs it too, so the admin's and the result backend's passwords are set again.
+            input=pulumi.Output.all(self.task_definition.arn, args.database_resource_id, args.secrets_version).apply(
+                lambda v: json.dumps({"taskDefinitionArn": v[0], "databaseId": v[1], "secretVersion": v[2]})
             ),
             # The task starts only once its secrets hold values and its roles may read them and run it.
             opts=pulumi.ResourceOptions(

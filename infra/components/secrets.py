@@ -99,11 +99,14 @@ class AirflowSecrets(pulumi.ComponentResource):
         document = pulumi.Output.all(args.database_connection, *keys.values()).apply(
             lambda v: secret_document(v[0], dict(zip(names, v[1:], strict=True)))
         )
-        aws.secretsmanager.SecretVersion(
+        value = aws.secretsmanager.SecretVersion(
             f"{name}-airflow-value",
             secret_id=stored.id,
             secret_string=pulumi.Output.secret(document),
             opts=child,
         )
         self.arn = stored.arn
+        # A new value (a rotated password, a restored stack's copied key) is a new version: the migration task,
+        # which sets the admin and result-backend passwords in the database, runs again for it.
+        self.version_id = value.version_id
         self.register_outputs({"airflowSecretArn": self.arn})

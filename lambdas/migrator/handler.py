@@ -6,7 +6,8 @@ failed migration fails the update and leaves the services on the task definition
 function starts the metadata database if the waker stopped it, runs the one-off migration task on
 Fargate and waits for it within its own timeout.
 
-Event: {"taskDefinitionArn": "<arn>", "databaseId": "<RDS resource id>"}. Environment: CLUSTER, SUBNETS,
+Event: {"taskDefinitionArn": "<arn>", "databaseId": "<RDS resource id>", "secretVersion": "<id>"} (the last only
+makes `pulumi up` invoke again for a new secret value). Environment: CLUSTER, SUBNETS,
 SECURITY_GROUPS (comma-separated), ASSIGN_PUBLIC_IP (true/false), DB_INSTANCE_ID, and optionally
 STATUS_PARAMETER, WAKER_FUNCTION and RESTORED (true for a stack restored from a snapshot: the migration task
 runs the restore guard for this database, and once it has, the waker's maintenance hold is lifted).
