@@ -48,7 +48,7 @@ for folder in ("infra", "lambdas", "image", "tools"):
     if str(ROOT / folder) not in sys.path:
         sys.path.insert(0, str(ROOT / folder))
 
-from build_image import ensure_image  # noqa: E402
+from build_image import BuildError, ensure_image  # noqa: E402
 
 from components.database import connection_document  # noqa: E402
 from offline import load_stack_file, run_program  # noqa: E402
@@ -477,7 +477,10 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
             component, action = remove.split(":", 1)
             _strip(stand_in, seeded, component, action)
             timeline("aws", f"removed {action} from the {component} task role's declared policy")
-        image = ensure_image()
+        try:
+            image = ensure_image()
+        except BuildError as error:  # no mode without the image: the rehearsal runs what ECS runs, or nothing
+            raise Failed(f"the image ECS runs could not be built here, so nothing was rehearsed: {error}") from None
         timeline("ecs", f"every task runs in the image {image} (built from image/Dockerfile by make image)")
         actuator = Actuator(seeded, workdir, timeline, image)
         schedules = Schedules(seeded, timeline, TICK_SECONDS)

@@ -144,6 +144,11 @@ def local_base(airflow_version: str, workdir: Path) -> str:
 
 def build(airflow_version: str = DEFAULT_AIRFLOW_VERSION) -> tuple[str, str]:
     """Build (or find) the image for this machine's architecture: (its reference, its base's reference)."""
+    if shutil.which("buildah") is None or shutil.which("podman") is None:
+        raise BuildError(
+            "buildah and podman are needed to build and run the image here (no Docker daemon is used): "
+            "apt-get install buildah podman debootstrap, as .ci/run does"
+        )
     missing = copy_sources_missing()
     if missing:
         raise BuildError(f"image/.dockerignore leaves COPY sources out of the build context: {', '.join(missing)}")
@@ -346,9 +351,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="write the measured sizes to costs/image.json")
     parser.add_argument("--json", action="store_true", help="print the sizes as one JSON document, no checks")
     args = parser.parse_args(argv)
-    if shutil.which("buildah") is None:
-        print("buildah is not installed: apt-get install podman (as .ci/run does)", file=sys.stderr)
-        return 4
     try:
         reference, base = build()
     except BuildError as error:
