@@ -1,4 +1,4 @@
-"""ECS on one machine: each service's desired count, as the waker sets it in the stand-in, becomes processes.
+"""ECS on one machine: each service's desired count, as the waker sets it in the stand-in, becomes containers.
 
 A task is started as Fargate starts it: its `wait-for-migrations` container first (it must succeed), then
 its containers, each a container of the built image (rehearsal/containers.py: the image's entrypoint, user
@@ -213,6 +213,7 @@ class Actuator:
                 self.timeline(
                     "ecs", f"{task.component} task {task.short} stopped: wait-for-migrations exited {init.returncode}"
                 )
+                task.remove_containers()
                 return
             self._run_containers(task)
         elif task.phase == "RUNNING":
