@@ -25,6 +25,11 @@ from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolErr
 PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 EXIT_WRONG_STACK = EXIT_WAKER_REFUSED  # both refuse to act: 3
+EXIT_CODES: tuple[tuple[type[StackError], int], ...] = (
+    (WrongStack, EXIT_WRONG_STACK),
+    (ToolError, EXIT_AWS),
+    (StackError, EXIT_REFUSED),
+)
 
 StackFactory = Callable[[str, Path | None], operations.Stack]
 
@@ -233,15 +238,10 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
     except KeyboardInterrupt as interruption:
         print(f"airflow-stack: interrupted ({interruption or 'Ctrl-C'})", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except WrongStack as error:
-        print(f"airflow-stack: {error}", file=sys.stderr)
-        return EXIT_WRONG_STACK
-    except ToolError as error:
-        print(f"airflow-stack: {error}", file=sys.stderr)
-        return EXIT_AWS
     except StackError as error:
         print(f"airflow-stack: {error}", file=sys.stderr)
-        return EXIT_REFUSED
+        # The most specific kind decides: another stack's outputs, then a missing or failing tool, then the rest.
+        return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
     except Exception as error:
         if type(error).__module__.startswith("botocore"):
             print(f"airflow-stack: AWS error: {error}", file=sys.stderr)

@@ -132,14 +132,17 @@ def local_base(airflow_version: str, workdir: Path) -> str:
     reference = f"{BASE}:{airflow_version}-python{official_base_python()}-{digest.hexdigest()[:12]}"
     if exists(reference):
         return reference
-    rootfs = debian_rootfs()
     print(f"building the local base {reference}", flush=True)
-    buildah(
-        "bud", "--isolation", "chroot", "--layers", *_build_volumes(workdir),
-        "--build-arg", f"DEBIAN_ROOTFS={rootfs}", "--build-arg", f"AIRFLOW_VERSION={airflow_version}",
-        "-t", reference, str(context),
-    )  # fmt: skip
+    _bud(context, reference, workdir, DEBIAN_ROOTFS=debian_rootfs(), AIRFLOW_VERSION=airflow_version)
     return reference
+
+
+def _bud(context: Path, reference: str, workdir: Path, **build_args: str) -> None:
+    """`buildah bud` of a folder's Dockerfile, without a daemon: RUN steps in a chroot, layers cached."""
+    arguments = [a for name, value in build_args.items() for a in ("--build-arg", f"{name}={value}")]
+    buildah(
+        "bud", "--isolation", "chroot", "--layers", *_build_volumes(workdir), *arguments, "-t", reference, str(context)
+    )
 
 
 def build(airflow_version: str = DEFAULT_AIRFLOW_VERSION) -> tuple[str, str]:
@@ -160,11 +163,7 @@ def build(airflow_version: str = DEFAULT_AIRFLOW_VERSION) -> tuple[str, str]:
             print(f"{reference} is up to date (same build context)", flush=True)
             return reference, base
         print(f"building {reference}", flush=True)
-        buildah(
-            "bud", "--isolation", "chroot", "--layers", *_build_volumes(workdir),
-            "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"AIRFLOW_VERSION={airflow_version}",
-            "-t", reference, str(IMAGE_DIR),
-        )  # fmt: skip
+        _bud(IMAGE_DIR, reference, workdir, BASE_IMAGE=base, AIRFLOW_VERSION=airflow_version)
     return reference, base
 
 
