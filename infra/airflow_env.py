@@ -59,7 +59,8 @@ class SecretArns:
 # credentials and no Fernet key, JWT secret or admin password. Celery's result backend gets a database role of
 # its own (image/celery_results.py, kept by the migration task) with rows of Celery's two tables only.
 # JWT: the api-server signs and checks tokens, the scheduler's executor signs task tokens; workers only carry
-# the token they are given. API secret key: the api-server signs log-fetch requests the worker's log server checks.
+# the token they are given. API secret key: the api-server signs log-fetch requests that the log servers of the
+# worker and the triggerer check (airflow/utils/serve_logs/log_server.py: [api] secret_key).
 # The wait-for-migrations init container only reads the schema version, so it gets the database alone.
 _ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
 WAIT_FOR_MIGRATIONS = "wait-for-migrations"
@@ -76,7 +77,7 @@ SECRET_ENVIRONMENT: dict[str, tuple[str, str, frozenset[str]]] = {
         frozenset({"scheduler", "worker", "migrate"}),
     ),
     "AIRFLOW__API_AUTH__JWT_SECRET": ("airflow", JWT_SECRET, frozenset({"api-server", "scheduler"})),
-    "AIRFLOW__API__SECRET_KEY": ("airflow", API_SECRET_KEY, frozenset({"api-server", "worker"})),
+    "AIRFLOW__API__SECRET_KEY": ("airflow", API_SECRET_KEY, frozenset({"api-server", "worker", "triggerer"})),
     "_AIRFLOW_ADMIN_PASSWORD": ("airflow", ADMIN_PASSWORD, frozenset({"migrate"})),
 }
 # Containers that wait for `airflow db migrate` (a wait-for-migrations init container): those that use the
