@@ -275,16 +275,19 @@ class Waker(pulumi.ComponentResource):
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",
         )
+        # Two clock hours in a row without a run: the hourly watch, a few seconds late, can leave one hour empty
+        # (a run at 10:59:59 and the next at 12:00:01); one empty hour alone would flap the alarm.
         alarm(
             "waker-silent",
-            "The waker has not run for an hour (asleep it runs at least hourly, awake every minute): check its "
-            "schedules and the account's Lambda concurrency.",
+            "The waker has not run for two clock hours in a row (asleep it runs at least hourly, awake every "
+            "minute): check its schedules and the account's Lambda concurrency.",
             namespace="AWS/Lambda",
             metric_name="Invocations",
             dimensions={"FunctionName": function_name},
             statistic="Sum",
             period=3600,
-            evaluation_periods=1,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
             threshold=1,
             comparison_operator="LessThanThreshold",
             treat_missing_data="breaching",

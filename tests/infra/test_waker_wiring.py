@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from offline import Recording, run_stack
 from tests.infra.conftest import policy_documents
@@ -253,3 +255,30 @@ def test_alarms_can_reach_their_encrypted_topic(recordings):
     cloudwatch = next(s for s in statements if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com")
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert key.inputs["enableKeyRotation"] is True
+
+
+def _alarming(invocations: list[float], period: int, evaluations: int, datapoints: int, end: float) -> bool:
+    """CloudWatch's M-of-N over clock-aligned periods, missing data breaching, at time `end` (seconds):
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation"""
+    last = int(end // period) - 1  # the last complete period
+    window = range(last - evaluations + 1, last + 1)
+    empty = [p for p in window if not any(int(t // period) == p for t in invocations)]
+    return len(empty) >= datapoints
+
+
+@given(
+    start=st.floats(min_value=0, max_value=3600),
+    lateness=st.lists(st.floats(min_value=0, max_value=90), min_size=6, max_size=6),
+)
+def test_the_silence_alarm_does_not_flap_on_an_hourly_watch_a_little_late(recordings, start, lateness):
+    alarm = next(
+        a.inputs for a in recordings["dev"].of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if "silent" in a.name
+    )
+    period, evaluations = int(alarm["period"]), int(alarm["evaluationPeriods"])
+    datapoints = int(alarm.get("datapointsToAlarm") or evaluations)
+    # The hourly watch: one run an hour, each up to 90 s late.
+    runs = [start + hour * 3600 + late for hour, late in enumerate(lateness)]
+    for now in range(int(runs[0]) + 2 * 3600, int(runs[-1]), 600):
+        assert not _alarming(runs, period, evaluations, datapoints, now), (runs, now)
+    # A waker silent for three hours does alarm.
+    assert _alarming(runs[:2], period, evaluations, datapoints, runs[1] + 3 * 3600 + 3600)
