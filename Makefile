@@ -21,7 +21,7 @@ lint:  ## ruff and pyright
 	uv run ruff format --check .
 	uv run pyright
 
-check: lint test  ## what CI runs (then `make rehearse`, as its own step)
+check: lint test  ## what CI runs (then `make image` and `make rehearse`, each as its own step)
 
 image:  ## build the image ECS runs with buildah (no Docker daemon), print its size and layers, check it from inside
 	uv run python tools/build_image.py
