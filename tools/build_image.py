@@ -1,6 +1,6 @@
 """`make image`: build the image ECS runs on this machine, without a Docker daemon, and check it from inside.
 
-    uv run python tools/build_image.py [--no-check] [--tag]
+    uv run python tools/build_image.py [--no-check] [--tag] [--record] [--json]
 
 Builds image/Dockerfile with buildah (`buildah bud --isolation chroot`, as root). Docker Hub cannot be reached
 here, so the Dockerfile's BASE_IMAGE (the official apache/airflow slim image) is replaced by a local stand-in
