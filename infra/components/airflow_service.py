@@ -149,7 +149,10 @@ class AirflowService(pulumi.ComponentResource):
             if args.target_group_arn is not None
             else None,
             health_check_grace_period_seconds=300 if args.target_group_arn is not None else None,
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # Deploys roll forward: after a schema migration, a rollback would start the old image against the new
+            # schema (its wait-for-migrations fails) while Pulumi's state names the new task definition. The
+            # breaker still marks a deployment that cannot start as failed, which the waker's notices report.
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=False),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             enable_ecs_managed_tags=True,

@@ -106,3 +106,12 @@ def test_a_new_database_runs_the_migration_and_the_guard_again(recordings):
     policy = json.loads(restored.one("aws:iam/rolePolicy:RolePolicy", "airflow-migration-runner").inputs["policy"])
     invoke = next(s for s in policy["Statement"] if s["Action"] == ["lambda:InvokeFunction"])
     assert invoke["Resource"] == ["arn:aws-us-gov:lambda:us-gov-east-1:123456789012:function:airflow-dev-waker"]
+
+
+def test_deploys_roll_forward(recordings):
+    """A circuit-breaker rollback after a migration starts the old image against the new schema
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html): none."""
+    for recording in recordings.values():
+        for service in recording.of_type("aws:ecs/service:Service"):
+            breaker = service.inputs["deploymentCircuitBreaker"]
+            assert breaker == {"enable": True, "rollback": False}, service.name
