@@ -69,7 +69,7 @@ def runner_policy(
         iam_policies.allow(["rds:DescribeDBInstances", "rds:StartDBInstance"], [database_arn]),
         iam_policies.allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
         iam_policies.allow(["ssm:PutParameter"], [status_parameter_arn]),
-        # After a restore: tell the waker the guard has run, which ends its maintenance hold.
+        # Hold the database for the migration (a deploy hold); after a restore, tell the waker the guard has run.
         iam_policies.allow(["lambda:InvokeFunction"], [waker_function_arn]),
     )
 

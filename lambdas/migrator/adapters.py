@@ -69,6 +69,17 @@ def end_maintenance(lambda_client: Any, function: str, reason: str) -> None:
         )
 
 
+def hold_database(lambda_client: Any, function: str, minutes: int, reason: str) -> None:
+    """Ask the waker for a deploy hold: it starts the database if it stopped it, and stops it for nothing until
+    the hold ends, so no sleep stops it under a migration (a stack not yet woken has no waker: fine)."""
+    with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke(
+            FunctionName=function,
+            InvocationType="Event",
+            Payload=json.dumps({"action": "deploy", "holdMinutes": minutes, "reason": reason}).encode(),
+        )
+
+
 def record_outcome(ssm: Any, parameter: str, outcome: dict[str, str]) -> None:
     ssm.put_parameter(Name=parameter, Value=json.dumps(outcome), Type="String", Overwrite=True)
 

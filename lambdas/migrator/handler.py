@@ -68,6 +68,9 @@ class RunnerConfig:
         )
 
 
+DEPLOY_HOLD_MARGIN_MINUTES = 10  # past the runner's own time, for the services' first start after it
+
+
 def log(event: str, **fields: Any) -> None:
     logger.info(json.dumps({"event": event, **fields}, default=str))
 
@@ -97,6 +100,11 @@ def migrate(
     """Run the migration and record its outcome (success or the reason it failed) for operators."""
     task_definition = task_definition_of(event)
     database = event.get("databaseId") if isinstance(event.get("databaseId"), str) else ""
+    if config.waker_function and lambda_client is not None:
+        # Whether or not `predeploy` ran: the waker must not stop the database under the migration.
+        minutes = int(seconds_left() // 60) + DEPLOY_HOLD_MARGIN_MINUTES
+        adapters.hold_database(lambda_client, config.waker_function, minutes, "migration running (pulumi up)")
+        log("database-held", waker=config.waker_function, minutes=minutes)
     try:
         result = _migrate(
             task_definition,

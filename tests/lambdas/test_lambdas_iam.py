@@ -175,11 +175,13 @@ def test_the_migration_runner_with_its_declared_role(aws):
         ecs=aws.stand_in.client("ecs", credentials),
         rds=aws.stand_in.client("rds", credentials),
         ssm=aws.stand_in.client("ssm", credentials),
+        lambda_client=aws.stand_in.client("lambda", credentials),
         seconds_left=lambda: 900,
         sleep=lambda _: None,
     )
     assert result["status"] == "migrated"
     assert refusals(aws, role) == []
+    assert "lambda:Invoke" in {e["operation"] for e in aws.stand_in.audit() if e["principal"] == role}  # the hold
     # RunTask passes both task roles, allowed only to ECS tasks (iam:PassedToService) on this cluster (ecs:cluster).
     audit = [e for e in aws.stand_in.audit() if e["principal"] == role and e["operation"] == "ecs:RunTask"]
     passed = [c for c in audit[-1]["checks"] if c["action"] == "iam:PassRole"]

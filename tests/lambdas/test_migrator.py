@@ -217,9 +217,41 @@ def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
     task = aws.ecs.describe_tasks(cluster="airflow-dev", tasks=[result["taskArn"]])["tasks"][0]
     overrides = task["overrides"]["containerOverrides"][0]
     assert overrides["environment"] == [{"name": "AIRFLOW_RESTORED_DATABASE", "value": "db-ABCDEFGHIJ"}]
-    assert len(calls) == 1 and calls[0]["FunctionName"] == "airflow-staging-waker"
-    assert json.loads(calls[0]["Payload"]) == {
+    assert len(calls) == 2 and {c["FunctionName"] for c in calls} == {"airflow-staging-waker"}
+    assert json.loads(calls[0]["Payload"])["action"] == "deploy"  # the database held first (see below)
+    assert json.loads(calls[1]["Payload"]) == {
         "action": "maintenance",
         "on": False,
         "reason": "restore guard ran on db-ABCDEFGHIJ",
     }
+
+
+def test_the_database_is_held_for_the_migration_even_without_predeploy(aws):
+    """Regression: the runner started a stopped database but did not hold it, so a `pulumi up` without
+    `predeploy` could have the waker stop it mid-migration. It now asks the waker for a deploy hold, first, for
+    at least the runner's own time; the waker's own parser reads the request."""
+    from waker.events import Deploy, parse_event
+
+    calls = []
+
+    class FakeLambda:
+        class exceptions:
+            ResourceNotFoundException = KeyError
+
+        def invoke(self, **kwargs):
+            calls.append(kwargs)
+
+    config = migrator.RunnerConfig(**{**aws.config.__dict__, "waker_function": "airflow-dev-waker"})
+    migrator.migrate(
+        {"taskDefinitionArn": aws.task_definition, "databaseId": "db-1"},
+        config=config,
+        ecs=aws.ecs,
+        rds=aws.rds,
+        seconds_left=lambda: 900,
+        sleep=lambda _: None,
+        lambda_client=FakeLambda(),
+    )
+    (call,) = calls
+    assert call["FunctionName"] == "airflow-dev-waker" and call["InvocationType"] == "Event"
+    request = parse_event(json.loads(call["Payload"]), default_hold_minutes=60)
+    assert isinstance(request, Deploy) and request.hold_minutes >= 900 // 60
