@@ -140,13 +140,17 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     if config.switches_ui:
         assert config.api_target_group_arn is not None
         healthy = elbv2.api_server_healthy(clients.elbv2, config.api_target_group_arn)
+    reporter = None
+    if reads:
+        try:
+            reporter = cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now)
+        except cloudwatch.UnreadableReport as error:  # read as no report: unknown, so busy while awake
+            log("reporter-unreadable", why=str(error))
     return Observation(
         api_server_healthy=healthy,
         desired=desired,
         running=running,
-        reporter=cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now)
-        if reads
-        else None,
+        reporter=reporter,
         broker_visible=visible,
         broker_in_flight=in_flight,
         event_queue_messages=sqs.visible_messages(clients.sqs, config.event_queue_urls),

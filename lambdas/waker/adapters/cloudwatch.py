@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,32 @@ HEARTBEAT = "DagRunsQueued"  # published on every report
 WAKER_METRICS = ("WakerAwake", "WakerDesiredWorkers", "WakerScaleChanges")
 
 
+# What a reported figure can be. A count is a whole number of DAG runs, task instances or entries, far below
+# a million on any stack; the time to the next due run is within about a year either way. Anything else
+# (negative, not finite, absurd) is not a report the waker can act on: it is read as no report, which the
+# policy treats as unknown, so busy while awake (invariant 1).
+MAX_COUNT = 1_000_000
+MAX_SECONDS_UNTIL_DUE = 400 * 24 * 3600
+
+
+class UnreadableReport(ValueError):
+    """A reported figure that cannot be a count or a time: the message names it."""
+
+
+def _count(name: str, value: float | None) -> int:
+    if value is None:
+        return 0
+    if not math.isfinite(value) or not 0 <= value <= MAX_COUNT:
+        raise UnreadableReport(f"{name} is {value!r}, not a count (0 to {MAX_COUNT})")
+    return round(value)
+
+
+def _seconds(name: str, value: float | None) -> float | None:
+    if value is not None and (not math.isfinite(value) or abs(value) > MAX_SECONDS_UNTIL_DUE):
+        raise UnreadableReport(f"{name} is {value!r}, not seconds within {MAX_SECONDS_UNTIL_DUE}")
+    return value
+
+
 def _query_id(name: str) -> str:
     return "m_" + name.lower()
 
@@ -34,7 +61,8 @@ def latest_reporter_metrics(
     now: datetime,
     lookback_minutes: int = 30,
 ) -> ReporterMetrics | None:
-    """The newest complete report, or None if the reporter published nothing in the lookback."""
+    """The newest complete report, or None if the reporter published nothing in the lookback. A report with a
+    figure that cannot be one raises UnreadableReport."""
     queries = [
         {
             "Id": _query_id(name),
@@ -68,11 +96,11 @@ def latest_reporter_metrics(
     for name, key in REPORTER_METRICS.items():
         value = value_at(name)
         if key.startswith("ti:"):
-            task_instances[key[3:]] = int(value or 0)
+            task_instances[key[3:]] = _count(name, value)
         elif key == "seconds_until_next_due":
-            values[key] = value  # absent: no DAG has a next run
+            values[key] = _seconds(name, value)  # absent: no DAG has a next run
         else:
-            values[key] = int(value or 0)
+            values[key] = _count(name, value)
     return ReporterMetrics(published_at=published_at, task_instances=task_instances, **values)
 
 
