@@ -255,7 +255,9 @@ def handle(
 def _decide(
     request: Request, *, config: WakerConfig, clients: Clients, now: datetime, function_arn: str
 ) -> dict[str, Any]:
-    state = state_store.load(clients.ssm, config.state_parameter)
+    state, repairs = state_store.load(clients.ssm, config.state_parameter)
+    if repairs:  # the next save writes the repaired state
+        log("state-repaired", repairs=repairs)
     observed = observe(config, clients, now)
     decision = decide(now, config.settings, observed, state, request)
     if isinstance(request, Status) or decision.refused:

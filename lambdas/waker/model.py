@@ -150,22 +150,74 @@ class WakerState:
 
     @classmethod
     def from_json(cls, text: str | None) -> WakerState:
+        return cls.read(text)[0]
+
+    @classmethod
+    def read(cls, text: str | None) -> tuple[WakerState, list[str]]:
+        """The stored state, every field checked against its kind; a field that is not what it must be (a bad
+        date, a word for a number) is dropped for its default and named, and a document that is not a JSON
+        object is read as a new state: the waker then converges from what it observes, and its next save
+        repairs the parameter. No stored value can make every run fail."""
         if not text:
-            return cls()
-        raw = json.loads(text)
+            return cls(), []
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            return cls(), ["the stored state is not JSON"]
+        if not isinstance(raw, dict):
+            return cls(), [f"the stored state is a JSON {type(raw).__name__}, not an object"]
         values: dict[str, Any] = {}
+        repairs: list[str] = []
         for f in fields(cls):
-            value = raw.get(f.name)
-            if f.name.endswith(("_since", "_until", "_at")) and isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            if isinstance(value, list):
-                value = tuple(value)
-            if value is not None:
-                values[f.name] = value
-        return cls(**values)
+            if raw.get(f.name) is None:
+                continue
+            try:
+                values[f.name] = _state_value(f.name, str(f.type), raw[f.name])
+            except (TypeError, ValueError) as error:
+                repairs.append(f"{f.name}: {error}")
+        return cls(**values), repairs
 
     def but(self, **changes: Any) -> WakerState:
         return replace(self, **changes)
+
+
+_MAX_STORED_NUMBER = 10**6  # counts and minutes the state keeps are far below this
+
+
+def _state_value(name: str, kind: str, value: Any) -> Any:
+    """One stored field, as its annotation says it must be (ValueError or TypeError otherwise)."""
+    if kind.startswith("datetime"):
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        if parsed is None or parsed.tzinfo is None:
+            raise ValueError(f"{value!r} is not a time with its zone")
+        return parsed
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise TypeError(f"{value!r} is not true or false")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_STORED_NUMBER:
+            raise ValueError(f"{value!r} is not a count")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r} is not text")
+        return value
+    if kind.startswith("tuple[float"):
+        if not isinstance(value, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= _MAX_STORED_NUMBER for v in value
+        ):
+            raise ValueError(f"{value!r} is not a list of minutes")
+        return tuple(float(v) for v in value)
+    if kind.startswith("tuple[str"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{value!r} is not a list of names")
+        return tuple(value)
+    if kind.startswith("Mapping[str, str]"):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise TypeError(f"{value!r} is not a map of names to text")
+        return dict(value)
+    raise TypeError(f"no reader for {name} ({kind})")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from typing import Any
 from waker.model import WakerState
 
 
-def load(ssm: Any, name: str) -> WakerState:
+def load(ssm: Any, name: str) -> tuple[WakerState, list[str]]:
+    """The stored state, and what had to be repaired in it (WakerState.read)."""
     try:
-        return WakerState.from_json(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        return WakerState.read(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ssm.exceptions.ParameterNotFound:
-        return WakerState()
+        return WakerState(), []
 
 
 def save(ssm: Any, name: str, state: WakerState) -> None:
