@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import boto3
+import pytest
 
 from tests.support.waker_world import START, minutes, moto_world
 from waker.adapters import lease
@@ -52,3 +53,20 @@ def test_release_leaves_another_holders_lease_alone():
         )
         lease.release(ssm, world.config.lease_parameter, "holder-b")
         assert ssm.get_parameter(Name=world.config.lease_parameter)["Parameter"]["Value"].count("holder-a") == 1
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '{"holder": "clock-gone-wrong", "until": "2099-01-01T00:00:00+00:00"}',  # was: every run busy forever
+        '{"holder": "no-zone", "until": "2026-01-01T00:00:00"}',  # was: TypeError comparing times
+        "not json",
+        '{"holder": "no-expiry"}',
+    ],
+)
+def test_a_lease_no_run_could_have_left_does_not_wedge_the_waker(stored):
+    with moto_world() as world:
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name=world.config.lease_parameter, Value=stored, Type="String")
+        answer = world.invoke({"action": "wake", "holdMinutes": 30, "reason": "a person"}, START, lease_wait_seconds=1)
+        assert answer["ok"] and answer["state"] == "waking", answer

@@ -4,7 +4,9 @@ Reserved concurrency fails on accounts whose Lambda concurrency is at its low de
 unreserved pool below 100). Instead, a run creates the lease parameter with `Overwrite=False`, which SSM
 does atomically: exactly one run creates it, the others get ParameterAlreadyExists. The lease names its
 holder and an expiry past the function's timeout, so a run that died holding it delays the next by at most
-that long. A run releases the lease when it ends. Standard parameters and their API calls cost nothing.
+that long; an expiry further ahead than any run could set, or one that cannot be read, counts as expired, so
+no stored value wedges the waker. A run releases the lease when it ends. Standard parameters and their API
+calls cost nothing.
 
 Clearing an expired lease is not atomic with taking it; two runs that both find it expired could both
 proceed. That needs a waker that died holding the lease and two overlapping invocations right after, and
@@ -35,14 +37,17 @@ def _take(ssm: Any, name: str, holder: str, until: datetime) -> bool:
         return False
 
 
-def _expired(ssm: Any, name: str, now: datetime) -> bool:
+def _expired(ssm: Any, name: str, now: datetime, ttl: timedelta) -> bool:
+    """Past its expiry, unreadable, or with an expiry no run could have set (beyond now + the lease's time to
+    live: a clock gone wrong, or a hand-edited value), which would otherwise make every later run wait forever."""
     try:
         value = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-        return datetime.fromisoformat(value["until"]) <= now
+        until = datetime.fromisoformat(value["until"])
+        return until <= now or until > now + ttl
     except ssm.exceptions.ParameterNotFound:
         return True
-    except (KeyError, ValueError):
-        return True  # unreadable: treat as abandoned
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return True  # unreadable (not JSON, no expiry, a time without its zone): treat as abandoned
 
 
 def acquire(
@@ -61,7 +66,7 @@ def acquire(
     while True:
         if _take(ssm, name, holder, now() + ttl):
             return True
-        if _expired(ssm, name, now()):
+        if _expired(ssm, name, now(), ttl):
             with contextlib.suppress(ssm.exceptions.ParameterNotFound):
                 ssm.delete_parameter(Name=name)
             continue
