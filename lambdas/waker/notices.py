@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from waker.model import Decision, Observation
+from waker.model import DATABASE_STUCK, Decision, Observation
 
 SUBJECT_LIMIT = 100  # SNS Publish: a Subject is at most 100 printable ASCII characters, one line
 
@@ -30,6 +30,12 @@ def problems(decision: Decision, observed: Observation) -> dict[str, str]:
         found["reporter-stale"] = (
             "Airflow is awake but its activity reporter is silent, so the waker keeps it awake (unknown counts "
             "as busy) and it costs money. Check the scheduler task's activity-reporter container log."
+        )
+    stuck = observed.database_status
+    if stuck in DATABASE_STUCK:
+        found[f"database:{stuck}"] = (
+            f"The stack's database is {stuck}: it will not become available by itself, so Airflow cannot wake "
+            f"(the waker keeps asking for the database first). What to do: {DATABASE_STUCK[stuck]}."
         )
     for component in decision.not_starting:
         events = "\n".join(f"  {e}" for e in observed.service_events.get(component, ())) or "  (no ECS events)"

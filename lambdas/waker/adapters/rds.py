@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from waker.model import DATABASE_NOT_FOUND
+
 
 def status(rds: Any, instance_id: str) -> str:
-    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
+    """The instance's status; `not-found` when it does not exist (reported, not raised: every run must answer)."""
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return DATABASE_NOT_FOUND
 
 
 def apply(rds: Any, instance_id: str, action: str) -> bool:
