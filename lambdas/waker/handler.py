@@ -140,6 +140,7 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     if config.switches_ui:
         assert config.api_target_group_arn is not None
         healthy = elbv2.api_server_healthy(clients.elbv2, config.api_target_group_arn)
+    event_messages, missing_queues = sqs.visible_messages(clients.sqs, config.event_queue_urls)
     reporter = None
     if reads:
         try:
@@ -153,7 +154,8 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
         reporter=reporter,
         broker_visible=visible,
         broker_in_flight=in_flight,
-        event_queue_messages=sqs.visible_messages(clients.sqs, config.event_queue_urls),
+        event_queue_messages=event_messages,
+        missing_event_queues=missing_queues,
         ui_requests=requests,
         database_status=database,
         service_events=events,

@@ -118,6 +118,7 @@ class Observation:
     broker_visible: int = 0
     broker_in_flight: int = 0  # received by a worker, or orphaned by one that died: not demand on its own
     event_queue_messages: int = 0  # visible messages on the watched event queues
+    missing_event_queues: tuple[str, ...] = ()  # watched queues that do not exist (their owner deleted them)
     ui_requests: int = 0
     database_status: str | None = None  # None: the waker does not manage the database
     api_server_healthy: bool | None = None  # None: no load balancer (so no waking page to switch)

@@ -37,6 +37,11 @@ def problems(decision: Decision, observed: Observation) -> dict[str, str]:
             f"The stack's database is {stuck}: it will not become available by itself, so Airflow cannot wake "
             f"(the waker keeps asking for the database first). What to do: {DATABASE_STUCK[stuck]}."
         )
+    for url in observed.missing_event_queues:
+        found[f"event-queue-missing:{url.rsplit('/', 1)[-1]}"] = (
+            f"The watched event queue {url} does not exist (its owner deleted it?): the waker counts it as empty. "
+            "Recreate it, or remove it from waker.eventQueueArns and `pulumi up`."
+        )
     for component in decision.not_starting:
         events = "\n".join(f"  {e}" for e in observed.service_events.get(component, ())) or "  (no ECS events)"
         found[f"not-starting:{component}"] = (

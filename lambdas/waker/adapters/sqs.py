@@ -15,6 +15,13 @@ def depth(sqs: Any, queue_url: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def visible_messages(sqs: Any, queue_urls: Sequence[str]) -> int:
-    """Messages waiting on the watched event queues (in flight: an asset watcher already holds them)."""
-    return sum(depth(sqs, url)[0] for url in queue_urls)
+def visible_messages(sqs: Any, queue_urls: Sequence[str]) -> tuple[int, tuple[str, ...]]:
+    """Messages waiting on the watched event queues (in flight: an asset watcher already holds them), and the
+    queues that do not exist (deleted by their owner): counted as empty and reported, not raised."""
+    total, missing = 0, []
+    for url in queue_urls:
+        try:
+            total += depth(sqs, url)[0]
+        except sqs.exceptions.QueueDoesNotExist:
+            missing.append(url)
+    return total, tuple(missing)
