@@ -104,8 +104,9 @@ class Actuator:
         self.tasks: dict[str, list[Task]] = {name: [] for name in self.services}
         self.started: dict[str, int] = dict.fromkeys(self.services, 0)
         self._stop = threading.Event()
+        self._stepping = threading.Lock()  # one step at a time: the loop's, or a scenario's (step_now)
         self._thread: threading.Thread | None = None
-        self._kept: set[str] = set()
+        self.kept: set[str] = set()
 
     # --- one task -------------------------------------------------------------------------------------------
 
@@ -259,12 +260,17 @@ class Actuator:
                     self.stop_task(task, f"desired count {want}")
                 kept = [t for t in active if t.protected and t.phase == "RUNNING"]
                 for task in kept:
-                    if task.arn not in self._kept:
-                        self._kept.add(task.arn)
+                    if task.arn not in self.kept:
+                        self.kept.add(task.arn)
                         self.timeline("ecs", f"{component} task {task.short} kept: scale-in protected")
             self.tasks[component] = [t for t in tasks if t.phase != "STOPPED"]
         counts = {c: len(self.running(c)) for c in self.tasks}
         self.seeded.stand_in.ecs_running_file.write_text(json.dumps(counts))
+
+    def step_now(self) -> None:
+        """One step, now: what ECS does at once with a desired count a scenario has just set."""
+        with self._stepping:
+            self.step()
 
     def interrupt(self, component: str) -> Task | None:
         """Stop one running task as ECS does for a Spot interruption or a deployment (SIGTERM, then SIGKILL)."""
@@ -296,7 +302,7 @@ class Actuator:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
-                    self.step()
+                    self.step_now()
                 except Exception as error:  # keep actuating; the timeline says what went wrong
                     self.timeline("ecs", f"actuator error: {error}")
                 self._stop.wait(interval)

@@ -415,9 +415,16 @@ class Rehearsal:
         )
         del protected
         worker = self.actuator.running("worker")[0]
-        self.ecs.update_service(cluster=self.actuator.cluster, service="worker", desiredCount=0)
-        self.timeline("aws", "worker desired count set to 0 by hand (a scale-in)")
-        time.sleep(5)
+        # ECS acts on a desired count at once; the waker's next tick (every 10 s here) would restore it, so the
+        # schedules wait while ECS handles the scale-in.
+        with self.schedules.paused():
+            self.ecs.update_service(cluster=self.actuator.cluster, service="worker", desiredCount=0)
+            self.timeline("aws", "worker desired count set to 0 by hand (a scale-in)")
+            self.actuator.step_now()
+            time.sleep(5)
+            self.actuator.step_now()
+        if worker.arn not in self.actuator.kept:
+            raise Failed("ECS (the actuator) never saw the scale-in of the busy worker")
         if worker.phase != "RUNNING":
             raise Failed("the scale-in stopped a worker that was running a task")
         self.timeline("check", "ok: the busy worker was kept through the scale-in")

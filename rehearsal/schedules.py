@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ class Schedules:
         self._last = ""
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._firing = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def invoke(self, event: dict[str, Any], why: str) -> dict[str, Any]:
@@ -82,24 +84,36 @@ class Schedules:
                 with contextlib.suppress(self.admin.exceptions.ResourceNotFoundException):
                     self.admin.delete_schedule(GroupName=self.group, Name=name)
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No schedule fires inside: a scenario acting as a person or as ECS is not raced by the waker's tick."""
+        with self._firing:
+            yield
+
     def start(self) -> None:
         def loop() -> None:
             next_watch = time.monotonic() + self.watch_seconds
             while not self._stop.is_set():
-                try:
-                    self.fire_due()
-                    if self.tick_enabled():
-                        self.invoke({"action": "tick"}, "tick")
-                    elif time.monotonic() >= next_watch:
-                        self.invoke({"action": "tick"}, "watch")
-                    if time.monotonic() >= next_watch:
-                        next_watch = time.monotonic() + self.watch_seconds
-                except Exception as error:
-                    self.timeline("waker", f"schedule error: {error}")
+                with self._firing:
+                    next_watch = self._fire(next_watch)
                 self._stop.wait(self.tick_seconds)
 
         self._thread = threading.Thread(target=loop, daemon=True)
         self._thread.start()
+
+    def _fire(self, next_watch: float) -> float:
+        """One round: the one-time wakes that are due, then the tick (while it is on) or the hourly watch."""
+        try:
+            self.fire_due()
+            if self.tick_enabled():
+                self.invoke({"action": "tick"}, "tick")
+            elif time.monotonic() >= next_watch:
+                self.invoke({"action": "tick"}, "watch")
+            if time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + self.watch_seconds
+        except Exception as error:
+            self.timeline("waker", f"schedule error: {error}")
+        return next_watch
 
     def shutdown(self) -> None:
         self._stop.set()
