@@ -94,6 +94,19 @@ def aws(monkeypatch):
         yield SimpleNamespace(ecs=ecs, rds=rds, config=config, task_definition=task_definition)
 
 
+class RecordedInvokes:
+    """A Lambda client that records the invocations the runner sends to the waker."""
+
+    class exceptions:
+        ResourceNotFoundException = KeyError
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def invoke(self, **kwargs):
+        self.calls.append(kwargs)
+
+
 def run_migration(aws, event, seconds=900.0):
     sleeps: list[float] = []
     result = migrator.migrate(
@@ -193,15 +206,8 @@ def test_missing_configuration_is_named():
 def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
     """The database's identity (RDS's resource id) reaches the guard, so a replacement restored from the same
     snapshot is guarded again; once it has been, the waker's maintenance hold ends."""
-    calls = []
-
-    class FakeLambda:
-        class exceptions:
-            ResourceNotFoundException = KeyError
-
-        def invoke(self, **kwargs):
-            calls.append(kwargs)
-
+    waker = RecordedInvokes()
+    calls = waker.calls
     config = migrator.RunnerConfig(
         **{**aws.config.__dict__, "restored": True, "waker_function": "airflow-staging-waker"}
     )
@@ -212,7 +218,7 @@ def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
         rds=aws.rds,
         seconds_left=lambda: 900,
         sleep=lambda _: None,
-        lambda_client=FakeLambda(),
+        lambda_client=waker,
     )
     task = aws.ecs.describe_tasks(cluster="airflow-dev", tasks=[result["taskArn"]])["tasks"][0]
     overrides = task["overrides"]["containerOverrides"][0]
@@ -232,15 +238,8 @@ def test_the_database_is_held_for_the_migration_even_without_predeploy(aws):
     at least the runner's own time; the waker's own parser reads the request."""
     from waker.events import Deploy, parse_event
 
-    calls = []
-
-    class FakeLambda:
-        class exceptions:
-            ResourceNotFoundException = KeyError
-
-        def invoke(self, **kwargs):
-            calls.append(kwargs)
-
+    waker = RecordedInvokes()
+    calls = waker.calls
     config = migrator.RunnerConfig(**{**aws.config.__dict__, "waker_function": "airflow-dev-waker"})
     migrator.migrate(
         {"taskDefinitionArn": aws.task_definition, "databaseId": "db-1"},
@@ -249,7 +248,7 @@ def test_the_database_is_held_for_the_migration_even_without_predeploy(aws):
         rds=aws.rds,
         seconds_left=lambda: 900,
         sleep=lambda _: None,
-        lambda_client=FakeLambda(),
+        lambda_client=waker,
     )
     (call,) = calls
     assert call["FunctionName"] == "airflow-dev-waker" and call["InvocationType"] == "Event"
