@@ -11,7 +11,7 @@ install:  ## install the project and its tools into .venv
 
 AGAINST ?=
 plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no AWS account needed; AGAINST=git ref)
-	uv run python infra/plan.py $(STACK) $(if $(AGAINST),--against $(AGAINST))
+	uv run python -m offline.plan $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
 	uv run pytest -n auto --dist loadfile
@@ -24,23 +24,23 @@ lint:  ## ruff and pyright
 check: lint test  ## what CI runs (then `make image` and `make rehearse`, each as its own step)
 
 image:  ## build the image ECS runs with buildah (no Docker daemon), print its size and layers, check it from inside
-	uv run python tools/build_image.py
+	uv run python -m devtools.build_image
 
 rehearse:  ## the whole stack on this machine: real Airflow woken and put to sleep by the real waker, IAM enforced
 	uv run python -m rehearsal.run
 
 dev:  ## Airflow on this machine with dags/ live and AWS stood in by moto (UI on PORT, default 8080)
-	uv run python tools/dev.py --port $(PORT)
+	uv run python -m devtools.dev --port $(PORT)
 
 dag-test:  ## one run of DAG=<dag_id> with dag.test() on local stand-ins (DATE=YYYY-MM-DD)
-	uv run python tools/dag_harness.py run $(DAG) --date $(DATE)
+	uv run python -m devtools.dag_harness run $(DAG) --date $(DATE)
 
 dag-check:  ## the DAG tests only: imports, policy, end-to-end runs (on every core)
 	uv run pytest -n auto --dist load tests/dags
 
 OUTPUTS ?=
 deploy-dags:  ## test what changed, then sync dags/ to STACK's DAG bundle and wake it (AWS credentials; OUTPUTS=file)
-	uv run python tools/deploy_dags.py $(if $(OUTPUTS),--outputs $(OUTPUTS),--stack $(STACK))
+	uv run airflow-stack deploy-dags $(if $(OUTPUTS),--outputs $(OUTPUTS),--stack $(STACK))
 
 preflight:  ## read-only checks of the AWS account before the first `pulumi up -s $(STACK)` (needs AWS credentials)
 	uv run airflow-stack preflight --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
@@ -52,14 +52,14 @@ cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days
 	uv run python -m costs.report $(STACK)
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
-	uv run python lambdas/benchmark_waker.py
+	uv run python -m devtools.bench_waker
 
 WRITE ?=
 docs-check:  ## re-run the commands behind the README's figures and compare (WRITE=1 puts today's values in)
-	uv run python tools/docs_check.py $(if $(WRITE),--write)
+	uv run python -m devtools.docs_check $(if $(WRITE),--write)
 
 bench-deploy-dags:  ## time `make deploy-dags` of a one-line DAG change, moto standing in for the bucket
-	uv run python tools/bench_deploy_dags.py
+	uv run python -m devtools.bench_deploy_dags
 
 format:
 	uv run ruff check --fix .

@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_stack import operations, preflight, staging
+from airflow_stack import deploy_dags, operations, preflight, staging
 from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, WrongStack, read_outputs
+from contracts.stacks import STACK_NAME_RULE, is_stack_name
+from contracts.waker import MAX_HOLD_MINUTES, Maintenance, Sleep, Wake, to_event
 
 PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
@@ -97,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--stack", required=True, help="the stack to check: Pulumi.<stack>.yaml")
 
+    shipping = commands.add_parser(
+        "deploy-dags",
+        help="test what changed in dags/, then sync it to the stack's DAG bundle and wake it (from a checkout)",
+        description=deploy_dags.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    deploy_dags.add_arguments(shipping)
+
     stage = commands.add_parser(
         "stage", help="write the config of a staging stack restored from a prod snapshot", description=staging.__doc__
     )
@@ -111,19 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-MAX_HOLD_MINUTES = 24 * 60  # the waker's own limit
-STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,20}")
-
-
 def _checked(args: argparse.Namespace) -> dict[str, int]:
     """The options as minutes, or StackError naming the option and what it takes: nothing has been done yet."""
-    if not STACK_NAME.fullmatch(args.stack or ""):
-        raise StackError(
-            "--stack must be lowercase letters, digits and hyphens (up to 21), starting with a letter; "
-            f"got {args.stack!r}"
-        )
+    if not is_stack_name(args.stack):
+        raise StackError(f"--stack must be {STACK_NAME_RULE}; got {args.stack!r}")
     source = getattr(args, "source", None)
-    if source is not None and not STACK_NAME.fullmatch(source):
+    if source is not None and not is_stack_name(source):
         raise StackError(f"--from must be a stack name (lowercase letters, digits, hyphens), got {source!r}")
     minutes: dict[str, int] = {}
     for option in ("hold", "timeout"):
@@ -178,6 +181,8 @@ def run(
     make_clients: ClientFactory = aws_clients,
 ) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "deploy-dags":  # its own inputs and exit codes (tests, upload, wake)
+        return deploy_dags.ship(args)
     project = project_dir or PROJECT_DIR
     with _interrupted_by_sigterm():
         return _run(args, make_stack, project, make_clients)
@@ -217,15 +222,14 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             print(json.dumps(report, indent=2) if args.json else operations.render_status(report))
             return 0
         if args.command == "wake":
-            answer = stack.invoke_waker({"action": "wake", "holdMinutes": minutes["hold"], "reason": args.reason})
+            answer = stack.invoke_waker(to_event(Wake(hold_minutes=minutes["hold"], reason=args.reason)))
             if not _answered(answer):
                 return EXIT_WAKER_REFUSED
             return _wait(stack, True, minutes["timeout"]) if args.wait else 0
         if args.command == "sleep":
-            event: dict[str, Any] = {"action": "sleep", "reason": args.reason, "force": args.force}
-            if "hold" in minutes:
-                event["holdMinutes"] = minutes["hold"]
-            answer = stack.invoke_waker(event)
+            answer = stack.invoke_waker(
+                to_event(Sleep(reason=args.reason, force=args.force, hold_minutes=minutes.get("hold")))
+            )
             if not _answered(answer):
                 return EXIT_WAKER_REFUSED
             return _wait(stack, False, minutes["timeout"]) if args.wait else 0
@@ -233,7 +237,7 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             print(operations.snapshot(stack))
             return 0
         if args.command == "end-maintenance":
-            answer = stack.invoke_waker({"action": "maintenance", "on": False, "reason": args.reason})
+            answer = stack.invoke_waker(to_event(Maintenance(on=False, reason=args.reason)))
             return 0 if _answered(answer) else EXIT_WAKER_REFUSED
     except KeyboardInterrupt as interruption:
         print(f"airflow-stack: interrupted ({interruption or 'Ctrl-C'})", file=sys.stderr)
@@ -262,10 +266,11 @@ def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:
     return 0
 
 
-def _preflight(stack: str, project: Path, make_clients: ClientFactory) -> int:
-    _load_infra()  # the program, run offline to list its resources
-    from offline import run_program
-    from settings import load_settings
+def _preflight(
+    stack: str, project: Path, make_clients: ClientFactory
+) -> int:  # the program, run offline to list its resources
+    from infra.settings import load_settings
+    from offline.recording import run_program
 
     config = _stack_config(project, stack)
     settings = load_settings(stack, config)
@@ -286,7 +291,7 @@ def _preflight(stack: str, project: Path, make_clients: ClientFactory) -> int:
 def _stack_config(project: Path, stack: str) -> dict[str, Any]:
     import yaml
 
-    from settings import stack_config_from_yaml
+    from infra.settings import stack_config_from_yaml
 
     path = project / f"Pulumi.{stack}.yaml"
     if not path.exists():
@@ -304,16 +309,9 @@ def _stage_targets(args: argparse.Namespace) -> staging.StagingTargets:
     return staging.StagingTargets(environment, tuple(args.worker_policy or ()), tuple(args.event_queue or ()))
 
 
-def _load_infra() -> None:
-    infra = str(Path(__file__).resolve().parents[1] / "infra")
-    if infra not in sys.path:
-        sys.path.insert(0, infra)
-
-
 def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:
-    _load_infra()
-    from config_schema import SettingsError
-    from settings import load_settings, read_stack_file, stack_config_from_yaml
+    from infra.config_schema import SettingsError
+    from infra.settings import load_settings, read_stack_file, stack_config_from_yaml
 
     if args.stack == args.source:
         raise StackError(f"refusing to write stack {args.stack!r}: stage writes a separate staging stack")
@@ -395,9 +393,7 @@ def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> ope
         target = make_stack(args.stack, args.target_outputs)
     except NotDeployed:
         return None
-    answer = target.invoke_waker(
-        {"action": "maintenance", "on": True, "reason": f"re-staging {args.stack} from {args.source}"}
-    )
+    answer = target.invoke_waker(to_event(Maintenance(on=True, reason=f"re-staging {args.stack} from {args.source}")))
     if not answer.get("ok", False):
         raise StackError(f"the waker of {args.stack} did not take the maintenance hold: {answer.get('error')}")
     print(f"{args.stack}: {answer.get('reason')}")
@@ -412,7 +408,7 @@ def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> ope
 
 def _end_hold(target: operations.Stack, args: argparse.Namespace) -> None:
     reason = f"stage of {args.stack} stopped before it wrote anything"
-    ended = target.invoke_waker({"action": "maintenance", "on": False, "reason": reason})
+    ended = target.invoke_waker(to_event(Maintenance(on=False, reason=reason)))
     if ended.get("ok", False):
         print(f"{args.stack}: the maintenance hold ended (nothing was replaced)", file=sys.stderr)
     else:

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_stack.outputs import StackError, StackOutputs
+from contracts.components import CORE
+from contracts.waker import Deploy, Status, to_event
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
-CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def lambda_invoker(lambda_client: Any, function: str) -> Invoke:
 
 def status(stack: Stack) -> dict[str, Any]:
     """The waker's view (state, reason, counts, signals, next wake) plus the database and the last migration."""
-    report = stack.invoke_waker({"action": "status"})
+    report = stack.invoke_waker(to_event(Status()))
     database = stack.client("rds").describe_db_instances(DBInstanceIdentifier=stack.outputs["databaseIdentifier"])
     migration: dict[str, Any] = {}
     if stack.outputs.get("migrationStatusParameter"):
@@ -188,7 +189,7 @@ def prepare_deploy(
 ) -> str:
     """Ask the waker to start the database (if it stopped it) and hold it up, then wait until it is available:
     RDS refuses changes to a stopped instance, so `pulumi up` would fail on a sleeping dev stack."""
-    answer = stack.invoke_waker({"action": "deploy", "holdMinutes": hold_minutes, "reason": "pulumi up"})
+    answer = stack.invoke_waker(to_event(Deploy(hold_minutes=hold_minutes, reason="pulumi up")))
     if not answer.get("ok", False):
         raise StackError(f"the waker did not take the deploy hold: {answer.get('error') or answer.get('reason')}")
     rds = stack.client("rds")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from contracts.stacks import stack_of_prefix, stack_prefix, waker_function_name
 
 REQUIRED = ("region", "clusterName", "serviceNames", "databaseIdentifier", "dagBucket")
 
@@ -30,24 +32,26 @@ class WrongStack(StackError):
 
 # The program names these resources after the stack (`airflow-<stack>`): outputs whose names differ are not
 # the stack's, whatever file they came from.
-PROJECT_PREFIX = "airflow-"
-OWNED_NAMES = {"clusterName": "{name}", "databaseIdentifier": "{name}", "wakerFunction": "{name}-waker"}
+OWNED_NAMES: dict[str, Callable[[str], str]] = {
+    "clusterName": stack_prefix,
+    "databaseIdentifier": stack_prefix,
+    "wakerFunction": lambda stack: waker_function_name(stack_prefix(stack)),
+}
 
 
 def owner_of(values: Mapping[str, Any]) -> str:
     """The stack whose resources the outputs name (from its cluster's name)."""
     cluster = str(values.get("clusterName") or "")
-    return cluster.removeprefix(PROJECT_PREFIX) if cluster.startswith(PROJECT_PREFIX) else cluster or "unknown"
+    return stack_of_prefix(cluster) or cluster or "unknown"
 
 
 def check_owner(stack: str, values: Mapping[str, Any]) -> None:
-    name = PROJECT_PREFIX + stack
-    for key, pattern in OWNED_NAMES.items():
+    for key, name_of in OWNED_NAMES.items():
         value = values.get(key)
-        if value is not None and value != pattern.format(name=name):
+        if value is not None and value != name_of(stack):
             raise WrongStack(
                 f"these outputs are stack {owner_of(values)}'s, not {stack}'s ({key} is {value}, "
-                f"{stack}'s is {pattern.format(name=name)}): nothing done"
+                f"{stack}'s is {name_of(stack)}): nothing done"
             )
 
 

@@ -2,7 +2,7 @@
 
 Fargate keeps no image cache: every task pulls the whole image, so its start grows with the image's compressed
 size (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html). The size is the
-one `make image` measured and recorded (costs/image.json, `uv run python tools/build_image.py --record`); the
+one `make image` measured and recorded (costs/image.json, `uv run python -m devtools.build_image --record`); the
 pull rate is a field figure, not AWS's: a 2,700 MB image started on Fargate in 55 s from RunTask to a ready
 container, pull included (https://drorspei.com/2026/01/23/my-fargate-startup-is-slow-an-investigation-into-docker-layer-optimization),
 so at least 49 MB/s.
@@ -38,7 +38,7 @@ def recorded() -> ImagePull | None:
 
 def describe(pull: ImagePull | None, task_start_minutes: int) -> str:
     if pull is None:
-        return "Image pull: no measured image size (run `uv run python tools/build_image.py --record`)."
+        return "Image pull: no measured image size (run `uv run python -m devtools.build_image --record`)."
     return (
         f"Image pull: the image is {pull.compressed_mb:,.0f} MB compressed ({pull.uncompressed_mb:,.0f} MB unpacked; "
         f"`make image`, {pull.architecture}, {pull.measured}); Fargate pulls it whole for every task, about "

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waker.adapters.cloudwatch import REPORTER_METRICS as REPORTER_METRIC_NAMES
-from waker.adapters.cloudwatch import WAKER_METRICS as WAKER_METRIC_NAMES
+from contracts.components import CORE
+from contracts.metrics import REPORTER_METRICS as REPORTER_METRIC_NAMES
+from contracts.metrics import WAKER_METRICS as WAKER_METRIC_NAMES
 
 PRICES_FILE = Path(__file__).resolve().parent / "prices.json"
-CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Custom metrics, billed by the hours in which they receive data: the waker's own (published while anything
 # runs, waker/metering.py) and the activity reporter's (published while the scheduler runs).
 WAKER_METRICS = len(WAKER_METRIC_NAMES)

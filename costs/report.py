@@ -16,13 +16,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for folder in ("infra", "lambdas"):
-    if str(ROOT / folder) not in sys.path:
-        sys.path.insert(0, str(ROOT / folder))
-
-from costs.image_pull import describe, recorded  # noqa: E402
-from costs.model import (  # noqa: E402
+from contracts.waker import WakerSettings
+from costs.image_pull import describe, recorded
+from costs.model import (
     CORE,
     REPORTER_METRICS,
     WAKER_METRICS,
@@ -32,10 +28,11 @@ from costs.model import (  # noqa: E402
     price_stack,
     render,
 )
-from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle, simulate  # noqa: E402
-from costs.windows import window_holds  # noqa: E402
-from costs.workloads import standard  # noqa: E402
-from waker.model import WakerSettings  # noqa: E402
+from costs.simulate import MINUTES, START, BootTimes, Minute, Result, Workload, oracle, simulate
+from costs.windows import window_holds
+from costs.workloads import standard
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RATIO_GOAL = 1.3  # every standard workload within 1.3x the database-aware oracle
 LATE_MINUTES = 1  # a task starting more than this after it could have is late
@@ -70,9 +67,9 @@ class Row:
 
 def waker_settings(settings) -> WakerSettings:
     """The waker's settings for a stack, exactly as the program hands them to the Lambda."""
-    from components.waker_documents import lambda_settings
+    from infra.components.waker_documents import lambda_settings
 
-    return WakerSettings(**lambda_settings(settings, {c: c for c in settings.services.enabled}))
+    return lambda_settings(settings, {c: c for c in settings.services.enabled})
 
 
 def monthly(cost: StackCost, result: Result, prices: Prices) -> float:
@@ -157,8 +154,8 @@ class Report:
 
 def build_report(stack: str, sensitivity: bool = True) -> Report:
     """The stack's priced resources and one simulated month per standard workload (and per sensitivity)."""
-    from offline import load_stack_file, run_stack
-    from settings import load_settings
+    from infra.settings import load_settings
+    from offline.recording import load_stack_file, run_stack
 
     config = load_stack_file(stack)
     settings = load_settings(stack, config)

@@ -12,11 +12,13 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from contracts.components import CORE, WORKER
+from contracts.metrics import REPORTER_METRICS
+from contracts.waker import Tick, Wake, WakerSettings
 from costs.model import CELERY_POLLS_PER_MINUTE
-from waker import metering
-from waker.adapters.cloudwatch import REPORTER_METRICS
-from waker.model import CORE, WORKER, Observation, ReporterMetrics, Tick, Wake, WakerSettings, WakerState
-from waker.policy import decide
+from lambdas.waker import metering
+from lambdas.waker.model import Observation, ReporterMetrics, WakerState
+from lambdas.waker.policy import decide
 
 MINUTES = 30 * 24 * 60
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday

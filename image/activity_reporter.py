@@ -23,11 +23,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-NAMESPACE_VARIABLE = "AIRFLOW_ACTIVITY_NAMESPACE"
-INTERVAL_VARIABLE = "AIRFLOW_ACTIVITY_INTERVAL_SECONDS"
+from contracts import metrics as m
 
-# Task-instance states that mean work is under way; the waker uses the same names.
-ACTIVE_TI_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")
 FIRST_TASKS_DAG_LIMIT = 50  # DAGs due at the same moment whose first tasks are counted (a bounded read)
 
 logger = logging.getLogger("activity_reporter")
@@ -54,7 +51,7 @@ def collect(session: Any, now: datetime) -> dict[str, float]:
     task_instances = dict(
         session.execute(
             select(TaskInstance.state, func.count())
-            .where(TaskInstance.state.in_(ACTIVE_TI_STATES))
+            .where(TaskInstance.state.in_(m.ACTIVE_TI_STATES))
             .group_by(TaskInstance.state)
         ).all()
     )
@@ -76,29 +73,37 @@ def collect(session: Any, now: datetime) -> dict[str, float]:
     asset_queue = session.scalar(select(func.count()).select_from(AssetDagRunQueue))
 
     values: dict[str, float] = {
-        "DagRunsQueued": runs.get("queued", 0),
-        "DagRunsRunning": runs.get("running", 0),
-        "DagsDue": dags_due or 0,
-        "AssetQueueEntries": asset_queue or 0,
-        **{f"TaskInstances_{state}": task_instances.get(state, 0) for state in ACTIVE_TI_STATES},
+        m.DAG_RUNS_QUEUED: runs.get("queued", 0),
+        m.DAG_RUNS_RUNNING: runs.get("running", 0),
+        m.DAGS_DUE: dags_due or 0,
+        m.ASSET_QUEUE_ENTRIES: asset_queue or 0,
+        **{m.task_instances_metric(state): task_instances.get(state, 0) for state in m.ACTIVE_TI_STATES},
     }
     if next_due is not None:
-        values["SecondsUntilNextDue"] = (next_due - now).total_seconds()
+        values[m.SECONDS_UNTIL_NEXT_DUE] = (next_due - now).total_seconds()
         due_by_then = session.scalars(
             select(DagModel.dag_id)
             .where(*schedulable, DagModel.next_dagrun_create_after <= max(next_due, now))
             .limit(FIRST_TASKS_DAG_LIMIT)
         ).all()
-        values["NextDueFirstTasks"] = sum(
+        values[m.NEXT_DUE_FIRST_TASKS] = sum(
             len(dag.roots) for dag in (SerializedDagModel.get_dag(d, session=session) for d in due_by_then) if dag
         )
     return values
 
 
+def _unit(name: str) -> str:
+    return "Seconds" if name in m.SECONDS_METRICS else "Count"
+
+
 def metric_data(values: dict[str, float], now: datetime) -> list[dict[str, Any]]:
-    unit = {"SecondsUntilNextDue": "Seconds"}
     return [
-        {"MetricName": name, "Timestamp": now, "Value": float(value), "Unit": unit.get(name, "Count")}
+        {
+            "MetricName": name,
+            "Timestamp": now,
+            "Value": float(value),
+            "Unit": "Seconds" if name in m.SECONDS_METRICS else "Count",
+        }
         for name, value in sorted(values.items())
     ]
 
@@ -128,11 +133,11 @@ def run(cloudwatch: Any, namespace: str, interval: float, stop: threading.Event)
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    namespace = os.environ.get(NAMESPACE_VARIABLE)
+    namespace = os.environ.get(m.NAMESPACE_VARIABLE)
     if not namespace:
-        log("not-configured", missing=NAMESPACE_VARIABLE)
+        log("not-configured", missing=m.NAMESPACE_VARIABLE)
         return 2
-    interval = float(os.environ.get(INTERVAL_VARIABLE, "60"))
+    interval = float(os.environ.get(m.INTERVAL_VARIABLE, "60"))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

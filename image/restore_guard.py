@@ -24,9 +24,11 @@ import json
 import sys
 from typing import Any
 
+from contracts.metrics import ACTIVE_TI_STATES
+
 MARKER = "restore_guard.snapshot"
 PENDING_RUN_STATES = ("queued", "running")
-PENDING_TASK_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")
+PENDING_TASK_STATES = ACTIVE_TI_STATES  # what the scheduler would run or resume
 
 
 def guard(session: Any, snapshot: str, database: str = "") -> dict[str, Any]:

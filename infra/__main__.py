@@ -2,20 +2,20 @@
 
 import pulumi
 
-from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
-from components.airflow_service import SecretArnsInput
-from components.broker import Broker, BrokerArgs
-from components.database import Database, DatabaseArgs
-from components.image import AirflowImage, AirflowImageArgs
-from components.network import Network, NetworkArgs
-from components.operator_access import OperatorAccess, OperatorAccessArgs
-from components.secrets import AirflowSecrets, AirflowSecretsArgs
-from components.storage import Storage, StorageArgs
-from components.ui import WebUi, WebUiArgs
-from components.waker import Waker, WakerArgs
-from components.waking_page import WakingPage, WakingPageArgs
-from settings import read_stack_settings
-from stack_context import create_context
+from infra.components.airflow_cluster import AirflowCluster, AirflowClusterArgs
+from infra.components.airflow_service import SecretArnsInput
+from infra.components.broker import Broker, BrokerArgs
+from infra.components.database import Database, DatabaseArgs
+from infra.components.image import AirflowImage, AirflowImageArgs
+from infra.components.network import Network, NetworkArgs
+from infra.components.operator_access import OperatorAccess, OperatorAccessArgs
+from infra.components.secrets import AirflowSecrets, AirflowSecretsArgs
+from infra.components.storage import Storage, StorageArgs
+from infra.components.ui import WebUi, WebUiArgs
+from infra.components.waker import Waker, WakerArgs
+from infra.components.waking_page import WakingPage, WakingPageArgs
+from infra.settings import read_stack_settings
+from infra.stack_context import create_context
 
 settings = read_stack_settings()
 context = create_context(settings)

@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.components import COMPONENTS
+from contracts.metrics import NAMESPACE_VARIABLE
+
 API_SERVER_PORT = 8080
 WORKER_LOG_SERVER_PORT = 8793
 TRIGGERER_LOG_SERVER_PORT = 8794  # Airflow's [logging] trigger_log_server_port default
@@ -62,7 +65,7 @@ class SecretArns:
 # the token they are given. API secret key: the api-server signs log-fetch requests that the log servers of the
 # worker and the triggerer check (airflow/utils/serve_logs/log_server.py: [api] secret_key).
 # The wait-for-migrations init container only reads the schema version, so it gets the database alone.
-_ALL = frozenset({"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate"})
+_ALL = frozenset({*COMPONENTS, "migrate"})
 WAIT_FOR_MIGRATIONS = "wait-for-migrations"
 ACTIVITY_REPORTER = "activity-reporter"  # beside the scheduler: reads the database, publishes metrics
 CELERY_RESULT_BACKEND = "celery_result_backend"  # the secret's key: `db+postgresql+psycopg2://` as Celery's role
@@ -284,7 +287,7 @@ def container_definitions(
         # Not essential: if it fails, the scheduler keeps running and the waker sees it as silent.
         "essential": False,
         "command": ["python", REPORTER_PATH],
-        "environment": _environment_list({**environment, "AIRFLOW_ACTIVITY_NAMESPACE": metric_namespace}),
+        "environment": _environment_list({**environment, NAMESPACE_VARIABLE: metric_namespace}),
         "secrets": secret_references(ACTIVITY_REPORTER, arns),
         "logConfiguration": _log_configuration(log_group, region, ACTIVITY_REPORTER),
         "dependsOn": [{"containerName": WAIT_FOR_MIGRATIONS, "condition": "SUCCESS"}],

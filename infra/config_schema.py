@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from contracts import cron
+
 T = TypeVar("T")
 Validator = Callable[[Any], T]
 
@@ -137,59 +139,12 @@ def list_of(
     return parse
 
 
-# EventBridge Scheduler cron fields (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based):
-# minutes, hours, day-of-month, month, day-of-week, year.
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
-    ("minutes", 0, 59, (), ""),
-    ("hours", 0, 23, (), ""),
-    ("day-of-month", 1, 31, (), "?LW"),
-    ("month", 1, 12, _MONTHS, ""),
-    ("day-of-week", 1, 7, _DAYS, "?L#"),
-    ("year", 1970, 2199, (), ""),
-)
-
-
-def _cron_value(token: str, low: int, high: int, names: tuple[str, ...]) -> bool:
-    if token.upper() in names:
-        return True
-    return token.isdigit() and low <= int(token) <= high
-
-
-def _cron_field(text: str, low: int, high: int, names: tuple[str, ...], specials: str) -> bool:
-    if text in ("*",) or (text == "?" and "?" in specials):
-        return True
-    for part in text.split(","):
-        base, _, step = part.partition("/")
-        if step and not (step.isdigit() and int(step) > 0):
-            return False
-        if "L" in specials and re.fullmatch(r"L|\d{1,2}L|LW|\d{1,2}W|[1-7]L", base):
-            continue
-        if "#" in specials and re.fullmatch(r"[1-7]#[1-5]", base):
-            continue
-        ends = base.split("-")
-        if base == "*" or (len(ends) in (1, 2) and all(_cron_value(e, low, high, names) for e in ends)):
-            continue
-        return False
-    return True
-
-
 def eventbridge_cron(value: Any) -> str:
-    example = "cron(0 8 ? * MON-FRI *)"
-    match = re.fullmatch(r"cron\((.*)\)", value.strip()) if isinstance(value, str) else None
-    fields = match.group(1).split() if match else []
-    if len(fields) != 6:
-        raise InvalidSetting(
-            f"must be an EventBridge Scheduler cron expression with 6 fields (minutes hours day-of-month month "
-            f"day-of-week year) like {example}, got {_describe(value)}"
-        )
-    for (name, low, high, names, specials), field_text in zip(_CRON_FIELDS, fields, strict=True):
-        if not _cron_field(field_text, low, high, names, specials):
-            raise InvalidSetting(f"has a {name} field {field_text!r} out of {low}-{high}; like {example}")
-    if (fields[2] == "?") == (fields[4] == "?"):
-        raise InvalidSetting(f"must have ? in exactly one of day-of-month and day-of-week, like {example}")
-    return value.strip()
+    """An EventBridge Scheduler cron expression the one cron reader (contracts/cron.py) can read and evaluate."""
+    try:
+        return cron.parse(value).expression
+    except cron.CronError as error:
+        raise InvalidSetting(str(error)) from None
 
 
 def string_map(value: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_env import DAGS_PREFIX, LOGS_PREFIX
+from infra.airflow_env import DAGS_PREFIX, LOGS_PREFIX
 
 # Actions for which IAM supports no resource-level scoping (AWS Service Authorization Reference).
 UNSCOPABLE_ACTIONS = frozenset(

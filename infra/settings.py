@@ -8,23 +8,22 @@ declared before it has succeeded. `read_stack_settings` is the thin adapter over
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from config_schema import Section, SettingsError, integer, one_of
-from settings_model import (
+from contracts.stacks import STACK_NAME_RULE, is_stack_name
+from infra.config_schema import Section, SettingsError, integer, one_of
+from infra.settings_model import (
     DB_INSTANCE_CLASSES,
     DEFAULT_AIRFLOW_VERSION,
     LOG_RETENTION_DAYS,
     NAMESPACE,
-    PROJECT,
     REGION_PARTITIONS,
     TOP_LEVEL_KEYS,
     OidcSettings,
     Settings,
 )
-from settings_sections import (
+from infra.settings_sections import (
     LAMBDA_RUNTIMES,
     _database,
     _image,
@@ -38,12 +37,9 @@ from settings_sections import (
     window_schedule_name,
 )
 
-_STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,20}")
-
 __all__ = [
     "DB_INSTANCE_CLASSES",
     "DEFAULT_AIRFLOW_VERSION",
-    "PROJECT",
     "REGION_PARTITIONS",
     "OidcSettings",
     "Settings",
@@ -77,11 +73,11 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         key = f"{NAMESPACE}:{name}"
         if key in config and key not in secrets:
             problems.append((key, f"is in plain text; keep it encrypted: `pulumi config set --secret {name} <value>`"))
-    if not _STACK_NAME.fullmatch(stack):
+    if not is_stack_name(stack):
         problems.append(
             (
                 "stack",
-                f"name must be lowercase letters, digits and hyphens (up to 21), starting with a letter; got {stack!r}",
+                f"name must be {STACK_NAME_RULE}; got {stack!r}",
             )
         )
 

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from contracts.components import COMPONENTS
+from contracts.stacks import stack_prefix
+from contracts.waker import WakerTuning
+
 NAMESPACE = "airflow"
-PROJECT = "airflow"
 
 # The Airflow version the image is built at unless a stack says otherwise; pyproject.toml's
 # `airflow` dependency group and image/requirements.txt pin the same version (a test checks).
@@ -74,9 +77,6 @@ FIPS_TLS_POLICIES = (
     "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
     "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
 )
-
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
-Component = Literal["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
 
 
 @dataclass(frozen=True)
@@ -179,31 +179,21 @@ class WakeWindow:
     duration_minutes: int
 
 
-@dataclass(frozen=True)
-class WakerSettings:
-    idle_minutes: int
-    wake_lead_minutes: int  # until MIN_MEASURED wakes are measured; then learned within the bounds below
-    wake_lead_min_minutes: int
-    wake_lead_max_minutes: int
-    scheduled_grace_minutes: int  # idle time after a wake for unattended work (a due DAG, queued messages)
-    max_workers: int
-    reporter_stale_minutes: int
-    boot_grace_minutes: int
-    stop_database: bool
-    database_start_minutes: int
-    database_stop_after_minutes: int
-    default_hold_minutes: int
-    max_visit_wakes_per_day: int
-    windows: tuple[WakeWindow, ...]
-    event_queue_arns: tuple[str, ...]
-    wake_on_dag_change: bool
-    dag_change_hold_minutes: int
-    alarm_emails: tuple[str, ...]
+@dataclass(frozen=True, kw_only=True)
+class WakerSettings(WakerTuning):
+    """The stack file's `airflow:waker`: the waker's tuning (its defaults are the contract's) and what the
+    program builds around it."""
+
+    windows: tuple[WakeWindow, ...] = ()
+    event_queue_arns: tuple[str, ...] = ()
+    wake_on_dag_change: bool = True
+    dag_change_hold_minutes: int = 10
+    alarm_emails: tuple[str, ...] = ()
     # "customer": the alarm topic is encrypted with its own KMS key ($1 a month, $1 more per yearly rotation;
     # CloudWatch cannot publish to a topic under AWS's aws/sns key). "none": no key (the messages carry alarm
     # names and states only).
-    alarm_topic_key: str
-    dashboard: bool  # a CloudWatch dashboard ($3 a month beyond an account's first three)
+    alarm_topic_key: str = "none"
+    dashboard: bool = False  # a CloudWatch dashboard ($3 a month beyond an account's first three)
 
 
 @dataclass(frozen=True)
@@ -239,7 +229,7 @@ class Settings:
     @property
     def name(self) -> str:
         """Prefix of every physical name in this stack, e.g. `airflow-dev`."""
-        return f"{PROJECT}-{self.stack}"
+        return stack_prefix(self.stack)
 
 
 # The top-level keys under the `airflow:` namespace; anything else there is a typo.

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from config_schema import (
+from contracts.stacks import STACK_NAME, stack_prefix
+from contracts.waker import schedule_name
+from infra.config_schema import (
     InvalidSetting,
     Section,
     arn,
@@ -24,13 +28,12 @@ from config_schema import (
     string_map,
     text,
 )
-from settings_model import (
+from infra.settings_model import (
     DB_INSTANCE_CLASSES,
     DEFAULT_AIRFLOW_VERSION,
     FARGATE_MEMORY,
     FIPS_TLS_POLICIES,
     POSTGRES_MAJOR_VERSIONS,
-    PROJECT,
     REGION_PARTITIONS,
     DatabaseSettings,
     ImageSettings,
@@ -473,7 +476,7 @@ def _restored_from(section: Section, partition: str) -> RestoredFrom | None:
         section.reject_unknown()
         return None
     restored = RestoredFrom(
-        stack=section.get("stack", text(r"[a-z][a-z0-9-]{0,20}", "the source stack's name"), ""),
+        stack=section.get("stack", text(STACK_NAME.pattern, "the source stack's name"), ""),
         snapshot=section.get("snapshot", text(r"\S{1,255}", "the snapshot's identifier"), ""),
         environment=section.get("environment", string_map, {}),
         worker_policy_arns=section.get("workerPolicyArns", list_of(_POLICY_ARN_FOR[partition], maximum=10), ()),
@@ -540,7 +543,7 @@ SCHEDULE_NAME_MAX = 64
 
 
 def window_schedule_name(stack: str, window: str) -> str:
-    return f"{PROJECT}-{stack}-window-{window}"
+    return schedule_name(stack_prefix(stack), f"window-{window}")
 
 
 def _windows(section: Section, stack: str) -> tuple[WakeWindow, ...]:
@@ -581,30 +584,43 @@ _QUEUE_ARN_FOR = {
 }
 
 
+# How each `airflow:waker` setting is read (the key is the field's name in camelCase); every default is the
+# dataclass's, and the waker's tuning takes its defaults from the contract (contracts/waker.py).
+_WAKER_READERS: dict[str, Callable[[Any], Any]] = {
+    "idle_minutes": integer(5, 1440),
+    "wake_lead_minutes": integer(1, 60),
+    "wake_lead_min_minutes": integer(1, 60),
+    "wake_lead_max_minutes": integer(1, 120),
+    "scheduled_grace_minutes": integer(1, 60),
+    "max_workers": integer(1, 50),
+    "reporter_stale_minutes": integer(2, 60),
+    "boot_grace_minutes": integer(1, 60),
+    "stop_database": boolean,
+    "database_start_minutes": integer(5, 60),
+    "database_stop_after_minutes": integer(30, 10080),
+    "default_hold_minutes": integer(1, 1440),
+    "max_visit_wakes_per_day": integer(0, 288),
+    "wake_on_dag_change": boolean,
+    "dag_change_hold_minutes": integer(1, 120),
+    "alarm_emails": list_of(_EMAIL, maximum=10),
+    "alarm_topic_key": one_of("none", "customer"),
+    "dashboard": boolean,
+}
+_WAKER_DEFAULTS = {f.name: f.default for f in dataclass_fields(WakerSettings)}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def _waker(section: Section, partition: str, stack: str) -> WakerSettings:
     queue_arn = _QUEUE_ARN_FOR[partition]
     section.read.add("windows")
     settings = WakerSettings(
-        idle_minutes=section.get("idleMinutes", integer(5, 1440), 15),
-        wake_lead_minutes=section.get("wakeLeadMinutes", integer(1, 60), 5),
-        wake_lead_min_minutes=section.get("wakeLeadMinMinutes", integer(1, 60), 2),
-        wake_lead_max_minutes=section.get("wakeLeadMaxMinutes", integer(1, 120), 20),
-        scheduled_grace_minutes=section.get("scheduledGraceMinutes", integer(1, 60), 1),
-        max_workers=section.get("maxWorkers", integer(1, 50), 4),
-        reporter_stale_minutes=section.get("reporterStaleMinutes", integer(2, 60), 5),
-        boot_grace_minutes=section.get("bootGraceMinutes", integer(1, 60), 10),
-        stop_database=section.get("stopDatabase", boolean, False),
-        database_start_minutes=section.get("databaseStartMinutes", integer(5, 60), 15),
-        database_stop_after_minutes=section.get("databaseStopAfterMinutes", integer(30, 10080), 120),
-        default_hold_minutes=section.get("defaultHoldMinutes", integer(1, 1440), 60),
-        max_visit_wakes_per_day=section.get("maxVisitWakesPerDay", integer(0, 288), 12),
+        **{name: section.get(_camel(name), read, _WAKER_DEFAULTS[name]) for name, read in _WAKER_READERS.items()},
         windows=_windows(section, stack),
         event_queue_arns=section.get("eventQueueArns", list_of(queue_arn, maximum=10), ()),
-        wake_on_dag_change=section.get("wakeOnDagChange", boolean, True),
-        dag_change_hold_minutes=section.get("dagChangeHoldMinutes", integer(1, 120), 10),
-        alarm_emails=section.get("alarmEmails", list_of(_EMAIL, maximum=10), ()),
-        alarm_topic_key=section.get("alarmTopicKey", one_of("none", "customer"), "none"),
-        dashboard=section.get("dashboard", boolean, False),
     )
     if settings.wake_lead_min_minutes > settings.wake_lead_max_minutes:
         section.fail(

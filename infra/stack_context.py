@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from settings import PROJECT, Settings
+from contracts.stacks import PROJECT
+from infra.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from airflow_env import WAIT_FOR_MIGRATIONS
-from rehearsal.aws.seed import SeededStack
+from contracts.metrics import INTERVAL_VARIABLE
+from infra.airflow_env import WAIT_FOR_MIGRATIONS
 from rehearsal.containers import ContainerProcess, ImageRuntime
 from rehearsal.ecs_tasks import Container, container, container_environment
 from rehearsal.timeline import Timeline
+from standin.seed import SeededStack
 
 REPORTER_SECONDS = 15
 
@@ -116,7 +117,7 @@ class Actuator:
         extra = {
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
             "AIRFLOW__API__BASE_URL": base,
-            "AIRFLOW_ACTIVITY_INTERVAL_SECONDS": str(REPORTER_SECONDS),
+            INTERVAL_VARIABLE: str(REPORTER_SECONDS),
         }
         if component == "api-server":
             extra.update(

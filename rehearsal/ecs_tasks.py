@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rehearsal.aws.seed import SeededStack
+from standin.seed import SeededStack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +77,9 @@ def process_environment(seeded: SeededStack, task: Container, home: Path, **extr
         "PATH": f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(home),
         "AIRFLOW_HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("image", "lambdas")),
+        # The image's scripts sit in /opt/airflow and its Celery options in $AIRFLOW_HOME/config: the same
+        # modules are importable here from image/.
+        "PYTHONPATH": str(ROOT / "image"),
         "LANG": "C.UTF-8",
         **container_environment(seeded, task, **extra),
     }

@@ -3,14 +3,14 @@
     uv run python -m rehearsal.run [--remove-permission worker:s3:PutObject] [--workdir DIR]
 
 From the dev stack's own declarations (the program run under Pulumi's mocks, as `make plan` runs it):
-- AWS is the stand-in (rehearsal/aws): moto on loopback, seeded from the recording, IAM enforced as AWS
+- AWS is the stand-in (standin/): moto on loopback, seeded from the recording, IAM enforced as AWS
   does, every refusal named; Lambda invocations run the real handlers as their roles.
 - ECS is the actuator (rehearsal/ecs_actuator.py): desired counts become containers of the image ECS runs,
-  built here by `make image` (tools/build_image.py), each with its task definition's command, environment,
+  built here by `make image` (devtools/build_image.py), each with its task definition's command, environment,
   secrets and role; stops are SIGTERM to the container's dumb-init, then SIGKILL.
 - The database is a local PostgreSQL, migrated by the migration task's own command.
 - EventBridge Scheduler fires the waker's tick and its one-time wakes (rehearsal/schedules.py).
-- DAGs are the example DAGs (and one probe DAG), shipped by tools/deploy_dags.py as an operator.
+- DAGs are the example DAGs (and one probe DAG), shipped by airflow-stack deploy-dags as an operator.
 
 Time is real, the intervals are shortened: the waker ticks every 10 s (not 60), sleeps after 1 idle minute
 (not 10), wakes 2 minutes ahead of a due DAG (not 5), gives a boot 3 minutes, and treats the database as
@@ -43,22 +43,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from contracts.waker import Sleep, Status, WakerVariable, to_event
+from devtools.build_image import BuildError, ensure_image
+from infra.components.database import connection_document
+from offline.recording import load_stack_file, run_program
+from rehearsal.airflow_state import AirflowApi, AirflowDatabase
+from rehearsal.ecs_actuator import Actuator
+from rehearsal.schedules import Schedules
+from rehearsal.timeline import Timeline
+from standin.postgres import running_postgres
+from standin.seed import AIRFLOW_SECRET, SeededStack, seed
+from standin.stand_in import ACCOUNT, REGION, StandIn, running_stand_in
+
 ROOT = Path(__file__).resolve().parents[1]
-for folder in ("infra", "lambdas", "image", "tools"):
-    if str(ROOT / folder) not in sys.path:
-        sys.path.insert(0, str(ROOT / folder))
-
-from build_image import BuildError, ensure_image  # noqa: E402
-
-from components.database import connection_document  # noqa: E402
-from offline import load_stack_file, run_program  # noqa: E402
-from rehearsal.airflow_state import AirflowApi, AirflowDatabase  # noqa: E402
-from rehearsal.aws.seed import AIRFLOW_SECRET, SeededStack, seed  # noqa: E402
-from rehearsal.aws.stand_in import ACCOUNT, REGION, StandIn, running_stand_in  # noqa: E402
-from rehearsal.ecs_actuator import Actuator  # noqa: E402
-from rehearsal.postgres import running_postgres  # noqa: E402
-from rehearsal.schedules import Schedules  # noqa: E402
-from rehearsal.timeline import Timeline  # noqa: E402
 
 STACK = "dev"
 TICK_SECONDS = 10
@@ -256,9 +253,9 @@ class Rehearsal:
             raise Failed("the migration task failed: see its log under tasks/migrate-*")
 
     def ship_dags(self) -> None:
-        import deploy_dags
+        from airflow_stack import deploy_dags
 
-        self.timeline("scenario", "1. ship the DAGs with tools/deploy_dags.py (as an operator): the stack wakes")
+        self.timeline("scenario", "1. ship the DAGs with airflow-stack deploy-dags (as an operator): the stack wakes")
         folder = Path(tempfile.mkdtemp(prefix="bundle-"))
         shutil.copytree(ROOT / "dags", folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
         for probe in ("rehearsal_worker_stop.py", "rehearsal_task_secrets.py"):
@@ -326,7 +323,7 @@ class Rehearsal:
         return bool(known) and timedelta(0) <= self.due - datetime.fromisoformat(known) <= timedelta(minutes=2)
 
     def status(self) -> dict[str, Any]:
-        return self.invoke_waker({"action": "status"})
+        return self.invoke_waker(to_event(Status()))
 
     def invoke_waker(self, event: dict[str, Any]) -> dict[str, Any]:
         answer = self.operator("lambda").invoke(
@@ -338,7 +335,7 @@ class Rehearsal:
         def slept() -> bool:
             # The waker sees the reporter's figures up to a minute late (CloudWatch keeps one a minute): ask
             # again, as an operator would, until it agrees that nothing is active.
-            answer = self.invoke_waker({"action": "sleep", "reason": reason})
+            answer = self.invoke_waker(to_event(Sleep(reason=reason)))
             self.timeline("waker", f"sleep ({reason}): {answer.get('state')}: {answer.get('reason')}")
             return bool(answer.get("ok"))
 
@@ -478,7 +475,8 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
         waker = seeded.recording.one("aws:lambda/function:Function", "waker-function").outputs["name"]
         functions = stand_in.client("lambda")
         env = functions.get_function_configuration(FunctionName=waker)["Environment"]["Variables"]
-        env["WAKER_SETTINGS"] = json.dumps({**json.loads(env["WAKER_SETTINGS"]), **REHEARSAL_WAKER})
+        setting = WakerVariable.WAKER_SETTINGS.value
+        env[setting] = json.dumps({**json.loads(env[setting]), **REHEARSAL_WAKER})
         functions.update_function_configuration(FunctionName=waker, Environment={"Variables": env})
         if remove:
             component, action = remove.split(":", 1)

@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from rehearsal.aws.seed import SeededStack
+from contracts.waker import Tick, to_event
 from rehearsal.timeline import Timeline
+from standin.seed import SeededStack
 
 
 class Schedules:
@@ -106,9 +107,9 @@ class Schedules:
         try:
             self.fire_due()
             if self.tick_enabled():
-                self.invoke({"action": "tick"}, "tick")
+                self.invoke(to_event(Tick()), "tick")
             elif time.monotonic() >= next_watch:
-                self.invoke({"action": "tick"}, "watch")
+                self.invoke(to_event(Tick()), "watch")
             if time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + self.watch_seconds
         except Exception as error:

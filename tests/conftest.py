@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_env import MIGRATE_SCRIPT, airflow_environment
-from components.database import connection_document, result_backend_url
-from offline import Recording, run_stack
+from infra.airflow_env import MIGRATE_SCRIPT, airflow_environment
+from infra.components.database import connection_document, result_backend_url
+from offline.recording import Recording, run_stack
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.variants import ENDPOINTS, VARIANTS
 
@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def recordings() -> dict[str, Recording]:
     return {key: run_stack(stack, overrides) for key, (stack, overrides) in VARIANTS.items()}
+
+
+@pytest.fixture(params=list(VARIANTS))
+def recording(request, recordings) -> Recording:
+    """Each variant of the program's recordings in turn."""
+    return recordings[request.param]
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from airflow_env import (
+from infra import iam_policies
+from infra.airflow_env import (
     API_SERVER_PORT,
     AirflowEndpoints,
     airflow_environment,
@@ -23,10 +23,10 @@ from airflow_env import (
     container_definitions,
     migration_container_definitions,
 )
-from components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
-from components.migration import Migration, MigrationArgs
-from settings import Settings
-from stack_context import StackContext
+from infra.components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
+from infra.components.migration import Migration, MigrationArgs
+from infra.settings import Settings
+from infra.stack_context import StackContext
 
 # Where DAG code runs: tasks on workers, deferred parts and asset watchers in the triggerer.
 DAG_TASK_RUNNERS = ("worker", "triggerer")

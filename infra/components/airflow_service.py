@@ -14,10 +14,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from airflow_env import SecretArns, secret_arns_for
-from components.roles import ServiceRole, service_role
-from stack_context import StackContext
+from infra import iam_policies
+from infra.airflow_env import SecretArns, secret_arns_for
+from infra.components.roles import ServiceRole, service_role
+from infra.stack_context import StackContext
 
 DESIRED_COUNT_IS_THE_WAKERS = ["desiredCount"]
 CPU_ARCHITECTURES = {"arm64": "ARM64", "x86_64": "X86_64"}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from stack_context import StackContext
+from infra import iam_policies
+from infra.stack_context import StackContext
 
 MAX_RECEIVES = 5
 FOURTEEN_DAYS = 14 * 24 * 3600

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from stack_context import StackContext
+from infra.stack_context import StackContext
 
 DATABASE_NAME = "airflow"
 MASTER_USERNAME = "airflow"

@@ -1,8 +1,8 @@
 """The Airflow image in the stack's private ECR repository (GovCloud tasks cannot pull from ECR Public).
 
-By default the program builds `image/Dockerfile` at the stack's Airflow version for the stack's CPU
-architecture and pushes it; a stack can instead name an image that already exists in a private ECR
-repository.
+By default the program builds `image/Dockerfile` (its context the repository, less what `.dockerignore`
+leaves out) at the stack's Airflow version for the stack's CPU architecture and pushes it; a stack can
+instead name an image that already exists in a private ECR repository.
 
 The image is tagged with a hash of its build context (image_context.content_tag) and the task definitions
 name it by that tag, not by the digest a build returns: a `pulumi up` whose context is unchanged changes no
@@ -21,8 +21,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from image_context import IMAGE_DIR, content_tag
-from stack_context import StackContext
+from infra.image_context import CONTEXT_DIR, DOCKERFILE, content_tag
+from infra.stack_context import StackContext
 
 KEEP_IMAGES = 10
 PLATFORMS = {"arm64": "linux/arm64", "x86_64": "linux/amd64"}
@@ -83,12 +83,14 @@ class AirflowImage(pulumi.ComponentResource):
             aws.ecr.LifecyclePolicy(
                 f"{name}-lifecycle", repository=repository.name, policy=lifecycle_policy(), opts=child
             )
-            tag = content_tag(settings.airflow_version, settings.architecture, context=IMAGE_DIR)
+            tag = content_tag(
+                settings.airflow_version, settings.architecture, context=CONTEXT_DIR, dockerfile=DOCKERFILE
+            )
             image = awsx.ecr.Image(
                 f"{name}-airflow",
                 repository_url=repository.repository_url,
-                context=str(IMAGE_DIR),
-                dockerfile=str(IMAGE_DIR / "Dockerfile"),
+                context=str(CONTEXT_DIR),  # the repository, less what /.dockerignore leaves out
+                dockerfile=str(DOCKERFILE),
                 platform=PLATFORMS[settings.architecture],
                 args={"AIRFLOW_VERSION": settings.airflow_version, "BUILDKIT_INLINE_CACHE": "1"},
                 image_tag=tag,

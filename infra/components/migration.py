@@ -16,11 +16,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
-from components.python_lambda import lambda_log_group, python_lambda
-from components.roles import service_role
-from stack_context import StackContext
+from infra import iam_policies
+from infra.components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
+from infra.components.python_lambda import lambda_log_group, python_lambda
+from infra.components.roles import service_role
+from infra.stack_context import StackContext
 
 TIMEOUT_SECONDS = 900
 MIGRATE_CPU = 512

@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from airflow_env import API_SERVER_PORT, TRIGGERER_LOG_SERVER_PORT, WORKER_LOG_SERVER_PORT
-from stack_context import StackContext
+from infra.airflow_env import API_SERVER_PORT, TRIGGERER_LOG_SERVER_PORT, WORKER_LOG_SERVER_PORT
+from infra.stack_context import StackContext
 
 POSTGRES_PORT = 5432
 ANYWHERE = "0.0.0.0/0"

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from airflow_env import DAGS_PREFIX
-from stack_context import StackContext
+from infra import iam_policies
+from infra.airflow_env import DAGS_PREFIX
+from infra.stack_context import StackContext
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The stack's Lambda functions, packaged one way: a package from lambdas/, ARM64, its own log group."""
+"""The stack's Lambda functions, packaged one way: a package from lambdas/ with the contracts it shares with the
+rest of the stack, ARM64, its own log group."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from stack_context import StackContext
+from infra.stack_context import StackContext
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+CONTRACTS_DIR = LAMBDAS_DIR.parent / "contracts"
+
+
+def archive_folders(package: str) -> dict[str, Path]:
+    """What a Lambda's archive holds, by the folder name it has there: the package (whose modules import each
+    other relatively, so it runs as the top-level `<package>`) and the contracts it imports (standard library
+    only). The seeded stand-in zips the same folders."""
+    return {package: LAMBDAS_DIR / package, "contracts": CONTRACTS_DIR}
 
 
 def lambda_log_group(
@@ -42,8 +51,9 @@ def python_lambda(
     memory_size: int,
     environment: Mapping[str, pulumi.Input[str]],
 ) -> aws.lambda_.Function:
-    """lambdas/<package>/ as the package `<package>`, its entry point `<package>.handler.handler`. No reserved
-    concurrency: it fails on accounts at the low default quota (the waker keeps to one run with a lease)."""
+    """lambdas/<package>/ as the package `<package>` beside `contracts`, entry point `<package>.handler.handler`.
+    No reserved concurrency: it fails on accounts at the low default quota (the waker keeps to one run with a
+    lease)."""
     return aws.lambda_.Function(
         name,
         name=function_name,
@@ -51,7 +61,9 @@ def python_lambda(
         runtime=context.settings.lambda_runtime,
         architectures=["arm64"],
         handler=f"{package}.handler.handler",
-        code=pulumi.AssetArchive({package: pulumi.FileArchive(str(LAMBDAS_DIR / package))}),
+        code=pulumi.AssetArchive(
+            {name: pulumi.FileArchive(str(folder)) for name, folder in archive_folders(package).items()}
+        ),
         role=role_arn,
         timeout=timeout,
         memory_size=memory_size,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from stack_context import StackContext
+from infra import iam_policies
+from infra.stack_context import StackContext
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from airflow_env import ADMIN_PASSWORD, API_SECRET_KEY, CELERY_RESULT_BACKEND, FERNET_KEY, JWT_SECRET
-from components.database import result_backend_url
-from stack_context import StackContext
+from infra.airflow_env import ADMIN_PASSWORD, API_SECRET_KEY, CELERY_RESULT_BACKEND, FERNET_KEY, JWT_SECRET
+from infra.components.database import result_backend_url
+from infra.stack_context import StackContext
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from airflow_env import LOGS_PREFIX
-from stack_context import StackContext
+from infra import iam_policies
+from infra.airflow_env import LOGS_PREFIX
+from infra.stack_context import StackContext
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from airflow_env import API_SERVER_PORT, HEALTH_PATH
-from settings import OidcSettings
-from stack_context import StackContext
+from infra.airflow_env import API_SERVER_PORT, HEALTH_PATH
+from infra.settings import OidcSettings
+from infra.stack_context import StackContext
 
 
 def oidc_arguments(oidc: OidcSettings, client_secret: pulumi.Input[str]) -> dict[str, Any]:

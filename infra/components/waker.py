@@ -18,16 +18,23 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from airflow_env import DAGS_PREFIX
-from components.python_lambda import lambda_log_group, python_lambda
-from components.roles import service_role
-from components.waker_documents import alarm_key_policy, dashboard_body, lambda_settings, queue_url_of, waker_policy
-from settings import window_schedule_name
-from stack_context import StackContext
+from contracts.stacks import waker_function_name
+from contracts.waker import NEXT_DUE_WAKE, TICK, WATCH, Tick, Wake, WakerVariable, schedule_name, to_event
+from infra import iam_policies
+from infra.airflow_env import DAGS_PREFIX
+from infra.components.python_lambda import lambda_log_group, python_lambda
+from infra.components.roles import service_role
+from infra.components.waker_documents import (
+    alarm_key_policy,
+    dashboard_body,
+    lambda_settings,
+    queue_url_of,
+    waker_policy,
+)
+from infra.settings import window_schedule_name
+from infra.stack_context import StackContext
 
 TIMEOUT_SECONDS = 60
-TICK, WATCH = "tick", "watch"  # the per-minute tick (on while anything runs) and the hourly watch
 
 
 @dataclass(frozen=True)
@@ -54,8 +61,8 @@ class Waker(pulumi.ComponentResource):
         settings = context.settings
         waker = settings.waker
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{context.name}-waker"
-        one_time_wake = f"{context.name}-next-due-wake"
+        function_name = waker_function_name(context.name)
+        one_time_wake = schedule_name(context.name, NEXT_DUE_WAKE)
 
         group = aws.scheduler.ScheduleGroup(f"{name}-schedules", name=context.name, opts=child)
         state = aws.ssm.Parameter(
@@ -136,7 +143,7 @@ class Waker(pulumi.ComponentResource):
                         queue_arns=[v[1], *event_queue_arns],
                         schedule_group=context.name,
                         one_time_wake=one_time_wake,
-                        tick_schedule=f"{context.name}-{TICK}",
+                        tick_schedule=schedule_name(context.name, TICK),
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
                         lease_parameter_arn=context.arn("ssm", f"parameter{lease_parameter}"),
@@ -151,7 +158,7 @@ class Waker(pulumi.ComponentResource):
         )
 
         waker_settings = pulumi.Output.all(**dict(args.service_names)).apply(
-            lambda services: json.dumps(lambda_settings(settings, services), sort_keys=True)
+            lambda services: lambda_settings(settings, services).to_json()
         )
         self.function = python_lambda(
             f"{name}-function",
@@ -165,23 +172,28 @@ class Waker(pulumi.ComponentResource):
             timeout=TIMEOUT_SECONDS,
             memory_size=256,
             environment={
-                "STACK": context.name,
-                "CLUSTER": args.cluster_name,
-                "WAKER_SETTINGS": waker_settings,
-                "BROKER_QUEUE_URL": args.broker_queue_url,
-                "EVENT_QUEUE_URLS": json.dumps([queue_url_of(a) for a in event_queue_arns]),
-                "METRIC_NAMESPACE": context.metric_namespace,
-                "SCHEDULE_GROUP": group.name,
-                "SCHEDULER_ROLE_ARN": scheduler_role.arn,
-                "STATE_PARAMETER": state.name,
-                "LEASE_PARAMETER": lease_parameter,
-                "DB_INSTANCE_ID": args.database_identifier,
-                "LOAD_BALANCER": args.load_balancer_arn_suffix or "",
-                "TARGET_GROUP": args.target_group_arn_suffix or "",
-                "LISTENER_RULE_ARN": args.listener_rule_arn or "",
-                "API_TARGET_GROUP_ARN": (args.api_target_group_arn or "") if args.listener_rule_arn else "",
-                "ALARM_TOPIC_ARN": self.alarm_topic.arn,
-                "TICK_SCHEDULE": f"{context.name}-{TICK}",
+                variable.value: value
+                for variable, value in {
+                    WakerVariable.STACK: context.name,
+                    WakerVariable.CLUSTER: args.cluster_name,
+                    WakerVariable.WAKER_SETTINGS: waker_settings,
+                    WakerVariable.BROKER_QUEUE_URL: args.broker_queue_url,
+                    WakerVariable.EVENT_QUEUE_URLS: json.dumps([queue_url_of(a) for a in event_queue_arns]),
+                    WakerVariable.METRIC_NAMESPACE: context.metric_namespace,
+                    WakerVariable.SCHEDULE_GROUP: group.name,
+                    WakerVariable.SCHEDULER_ROLE_ARN: scheduler_role.arn,
+                    WakerVariable.STATE_PARAMETER: state.name,
+                    WakerVariable.LEASE_PARAMETER: lease_parameter,
+                    WakerVariable.DB_INSTANCE_ID: args.database_identifier,
+                    WakerVariable.LOAD_BALANCER: args.load_balancer_arn_suffix or "",
+                    WakerVariable.TARGET_GROUP: args.target_group_arn_suffix or "",
+                    WakerVariable.LISTENER_RULE_ARN: args.listener_rule_arn or "",
+                    WakerVariable.API_TARGET_GROUP_ARN: (args.api_target_group_arn or "")
+                    if args.listener_rule_arn
+                    else "",
+                    WakerVariable.ALARM_TOPIC_ARN: self.alarm_topic.arn,
+                    WakerVariable.TICK_SCHEDULE: schedule_name(context.name, TICK),
+                }.items()
             },
         )
 
@@ -190,7 +202,7 @@ class Waker(pulumi.ComponentResource):
         ) -> None:
             aws.scheduler.Schedule(
                 f"{name}-{key}",
-                name=f"{context.name}-{key}",
+                name=schedule_name(context.name, key),
                 group_name=group.name,
                 schedule_expression=expression,
                 schedule_expression_timezone=timezone,
@@ -208,13 +220,13 @@ class Waker(pulumi.ComponentResource):
 
         # The waker switches the minute tick off while asleep and still, and on again (waker/metering.py);
         # `pulumi up` leaves that state alone. The hourly watch runs whatever the tick's state.
-        schedule(TICK, "rate(1 minute)", {"action": "tick"}, ignore=["state"])
-        schedule(WATCH, "rate(1 hour)", {"action": "tick"})
+        schedule(TICK, "rate(1 minute)", to_event(Tick()), ignore=["state"])
+        schedule(WATCH, "rate(1 hour)", to_event(Tick()))
         for window in waker.windows:
             schedule(
                 window_schedule_name(settings.stack, window.name).removeprefix(f"{context.name}-"),
                 window.cron,
-                {"action": "wake", "holdMinutes": window.duration_minutes, "reason": f"window {window.name}"},
+                to_event(Wake(hold_minutes=window.duration_minutes, reason=f"window {window.name}")),
                 window.timezone,
             )
 
@@ -238,7 +250,7 @@ class Waker(pulumi.ComponentResource):
                 rule=rule.name,
                 arn=self.function.arn,
                 input=json.dumps(
-                    {"action": "wake", "holdMinutes": waker.dag_change_hold_minutes, "reason": "DAG bundle changed"}
+                    to_event(Wake(hold_minutes=waker.dag_change_hold_minutes, reason="DAG bundle changed"))
                 ),
                 opts=child,
             )

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
-import iam_policies
-from settings import Settings
-from stack_context import StackContext
+from contracts import metrics
+from contracts.waker import WakerSettings, WakerTuning
+from infra import iam_policies
+from infra.settings import Settings
+from infra.stack_context import StackContext
 
 
 def queue_url_of(arn: str) -> str:
@@ -85,29 +88,17 @@ def waker_policy(
     )
 
 
-def lambda_settings(settings: Settings, services: Mapping[str, str]) -> dict[str, Any]:
+def lambda_settings(settings: Settings, services: Mapping[str, str]) -> WakerSettings:
     """The waker Lambda's settings (its WAKER_SETTINGS), from the stack's; the cost simulator uses them too."""
     waker = settings.waker
-    return {
-        "services": dict(services),
-        "idle_minutes": waker.idle_minutes,
-        "wake_lead_minutes": waker.wake_lead_minutes,
-        "wake_lead_min_minutes": waker.wake_lead_min_minutes,
-        "wake_lead_max_minutes": waker.wake_lead_max_minutes,
-        "scheduled_grace_minutes": waker.scheduled_grace_minutes,
-        "max_workers": waker.max_workers,
-        "worker_concurrency": settings.services.worker_concurrency,
-        "reporter_stale_minutes": waker.reporter_stale_minutes,
-        "boot_grace_minutes": waker.boot_grace_minutes,
-        "stop_database": waker.stop_database,
-        "database_start_minutes": waker.database_start_minutes,
-        "database_stop_after_minutes": waker.database_stop_after_minutes,
-        "default_hold_minutes": waker.default_hold_minutes,
-        "max_visit_wakes_per_day": waker.max_visit_wakes_per_day,
+    return WakerSettings(
+        **{f.name: getattr(waker, f.name) for f in fields(WakerTuning)},
+        services=dict(services),
+        worker_concurrency=settings.services.worker_concurrency,
         # The image this project builds protects busy workers from scale-in; a stack's own image may not.
-        "scale_in_protection": settings.image.uri is None,
-        "start_limit_minutes": waker.boot_grace_minutes + 5,
-    }
+        scale_in_protection=settings.image.uri is None,
+        start_limit_minutes=waker.boot_grace_minutes + 5,
+    )
 
 
 def alarm_key_policy(context: StackContext) -> dict[str, Any]:
@@ -155,8 +146,8 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
             [
                 [{"expression": "FILL(awake, 0)", "label": "awake", "id": "awakefilled"}],
                 [{"expression": "FILL(workers, 0)", "label": "workers", "id": "workersfilled"}],
-                [namespace, "WakerAwake", {"id": "awake", "visible": False}],
-                [namespace, "WakerDesiredWorkers", {"id": "workers", "visible": False}],
+                [namespace, metrics.WAKER_AWAKE, {"id": "awake", "visible": False}],
+                [namespace, metrics.WAKER_DESIRED_WORKERS, {"id": "workers", "visible": False}],
             ],
             0,
             0,
@@ -164,11 +155,11 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
         metric_widget(
             "Active work (activity reporter)",
             [
-                [namespace, "DagRunsQueued"],
-                [namespace, "DagRunsRunning"],
-                [namespace, "TaskInstances_queued"],
-                [namespace, "TaskInstances_running"],
-                [namespace, "DagsDue"],
+                [namespace, metrics.DAG_RUNS_QUEUED],
+                [namespace, metrics.DAG_RUNS_RUNNING],
+                [namespace, metrics.task_instances_metric("queued")],
+                [namespace, metrics.task_instances_metric("running")],
+                [namespace, metrics.DAGS_DUE],
             ],
             12,
             0,
@@ -186,7 +177,7 @@ def dashboard_body(context: StackContext, function_name: str, queue_name: str, l
             "Waker: errors, scale changes",
             [
                 ["AWS/Lambda", "Errors", "FunctionName", function_name, {"stat": "Sum"}],
-                [namespace, "WakerScaleChanges", {"stat": "Sum"}],
+                [namespace, metrics.WAKER_SCALE_CHANGES, {"stat": "Sum"}],
             ],
             12,
             6,

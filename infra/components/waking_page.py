@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-import iam_policies
-from components.python_lambda import lambda_log_group, python_lambda
-from components.roles import service_role
-from components.ui import oidc_arguments
-from stack_context import StackContext
+from infra import iam_policies
+from infra.components.python_lambda import lambda_log_group, python_lambda
+from infra.components.roles import service_role
+from infra.components.ui import oidc_arguments
+from infra.stack_context import StackContext
 
 WAKER_OWNS = ["conditions"]
 BOOT_ESTIMATE_MINUTES = 4

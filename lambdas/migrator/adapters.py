@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from contracts.waker import Deploy, Maintenance, to_event
+
 
 def database_status(rds: Any, instance_id: str) -> str:
     instances = rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
@@ -65,7 +67,7 @@ def end_maintenance(lambda_client: Any, function: str, reason: str) -> None:
         lambda_client.invoke(
             FunctionName=function,
             InvocationType="Event",
-            Payload=json.dumps({"action": "maintenance", "on": False, "reason": reason}).encode(),
+            Payload=json.dumps(to_event(Maintenance(on=False, reason=reason))).encode(),
         )
 
 
@@ -76,7 +78,7 @@ def hold_database(lambda_client: Any, function: str, minutes: int, reason: str) 
         lambda_client.invoke(
             FunctionName=function,
             InvocationType="Event",
-            Payload=json.dumps({"action": "deploy", "holdMinutes": minutes, "reason": reason}).encode(),
+            Payload=json.dumps(to_event(Deploy(hold_minutes=minutes, reason=reason))).encode(),
         )
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from migrator import adapters
-from migrator.policy import database_action, judge_task
+from . import adapters
+from .policy import database_action, judge_task
 
 RESTORED_DATABASE = "AIRFLOW_RESTORED_DATABASE"  # read by the restore guard (infra/airflow_env.py)
 

@@ -20,13 +20,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from waker import metering, notices
-from waker.adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
-from waker.adapters import state as state_store
-from waker.events import BadEvent, parse_event
-from waker.lead import database_lead_minutes, services_lead_minutes
-from waker.model import WORKER, Decision, Observation, Request, Status, WakerSettings, WakerState
-from waker.policy import decide
+from contracts.components import WORKER
+from contracts.metrics import WAKER_AWAKE, WAKER_DESIRED_WORKERS, WAKER_SCALE_CHANGES
+from contracts.waker import (
+    NEXT_DUE_WAKE,
+    REQUIRED_VARIABLES,
+    BadEvent,
+    Request,
+    Status,
+    WakerSettings,
+    WakerVariable,
+    parse_event,
+    schedule_name,
+)
+
+from . import metering, notices
+from .adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
+from .adapters import state as state_store
+from .lead import database_lead_minutes, services_lead_minutes
+from .model import Decision, Observation, WakerState
+from .policy import decide
 
 logger = logging.getLogger("waker")
 logger.setLevel(logging.INFO)
@@ -62,42 +75,35 @@ class WakerConfig:
 
     @property
     def one_time_wake_name(self) -> str:
-        return f"{self.stack}-next-due-wake"
+        return schedule_name(self.stack, NEXT_DUE_WAKE)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> WakerConfig:
-        required = (
-            "STACK",
-            "CLUSTER",
-            "WAKER_SETTINGS",
-            "BROKER_QUEUE_URL",
-            "METRIC_NAMESPACE",
-            "SCHEDULE_GROUP",
-            "SCHEDULER_ROLE_ARN",
-            "STATE_PARAMETER",
-            "LEASE_PARAMETER",
-        )
-        missing = [key for key in required if not env.get(key)]
+        missing = [key.value for key in REQUIRED_VARIABLES if not env.get(key)]
         if missing:
             raise RuntimeError(f"waker environment variables missing: {', '.join(missing)}")
+
+        def optional(key: WakerVariable) -> str | None:
+            return env.get(key) or None
+
         return cls(
-            stack=env["STACK"],
-            cluster=env["CLUSTER"],
-            settings=WakerSettings.from_json(env["WAKER_SETTINGS"]),
-            broker_queue_url=env["BROKER_QUEUE_URL"],
-            event_queue_urls=tuple(json.loads(env.get("EVENT_QUEUE_URLS") or "[]")),
-            metric_namespace=env["METRIC_NAMESPACE"],
-            schedule_group=env["SCHEDULE_GROUP"],
-            scheduler_role_arn=env["SCHEDULER_ROLE_ARN"],
-            state_parameter=env["STATE_PARAMETER"],
-            lease_parameter=env["LEASE_PARAMETER"],
-            database_instance_id=env.get("DB_INSTANCE_ID") or None,
-            load_balancer=env.get("LOAD_BALANCER") or None,
-            target_group=env.get("TARGET_GROUP") or None,
-            listener_rule_arn=env.get("LISTENER_RULE_ARN") or None,
-            api_target_group_arn=env.get("API_TARGET_GROUP_ARN") or None,
-            alarm_topic_arn=env.get("ALARM_TOPIC_ARN") or None,
-            tick_schedule=env.get("TICK_SCHEDULE") or None,
+            stack=env[WakerVariable.STACK],
+            cluster=env[WakerVariable.CLUSTER],
+            settings=WakerSettings.from_json(env[WakerVariable.WAKER_SETTINGS]),
+            broker_queue_url=env[WakerVariable.BROKER_QUEUE_URL],
+            event_queue_urls=tuple(json.loads(env.get(WakerVariable.EVENT_QUEUE_URLS) or "[]")),
+            metric_namespace=env[WakerVariable.METRIC_NAMESPACE],
+            schedule_group=env[WakerVariable.SCHEDULE_GROUP],
+            scheduler_role_arn=env[WakerVariable.SCHEDULER_ROLE_ARN],
+            state_parameter=env[WakerVariable.STATE_PARAMETER],
+            lease_parameter=env[WakerVariable.LEASE_PARAMETER],
+            database_instance_id=optional(WakerVariable.DB_INSTANCE_ID),
+            load_balancer=optional(WakerVariable.LOAD_BALANCER),
+            target_group=optional(WakerVariable.TARGET_GROUP),
+            listener_rule_arn=optional(WakerVariable.LISTENER_RULE_ARN),
+            api_target_group_arn=optional(WakerVariable.API_TARGET_GROUP_ARN),
+            alarm_topic_arn=optional(WakerVariable.ALARM_TOPIC_ARN),
+            tick_schedule=optional(WakerVariable.TICK_SCHEDULE),
         )
 
 
@@ -321,9 +327,9 @@ def _decide(
             config.metric_namespace,
             now,
             {
-                "WakerAwake": 0 if decision.mode == "asleep" else 1,
-                "WakerDesiredWorkers": decision.desired.get(WORKER, 0),
-                "WakerScaleChanges": len(changes),
+                WAKER_AWAKE: 0 if decision.mode == "asleep" else 1,
+                WAKER_DESIRED_WORKERS: decision.desired.get(WORKER, 0),
+                WAKER_SCALE_CHANGES: len(changes),
             },
         )
     log(

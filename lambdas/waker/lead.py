@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from waker.model import DATABASE_READY, WORKER, Observation, ReporterMetrics, WakerSettings, WakerState
+from contracts.components import WORKER
+from contracts.waker import WakerSettings
+
+from .model import DATABASE_READY, Observation, ReporterMetrics, WakerState
 
 MEASURED_WAKES = 10  # the recent wakes the lead is learned from
 MIN_MEASURED = 3  # fewer than this: the configured lead

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from waker.model import Decision
+from .model import Decision
 
 
 def still(desired: Mapping[str, int], running: Mapping[str, int]) -> bool:

@@ -1,4 +1,5 @@
-"""Plain data the waker decides on: its settings, what it observed, what it remembers, what it decided.
+"""Plain data the waker decides on: what it observed, what it remembers, what it decided (its settings and the
+requests it accepts are the contract in contracts/waker.py).
 
 No AWS, no clock: the handler fills these from the adapters and the policy maps them to a `Decision`.
 """
@@ -11,8 +12,6 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
-WORKER = "worker"
 DATABASE_READY = ("available",)  # RDS statuses
 DATABASE_DOWN = ("stopped", "stopping")
 DATABASE_NOT_FOUND = "not-found"  # the waker's own word: the instance it manages does not exist
@@ -32,49 +31,6 @@ DATABASE_STUCK = {
     "restore-error": "the restore failed: restore another snapshot",
     "deleting": "it is being deleted: check who deletes it; the stack cannot wake without it",
 }
-
-# Task-instance states that mean work is under way (as the scheduler counts them).
-ACTIVE_TI_STATES = ("scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting")
-
-
-@dataclass(frozen=True)
-class WakerSettings:
-    services: Mapping[str, str]  # component -> ECS service name (components the stack runs)
-    idle_minutes: int = 15
-    wake_lead_minutes: int = 5
-    max_workers: int = 4
-    worker_concurrency: int = 8
-    reporter_stale_minutes: int = 5
-    boot_grace_minutes: int = 10
-    stop_database: bool = False
-    database_start_minutes: int = 15  # how long RDS takes to start, added to the lead when it is stopped
-    database_stop_after_minutes: int = 120  # stop RDS only if the next wake is at least this far away
-    default_hold_minutes: int = 60
-    max_visit_wakes_per_day: int = 12  # wakes from the waking page (a crawler cannot keep the stack up)
-    # Workers protect themselves from scale-in while they hold a task (the image's worker_protection), so
-    # workers may be scaled in while tasks run on others.
-    scale_in_protection: bool = False
-    # A service whose running count stays below its desired count this long raises the alarm.
-    start_limit_minutes: int = 15
-    # The lead adapts (policy.learned_lead): a high percentile of the measured wakes plus a margin, within
-    # these bounds; `wake_lead_minutes` until enough wakes are measured.
-    wake_lead_min_minutes: int = 2
-    wake_lead_max_minutes: int = 20
-    # After a wake for scheduled work only (no person, no hold, no UI request), sleep this soon once idle.
-    scheduled_grace_minutes: int = 1
-
-    @property
-    def core(self) -> tuple[str, ...]:
-        return tuple(c for c in CORE if c in self.services)
-
-    @classmethod
-    def from_json(cls, text: str) -> WakerSettings:
-        raw = json.loads(text)
-        known = {f.name for f in fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"unknown waker settings: {', '.join(sorted(unknown))}")
-        return cls(**raw)
 
 
 @dataclass(frozen=True)
@@ -237,54 +193,6 @@ def _state_value(name: str, kind: str, value: Any) -> Any:
         return dict(value)
     raise TypeError(f"no reader for {name} ({kind})")
 
-
-@dataclass(frozen=True)
-class Tick:
-    kind: Literal["tick"] = "tick"
-
-
-@dataclass(frozen=True)
-class Wake:
-    hold_minutes: int
-    reason: str
-    source: Literal["request", "visit", "schedule"] = "request"
-    kind: Literal["wake"] = "wake"
-
-
-@dataclass(frozen=True)
-class Sleep:
-    reason: str
-    force: bool = False
-    hold_minutes: int | None = None
-    kind: Literal["sleep"] = "sleep"
-
-
-@dataclass(frozen=True)
-class Status:
-    kind: Literal["status"] = "status"
-
-
-@dataclass(frozen=True)
-class Deploy:
-    """`pulumi up` is about to run: the database must be up (RDS refuses changes to a stopped instance), and
-    stay up for the hold; the Airflow services are left as they are."""
-
-    hold_minutes: int
-    reason: str
-    kind: Literal["deploy"] = "deploy"
-
-
-@dataclass(frozen=True)
-class Maintenance:
-    """Hold the stack asleep, refusing every wake, until turned off (while its database is replaced and not
-    yet guarded); deploys may still start the database."""
-
-    on: bool
-    reason: str
-    kind: Literal["maintenance"] = "maintenance"
-
-
-Request = Tick | Wake | Sleep | Status | Deploy | Maintenance
 
 Mode = Literal["asleep", "waking", "awake"]
 DatabaseAction = Literal["start", "stop"]

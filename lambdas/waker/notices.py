@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from waker.model import DATABASE_STUCK, Decision, Observation
+from .model import DATABASE_STUCK, Decision, Observation
 
 SUBJECT_LIMIT = 100  # SNS Publish: a Subject is at most 100 printable ASCII characters, one line
 

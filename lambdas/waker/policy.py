@@ -17,24 +17,18 @@ import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from waker.lead import database_lead_minutes, measure, services_lead_minutes
-from waker.model import (
+from contracts.components import WORKER
+from contracts.waker import Deploy, Maintenance, Request, Sleep, Status, Tick, Wake, WakerSettings
+
+from .lead import database_lead_minutes, measure, services_lead_minutes
+from .model import (
     DATABASE_DOWN,
     DATABASE_READY,
-    WORKER,
     DatabaseAction,
     Decision,
-    Deploy,
-    Maintenance,
     Observation,
     ReporterMetrics,
-    Request,
-    Sleep,
-    Status,
-    Tick,
     UiRoute,
-    Wake,
-    WakerSettings,
     WakerState,
 )
 

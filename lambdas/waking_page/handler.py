@@ -15,7 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from waking_page.page import api_response, counts_as_visit, is_api, page_response
+from contracts.waker import Wake, to_event
+
+from .page import api_response, counts_as_visit, is_api, page_response
 
 logger = logging.getLogger("waking_page")
 logger.setLevel(logging.INFO)
@@ -59,12 +61,7 @@ def handle(
         last = _last_wake.get("at")
         if last is None or (now - last).total_seconds() >= WAKE_INTERVAL_SECONDS:
             invoke(
-                {
-                    "action": "wake",
-                    "holdMinutes": int(env.get("VISIT_HOLD_MINUTES", "30")),
-                    "reason": "UI visit",
-                    "source": "visit",
-                }
+                to_event(Wake(hold_minutes=int(env.get("VISIT_HOLD_MINUTES", "30")), reason="UI visit", source="visit"))
             )
             _last_wake["at"] = requested_at = now
             logger.info(json.dumps({"event": "wake-requested", "path": path}))

@@ -6,14 +6,15 @@ import json
 
 import pytest
 
+from contracts.components import COMPONENTS
+from contracts.waker import WakerSettings
 from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_stack
 from costs.report import RATIO_GOAL, build_rows, chart, minute_costs, monthly, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
-from offline import load_stack_file, run_stack
-from settings import load_settings
-from waker.model import WakerSettings
+from infra.settings import load_settings
+from offline.recording import load_stack_file, run_stack
 
-SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+SERVICES = {c: c for c in COMPONENTS}
 DAY = 24 * 60
 
 

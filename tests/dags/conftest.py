@@ -1,4 +1,4 @@
-"""The DAG harness (tools/dag_harness.py) run as DAG authors run it, with its own Airflow home per session."""
+"""The DAG harness (devtools/dag_harness.py) run as DAG authors run it, with its own Airflow home per session."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def harness(tmp_path_factory):
         if args[0] == "run":
             args = (*args, "--json")
         result = subprocess.run(
-            [sys.executable, "tools/dag_harness.py", *args],
+            [sys.executable, "-m", "devtools.dag_harness", *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

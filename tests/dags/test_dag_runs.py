@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dag_harness import summary
+from devtools.dag_harness import summary
 
 
 def run(harness, dag_id: str) -> dict:

@@ -7,23 +7,18 @@ Used by tests/image/test_activity_reporter.py; the DAG files are already parsed 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
-from moto import mock_aws
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "image"))
-
 from airflow.api.common.trigger_dag import trigger_dag
 from airflow.models.asset import AssetDagRunQueue, AssetModel
 from airflow.models.dag import DagModel
 from airflow.models.dagrun import DagRun
 from airflow.utils.session import create_session
 from airflow.utils.types import DagRunTriggeredByType
+from moto import mock_aws
 
-import activity_reporter
+from image import activity_reporter
 
 NAMESPACE = "Airflow/airflow-test"
 

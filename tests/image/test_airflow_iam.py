@@ -1,6 +1,6 @@
 """Real Airflow 3 components making their real AWS calls, with IAM enforced as AWS enforces it.
 
-The stand-in AWS (rehearsal/aws) is seeded from the dev stack's recording, so every role has exactly the
+The stand-in AWS (standin/) is seeded from the dev stack's recording, so every role has exactly the
 policy the program declares. Each component runs as a process with its task definition's environment, its
 secrets resolved with its execution role, and its task role's credentials: the DAG bundle (S3DagBundle),
 remote task logs (S3RemoteLogIO: write, then read from the api-server), Celery's SQS broker (kombu, with the
@@ -16,10 +16,10 @@ import sys
 
 import pytest
 
-from components.database import connection_document
-from rehearsal.aws.seed import seed
-from rehearsal.aws.stand_in import running_stand_in
+from infra.components.database import connection_document
 from rehearsal.ecs_tasks import container, process_environment
+from standin.seed import seed
+from standin.stand_in import running_stand_in
 
 DAG = "from airflow.sdk import dag\n\n@dag(schedule=None)\ndef probe():\n    pass\n\nprobe()\n"
 OLD_LISTING = {"StringLike": {"s3:prefix": ["dags/", "dags/*", "logs/", "logs/*"]}}
@@ -189,7 +189,7 @@ REPORT = """
 import json, os
 from datetime import UTC, datetime
 import boto3
-import activity_reporter
+from image import activity_reporter
 namespace = os.environ["AIRFLOW_ACTIVITY_NAMESPACE"]
 values = activity_reporter.report_once(boto3.client("cloudwatch"), namespace, datetime.now(UTC))
 print(json.dumps({"published": sorted(values)}))

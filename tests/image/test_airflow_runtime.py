@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATE_SCRIPT, MIGRATION_WAIT_SECONDS, WORKER_CELERY_CONFIG
+from infra.airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATE_SCRIPT, MIGRATION_WAIT_SECONDS, WORKER_CELERY_CONFIG
 from tests.image.conftest import QUEUE_URL, airflow, run
 
 

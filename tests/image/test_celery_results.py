@@ -16,7 +16,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from airflow_env import SECRET_ENVIRONMENT
+from infra.airflow_env import SECRET_ENVIRONMENT
 
 
 def role_engine(env: dict[str, str]) -> sqlalchemy.engine.Engine:

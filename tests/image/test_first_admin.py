@@ -10,7 +10,7 @@ import psutil
 import sqlalchemy
 from werkzeug.security import check_password_hash
 
-from airflow_env import MIGRATE_SCRIPT
+from infra.airflow_env import MIGRATE_SCRIPT
 
 
 def admin_password_hash(env: dict[str, str]) -> str:

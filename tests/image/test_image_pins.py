@@ -7,7 +7,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from settings import DEFAULT_AIRFLOW_VERSION
+from infra.settings import DEFAULT_AIRFLOW_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_env import MIGRATE_SCRIPT, RESTORED_DATABASE, RESTORED_FROM
+from infra.airflow_env import MIGRATE_SCRIPT, RESTORED_DATABASE, RESTORED_FROM
 from tests.image.conftest import run
 
 HERE = Path(__file__).resolve().parent

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-import worker_protection
+from image import worker_protection
 
 
 @pytest.fixture

@@ -6,15 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from offline import RecordedResource, Recording
+from offline.recording import RecordedResource, Recording
 from tests.support.variants import PROD_SECRET, SNAPSHOT, VARIANTS  # noqa: F401 (tests import them from here)
-
-
-@pytest.fixture(params=list(VARIANTS))
-def recording(request, recordings) -> Recording:
-    return recordings[request.param]
 
 
 def walk_strings(value: Any) -> Iterator[str]:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config_schema import SettingsError
-from settings import load_settings
-from settings_sections import CODE_AND_ROUTING_NAMES, MAX_TAGS, STACK_TAGS
+from infra.config_schema import SettingsError
+from infra.settings import load_settings
+from infra.settings_sections import CODE_AND_ROUTING_NAMES, MAX_TAGS, STACK_TAGS
 from tests.infra.test_settings import settings_with
 
 ADMIN = "arn:aws-us-gov:iam::aws:policy/AdministratorAccess"

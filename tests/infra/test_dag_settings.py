@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from offline import run_stack
+from offline.recording import run_stack
 
 
 def test_dag_settings_reach_every_component_and_dag_runners_get_their_policies():
@@ -40,8 +40,8 @@ def test_dag_settings_reach_every_component_and_dag_runners_get_their_policies()
     ],
 )
 def test_bad_dag_settings_are_refused(bad, message):
-    from config_schema import SettingsError
-    from settings import load_settings
+    from infra.config_schema import SettingsError
+    from infra.settings import load_settings
 
     with pytest.raises(SettingsError, match=message):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:services": json.dumps(bad)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from offline import Recording, run_stack
+from offline.recording import Recording, run_stack
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 

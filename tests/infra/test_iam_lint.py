@@ -18,8 +18,8 @@ import json
 import re
 import warnings
 
-from aws_constraints import plain
-from offline import Recording
+from offline.constraints import plain
+from offline.recording import Recording
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # parliament imports pkg_resources

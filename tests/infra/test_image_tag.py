@@ -14,10 +14,11 @@ import shutil
 
 import pytest
 
-import components.image
-import components.python_lambda
-from image_context import content_tag
-from offline import StackMocks, run_stack
+from infra.components import image as image_component
+from infra.components import python_lambda
+from infra.image_context import content_tag
+from offline.recording import StackMocks, run_stack
+from tests.support.build_context import copied_context
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
@@ -51,10 +52,10 @@ def images(recording) -> set[str]:
 def test_a_lambda_only_change_leaves_every_task_definition_unchanged(every_build_a_new_digest, tmp_path, monkeypatch):
     before = run_stack("dev")
     lambdas = tmp_path / "lambdas"
-    shutil.copytree(components.python_lambda.LAMBDAS_DIR, lambdas, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(python_lambda.LAMBDAS_DIR, lambdas, ignore=shutil.ignore_patterns("__pycache__"))
     handler = lambdas / "waker" / "handler.py"
     handler.write_text(handler.read_text() + "\n# a Lambda-only change\n")
-    monkeypatch.setattr(components.python_lambda, "LAMBDAS_DIR", lambdas)
+    monkeypatch.setattr(python_lambda, "LAMBDAS_DIR", lambdas)
     after = run_stack("dev")
 
     waker = "aws:lambda/function:Function"
@@ -80,11 +81,11 @@ def test_task_definitions_name_the_image_by_its_content_tag(every_build_a_new_di
 
 def test_an_image_change_changes_the_task_definitions(every_build_a_new_digest, tmp_path, monkeypatch):
     before = run_stack("dev")
-    context = tmp_path / "image"
-    shutil.copytree(components.image.IMAGE_DIR, context, ignore=shutil.ignore_patterns("__pycache__"))
-    reporter = context / "activity_reporter.py"
+    context = copied_context(tmp_path)
+    reporter = context / "image" / "activity_reporter.py"
     reporter.write_text(reporter.read_text() + "\n# an image change\n")
-    monkeypatch.setattr(components.image, "IMAGE_DIR", context)
+    monkeypatch.setattr(image_component, "CONTEXT_DIR", context)
+    monkeypatch.setattr(image_component, "DOCKERFILE", context / "image" / "Dockerfile")
     after = run_stack("dev")
     assert images(before) != images(after)
     assert all(task_definitions(before)[n] != inputs for n, inputs in task_definitions(after).items())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from offline import StackMocks, run_stack
+from offline.recording import StackMocks, run_stack
 
 INVOCATION = "aws:lambda/invocation:Invocation"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"

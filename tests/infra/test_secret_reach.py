@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from offline import Recording
+from offline.recording import Recording
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from config_schema import SettingsError
-from offline import load_stack_file, run_stack
-from settings import DEFAULT_AIRFLOW_VERSION, load_settings
+from infra.config_schema import SettingsError
+from infra.settings import DEFAULT_AIRFLOW_VERSION, load_settings
+from offline.recording import load_stack_file, run_stack
 
 BASE = {"aws:region": "us-gov-east-1"}
 
@@ -388,7 +388,7 @@ def test_bad_stack_name_is_rejected():
 
 
 def test_a_bad_setting_stops_the_program_before_any_resource(monkeypatch):
-    import offline
+    from offline import recording as offline
 
     recorded = []
     original = offline.RecordingMonitor.RegisterResource

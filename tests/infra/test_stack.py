@@ -8,9 +8,9 @@ import re
 
 from pulumi.runtime.rpc import is_rpc_secret
 
-import iam_policies
-from airflow_env import SECRET_ENVIRONMENT
-from offline import Recording
+from infra import iam_policies
+from infra.airflow_env import SECRET_ENVIRONMENT
+from offline.recording import Recording
 from tests.infra.conftest import PROD_SECRET, SNAPSHOT, policy_documents, walk_strings
 
 SERVICE = "aws:ecs/service:Service"

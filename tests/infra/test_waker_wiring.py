@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from offline import Recording, run_stack
+from offline.recording import Recording, run_stack
 from tests.infra.conftest import policy_documents
 
 FUNCTION = "aws:lambda/function:Function"
@@ -232,8 +232,8 @@ def test_watched_event_queues_are_read_by_url_and_allowed_by_arn():
     ],
 )
 def test_bad_waker_settings_are_refused(bad):
-    from config_schema import SettingsError
-    from settings import load_settings
+    from infra.config_schema import SettingsError
+    from infra.settings import load_settings
 
     with pytest.raises(SettingsError, match=r"airflow:waker\."):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:waker": json.dumps(bad)})

@@ -6,7 +6,7 @@ import json
 
 from pulumi.runtime.rpc import is_rpc_secret
 
-from offline import run_stack
+from offline.recording import run_stack
 
 RULE = "aws:lb/listenerRule:ListenerRule"
 

@@ -10,9 +10,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from waking_page import handler as waking_page
 
-from tests.support.waker_world import START, moto_world
+from lambdas.waking_page import handler as waking_page
+from standin.waker_world import START, moto_world
 
 BAD_EVENTS = [
     # (event, words the one-line error must contain)

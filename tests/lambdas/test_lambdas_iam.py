@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from waking_page import handler as waking_page
 
 from airflow_stack import cli, operations
 from airflow_stack.outputs import StackOutputs
-from migrator import handler as migrator
-from rehearsal.aws.seed import SeededStack, seed
-from rehearsal.aws.stand_in import running_stand_in
-from waker.adapters.cloudwatch import REPORTER_METRICS
-from waker.handler import Clients, WakerConfig, handle
+from contracts.metrics import REPORTER_METRICS
+from lambdas.migrator import handler as migrator
+from lambdas.waker.handler import Clients, WakerConfig, handle
+from lambdas.waking_page import handler as waking_page
+from standin.seed import SeededStack, seed
+from standin.stand_in import running_stand_in
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 from moto.ecs.models import EC2ContainerServiceBackend
 
-from migrator import handler as migrator
-from migrator.policy import database_action, judge_task
+from lambdas.migrator import handler as migrator
+from lambdas.migrator.policy import database_action, judge_task
 
 REGION = "us-gov-east-1"
 ACCOUNT = "123456789012"
@@ -236,7 +236,7 @@ def test_the_database_is_held_for_the_migration_even_without_predeploy(aws):
     """Regression: the runner started a stopped database but did not hold it, so a `pulumi up` without
     `predeploy` could have the waker stop it mid-migration. It now asks the waker for a deploy hold, first, for
     at least the runner's own time; the waker's own parser reads the request."""
-    from waker.events import Deploy, parse_event
+    from contracts.waker import Deploy, parse_event
 
     waker = RecordedInvokes()
     calls = waker.calls

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.waker_world import START, minutes, moto_world
-from waker.adapters import cloudwatch
-from waker.adapters.cloudwatch import MAX_COUNT, REPORTER_METRICS, UnreadableReport
+from contracts.metrics import REPORTER_METRICS
+from lambdas.waker.adapters import cloudwatch
+from lambdas.waker.adapters.cloudwatch import MAX_COUNT, UnreadableReport
+from standin.waker_world import START, minutes, moto_world
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

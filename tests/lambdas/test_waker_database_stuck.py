@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.waker_world import START, minutes, moto_world
-from waker import notices
-from waker.model import DATABASE_STUCK, Decision, Observation, WakerState
+from lambdas.waker import notices
+from lambdas.waker.model import DATABASE_STUCK, Decision, Observation, WakerState
+from standin.waker_world import START, minutes, moto_world
 
 
 def test_a_deleted_database_is_reported_once_and_every_run_answers():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.waker_world import NAMESPACE, SERVICES, STACK, START, World, minutes, moto_world
+from standin.waker_world import NAMESPACE, SERVICES, STACK, START, World, minutes, moto_world
 
 
 @pytest.fixture

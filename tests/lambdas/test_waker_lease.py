@@ -7,8 +7,8 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from tests.support.waker_world import START, minutes, moto_world
-from waker.adapters import lease
+from lambdas.waker.adapters import lease
+from standin.waker_world import START, minutes, moto_world
 
 TICK = {"action": "tick"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.support.waker_world import START, minutes, moto_world
-from waker.adapters import elbv2 as adapter
+from lambdas.waker.adapters import elbv2 as adapter
+from standin.waker_world import START, minutes, moto_world
 
 TICK = {"action": "tick"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from waker.metering import minute_ticks
-from waker.model import Decision, Mode, WakerState
+from lambdas.waker.metering import minute_ticks
+from lambdas.waker.model import Decision, Mode, WakerState
 
 ASLEEP = {"scheduler": 0, "worker": 0}
 AWAKE = {"scheduler": 1, "worker": 0}

@@ -9,7 +9,7 @@ import dataclasses
 
 import boto3
 
-from tests.support.waker_world import START, minutes, moto_world
+from standin.waker_world import START, minutes, moto_world
 
 
 def test_a_deleted_event_queue_is_reported_once_and_every_run_answers():

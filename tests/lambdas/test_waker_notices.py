@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from waker.model import Decision, Observation, WakerState
-from waker.notices import SUBJECT_LIMIT, notices, problems
+from lambdas.waker.model import Decision, Observation, WakerState
+from lambdas.waker.notices import SUBJECT_LIMIT, notices, problems
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

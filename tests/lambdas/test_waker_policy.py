@@ -9,26 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waker.events import BadEvent, parse_event
-from waker.lead import database_lead_minutes, services_lead_minutes
-from waker.model import (
-    ACTIVE_TI_STATES,
-    Observation,
-    ReporterMetrics,
-    Sleep,
-    Tick,
-    Wake,
-    WakerSettings,
-    WakerState,
-)
-from waker.policy import decide
+from contracts.components import COMPONENTS, CORE
+from contracts.metrics import ACTIVE_TI_STATES
+from contracts.waker import BadEvent, Sleep, Tick, Wake, WakerSettings, parse_event
+from lambdas.waker.lead import database_lead_minutes, services_lead_minutes
+from lambdas.waker.model import Observation, ReporterMetrics, WakerState
+from lambdas.waker.policy import decide
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-SERVICES = {c: c for c in ("api-server", "scheduler", "dag-processor", "triggerer", "worker")}
+SERVICES = {c: c for c in COMPONENTS}
 SETTINGS = WakerSettings(services=SERVICES, idle_minutes=15, wake_lead_minutes=5, max_workers=4, worker_concurrency=8)
 ASLEEP = dict.fromkeys(SERVICES, 0)
 AWAKE = {**dict.fromkeys(SERVICES, 1), "worker": 0}
-CORE = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 def minutes(n: float) -> timedelta:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.waker_world import START, minutes, moto_world
-from waker.model import WakerState
+from lambdas.waker.model import WakerState
+from standin.waker_world import START, minutes, moto_world
 
 times = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 states = st.builds(

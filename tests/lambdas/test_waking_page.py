@@ -6,10 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from waking_page import handler as page
 
-from waker.events import parse_event
-from waker.model import Wake
+from contracts.waker import Wake, parse_event
+from lambdas.waking_page import handler as page
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 ENV = {

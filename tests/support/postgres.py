@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from rehearsal.postgres import PostgresMissing, PostgresServer
-from rehearsal.postgres import running_postgres as _running_postgres
+from standin.postgres import PostgresMissing, PostgresServer
+from standin.postgres import running_postgres as _running_postgres
 
 __all__ = ["PostgresServer", "running_postgres"]
 

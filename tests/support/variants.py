@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_env import AirflowEndpoints
-from offline import Secret, load_stack_file
+from infra.airflow_env import AirflowEndpoints
+from offline.recording import Secret, load_stack_file
 
 SNAPSHOT = "airflow-prod-2026-11-20"
 # Prod's Airflow secret, whose fernet_key a restored stack's `pulumi up` copies into its own secret.

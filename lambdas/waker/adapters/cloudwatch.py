@@ -7,23 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from waker.model import ACTIVE_TI_STATES, ReporterMetrics
+from contracts.metrics import HEARTBEAT, REPORTER_METRICS, WAKER_METRICS
 
-# Metric names the activity reporter publishes (image/activity_reporter.py uses the same names).
-REPORTER_METRICS = {
-    "DagRunsQueued": "dag_runs_queued",
-    "DagRunsRunning": "dag_runs_running",
-    "DagsDue": "dags_due",
-    "SecondsUntilNextDue": "seconds_until_next_due",
-    "NextDueFirstTasks": "next_due_first_tasks",
-    "AssetQueueEntries": "asset_queue",
-    **{f"TaskInstances_{state}": f"ti:{state}" for state in ACTIVE_TI_STATES},
-}
-HEARTBEAT = "DagRunsQueued"  # published on every report
-# The waker's own metrics (the dashboard's source; the cost model counts them). Problems it sees go to the
-# alarm topic as notices instead (waker/notices.py).
-WAKER_METRICS = ("WakerAwake", "WakerDesiredWorkers", "WakerScaleChanges")
-
+from ..model import ReporterMetrics
 
 # What a reported figure can be. A count is a whole number of DAG runs, task instances or entries, far below
 # a million on any stack; the time to the next due run is within about a year either way. Anything else

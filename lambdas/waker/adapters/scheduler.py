@@ -8,6 +8,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from contracts.waker import Wake, to_event
+
 
 def set_one_time_wake(
     scheduler: Any, *, group: str, name: str, at: datetime | None, target_arn: str, role_arn: str
@@ -27,7 +29,7 @@ def set_one_time_wake(
             "Arn": target_arn,
             "RoleArn": role_arn,
             # `schedule`: the waker's own wake for a due DAG, not a person's (the short grace may apply)
-            "Input": json.dumps({"action": "wake", "holdMinutes": 0, "reason": "next DAG due", "source": "schedule"}),
+            "Input": json.dumps(to_event(Wake(hold_minutes=0, reason="next DAG due", source="schedule"))),
         },
         "ActionAfterCompletion": "DELETE",
         "Description": "Wake Airflow for the next due DAG (written by the waker when it went to sleep)",

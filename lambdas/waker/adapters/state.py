@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waker.model import WakerState
+from ..model import WakerState
 
 
 def load(ssm: Any, name: str) -> tuple[WakerState, list[str]]:

@@ -1,0 +1,360 @@
+"""Run and check the DAGs in dags/ on this machine, with local stand-ins for AWS (a moto server).
+
+    uv run python -m devtools.dag_harness check                 facts about every DAG, as JSON (used by the tests)
+    uv run python -m devtools.dag_harness run DAG [--date D] [--conf JSON] [--no-logical-date] [--json]
+                                                             one run of DAG with `dag.test()`, on sample data
+
+Airflow runs from `.airflow-local/dag-test/` (SQLite; `AIRFLOW_HOME` overrides it), apart from `make dev`'s,
+so a run here never collides with one there. `run` starts a moto server on a free local port, points
+Airflow's `aws_default` connection at it, creates the buckets and queue the example DAGs use with a sample
+export for the date, and runs the DAG. It prints one line per task (state, duration, what it wrote to the
+lake bucket); Airflow's own log of the run goes to a file whose path it prints. `--json` prints the result
+as one JSON document instead. Nothing reaches AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+REGION = "us-gov-east-1"
+
+SAMPLE_EXPORT = {
+    "orders-part-1.csv": "order_id,customer_id,amount,currency,ordered_at\n"
+    "o-1,c-1,10.50,USD,2026-11-24T08:00:00Z\no-2,c-2,5.00,USD,2026-11-24T09:30:00Z\n",
+    "orders-part-2.csv": "order_id,customer_id,amount,currency,ordered_at\no-3,c-1,4.25,USD,2026-11-24T17:45:00Z\n",
+}
+
+
+def airflow_environment(home: Path) -> dict[str, str]:
+    """A local Airflow: SQLite, the project's dags/, no examples, no login needed."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(DAGS)},
+                }
+            ]
+        ),
+    }
+
+
+def stand_in_environment(endpoint: str, names: dict[str, str]) -> dict[str, str]:
+    """Credentials and endpoints that send every AWS call of the DAGs to the local moto server."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": REGION}}
+        ),
+        **names,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare_airflow(home: Path) -> None:
+    """Point this process at the local Airflow and migrate its database, once per Airflow version."""
+    from importlib.metadata import version
+
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_environment(home))
+    # `airflow db migrate` costs seconds even when there is nothing to do: skip it when this home's
+    # database was migrated by this very Airflow version.
+    marker, migrated = home / ".migrated", f"apache-airflow {version('apache-airflow')}"
+    if (home / "airflow.db").exists() and marker.exists() and marker.read_text() == migrated:
+        return
+    migrate = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
+    )
+    if migrate.returncode != 0:
+        raise SystemExit(f"airflow db migrate failed:\n{migrate.stderr[-3000:]}")
+    marker.write_text(migrated)
+
+
+class ImportTimeIO(RuntimeError):
+    """Raised when a DAG file reaches the network while it is imported."""
+
+
+def forbid_network() -> None:
+    """Make any connection attempt fail, so a DAG file doing I/O at import shows up as an import error."""
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ImportTimeIO("network access while the DAG file is imported: move it into a task")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.create_connection = refuse  # type: ignore[assignment]
+
+
+def check(dags: Path) -> dict[str, Any]:
+    """Parse a DAG folder the way the dag-processor does, with the network forbidden, and report what the
+    DAG policy tests look at."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    forbid_network()
+    started = time.perf_counter()
+    bag = BundleDagBag(dag_folder=dags, bundle_path=dags, bundle_name="dags-folder", safe_mode=False)
+    seconds = time.perf_counter() - started
+    result = {}
+    for dag_id, dag in sorted(bag.dags.items()):
+        result[dag_id] = {
+            "fileloc": Path(dag.fileloc).name,
+            "owners": sorted({t.owner for t in dag.tasks}),
+            "retries": sorted({t.retries or 0 for t in dag.tasks}),
+            "execution_timeouts": sorted({str(t.execution_timeout) for t in dag.tasks}),
+            "dagrun_timeout": str(dag.dagrun_timeout) if dag.dagrun_timeout else None,
+            "tags": sorted(dag.tags),
+            "timetable": type(dag.timetable).__name__,
+            "catchup": dag.catchup,
+            "tasks": [t.task_id for t in dag.tasks],
+            "doc": bool(dag.doc_md),
+        }
+    files = sorted(p.name for p in dags.glob("*.py"))
+    return {"import_errors": bag.import_errors, "dags": result, "files": files, "parse_seconds": seconds}
+
+
+def seed(clients: dict[str, Any], names: dict[str, str], *days: str) -> None:
+    """Buckets, queue and a sample export for each of `days`, as the example DAGs expect them."""
+    s3 = clients["s3"]
+    for bucket in (names["LAKE_BUCKET"], names["ORDERS_SOURCE_BUCKET"]):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for day in days:
+        for name, text in SAMPLE_EXPORT.items():
+            key = f"exports/orders/{day}/{name}"
+            s3.put_object(Bucket=names["ORDERS_SOURCE_BUCKET"], Key=key, Body=text.encode())
+    clients["sqs"].create_queue(QueueName="orders-events")
+
+
+def lake_objects(s3: Any, bucket: str) -> dict[str, str]:
+    listing = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode() for o in listing}
+
+
+class LakeWrites:
+    """An Airflow listener noting what each task wrote to the lake bucket: dag.test() runs the tasks one
+    at a time in this process, so what changed between a task's start and its end is its own."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3, self.bucket = s3, bucket
+        self.before: dict[str, str] = {}
+        self.by_task: dict[str, list[str]] = {}
+
+    def objects(self) -> dict[str, str]:
+        listing = self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return {o["Key"]: f"{o['ETag']}/{o['LastModified']}" for o in listing}
+
+    def register(self) -> None:
+        from airflow.listeners import hookimpl
+        from airflow.sdk.listener import get_listener_manager
+
+        writes = self
+
+        class Listener:  # pluggy matches hook arguments by name
+            @hookimpl
+            def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+                writes.before = writes.objects()
+
+            @hookimpl
+            def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+                writes.ended(task_instance.task_id)
+
+            @hookimpl
+            def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+                writes.ended(task_instance.task_id)
+
+        get_listener_manager().add_listener(Listener())
+
+    def ended(self, task_id: str) -> None:
+        now = self.objects()
+        self.by_task[task_id] = sorted(k for k, v in now.items() if self.before.get(k) != v)
+
+
+def watcher_event(names: dict[str, str]) -> dict[str, Any]:
+    """Run the orders_events asset watcher's trigger once, as the triggerer would, and return its event."""
+    import asyncio
+    import importlib
+
+    # The DAG bag put dags/ on the import path, as the DAG processor does for a bundle.
+    module = importlib.import_module("orders_events")
+    watcher = module.ORDERS_EVENTS.watchers[0]
+
+    async def first_event() -> dict[str, Any]:
+        async for event in watcher.trigger.trigger.run():
+            return event.payload
+        raise RuntimeError("the watcher's trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout=60))
+
+
+def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True) -> dict[str, Any]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        names = {
+            "LAKE_BUCKET": "local-lake",
+            "ORDERS_SOURCE_BUCKET": "local-source",
+            "ORDERS_EVENTS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/orders-events",
+        }
+        os.environ.update(stand_in_environment(endpoint, names))
+        clients = {name: boto3.client(name, endpoint_url=endpoint, region_name=REGION) for name in ("s3", "sqs")}
+        seed(clients, names, day)
+        queue_url = clients["sqs"].get_queue_url(QueueName="orders-events")["QueueUrl"]
+        names["ORDERS_EVENTS_QUEUE_URL"] = os.environ["ORDERS_EVENTS_QUEUE_URL"] = queue_url
+
+        from airflow.dag_processing.dagbag import BundleDagBag
+
+        bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder", safe_mode=False)
+        if dag_id not in bag.dags:
+            raise SystemExit(f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(bag.dags))}")
+
+        extra: dict[str, Any] = {}
+        if dag_id == "orders_events" and conf is None:
+            # A new file announced on the queue; the watcher's trigger picks it up as in the triggerer.
+            notification = {"bucket": names["ORDERS_SOURCE_BUCKET"], "key": f"exports/orders/{day}/orders-part-2.csv"}
+            clients["sqs"].send_message(QueueUrl=queue_url, MessageBody=json.dumps(notification))
+            event = watcher_event(names)
+            extra["watcher_event"] = event
+            conf = {"messages": [m["Body"] for m in event.get("message_batch", [])]}
+        if dag_id == "orders_transform" and conf is None:
+            for name, text in SAMPLE_EXPORT.items():  # what orders_ingest would have landed
+                clients["s3"].put_object(Bucket=names["LAKE_BUCKET"], Key=f"raw/orders/dt={day}/{name}", Body=text)
+            conf = {"date": day}
+
+        # As the UI's Trigger button: a manual run may have no logical date (its day comes from its conf).
+        logical_date = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) if logical else None
+        writes = LakeWrites(clients["s3"], names["LAKE_BUCKET"])
+        writes.register()
+        dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
+        instances = sorted(dag_run.get_task_instances(), key=lambda ti: (ti.start_date is None, ti.start_date))
+        started = min((ti.start_date for ti in instances if ti.start_date), default=None)
+        contents = clients["s3"].list_objects_v2(Bucket=names["LAKE_BUCKET"]).get("Contents", [])
+        return {
+            "dag_id": dag_id,
+            "date": day,
+            "state": str(dag_run.state),
+            "seconds": (dag_run.end_date - started).total_seconds() if dag_run.end_date and started else None,
+            "tasks": {ti.task_id: str(ti.state) for ti in instances},
+            "task_runs": [
+                {
+                    "task_id": ti.task_id,
+                    "state": str(ti.state),
+                    "seconds": ti.duration,
+                    "wrote": writes.by_task.get(ti.task_id, []),
+                }
+                for ti in instances
+            ],
+            "sizes": {o["Key"]: o["Size"] for o in contents},
+            "lake": lake_objects(clients["s3"], names["LAKE_BUCKET"]),
+            **extra,
+        }
+    finally:
+        server.stop()
+
+
+def summary(result: dict[str, Any], log: Path) -> str:
+    """What a DAG author reads after a run: one line per task, what it wrote, where the full log is."""
+    took = f" in {result['seconds']:.1f} s" if result.get("seconds") is not None else ""
+    lines = [f"{result['dag_id']} ({result['date']}): {result['state']}{took}"]
+    rows = [("task", "state", "took", "wrote to the lake bucket")]
+    for task in result["task_runs"]:
+        wrote = [f"{key} ({result['sizes'][key]} B)" for key in task["wrote"]] or ["-"]
+        seconds = f"{task['seconds']:.1f} s" if task["seconds"] is not None else "-"
+        rows.append((task["task_id"], task["state"], seconds, wrote[0]))
+        rows.extend(("", "", "", more) for more in wrote[1:])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines += ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
+    shown = os.path.relpath(log) if log.is_relative_to(Path.cwd()) else str(log)
+    lines.append(f"Airflow's log of the run (task logs, moto's requests, warnings): {shown}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class quiet_output:
+    """Send everything written to stdout and stderr (Airflow's task logs, moto's request log, warnings, by
+    this process and its children) to a file while the block runs."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+
+    def __enter__(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.saved = os.dup(1), os.dup(2)
+        self.file = self.log.open("w")
+        os.dup2(self.file.fileno(), 1)
+        os.dup2(self.file.fileno(), 2)
+
+    def __exit__(self, kind: object, *_exc: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        os.close(self.saved[0])
+        os.close(self.saved[1])
+        self.file.close()
+        if kind is not None and kind is not SystemExit:  # an unexpected error: the log says what led to it
+            print(f"Airflow's log up to the failure: {self.log}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run and check the DAGs in dags/ locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    checker = commands.add_parser("check", help="parse dags/ and print facts about every DAG as JSON")
+    checker.add_argument("--dags", type=Path, default=DAGS, help="the DAG folder (default: dags/)")
+    runner = commands.add_parser("run", help="one run of a DAG with dag.test(), on local stand-ins")
+    runner.add_argument("dag_id")
+    runner.add_argument("--date", default="2026-11-24", help="logical date (YYYY-MM-DD) and sample export date")
+    runner.add_argument("--conf", type=json.loads, default=None, help="run configuration (JSON)")
+    runner.add_argument(
+        "--no-logical-date", action="store_true", help="run as the UI's Trigger button does, without a logical date"
+    )
+    runner.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    args = parser.parse_args(argv)
+
+    home = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local" / "dag-test"))
+    if args.command == "check":
+        prepare_airflow(home)
+        # Airflow logs to stdout as well: the result is the last line, as one JSON document.
+        print(json.dumps(check(args.dags.resolve()), default=str))
+        return 0
+    log = home / "logs" / f"dag-test-{args.dag_id}-{args.date}.log"
+    with quiet_output(log):
+        prepare_airflow(home)
+        result = run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
+    result["log"] = str(log)
+    print(json.dumps(result, default=str) if args.json else summary(result, log))
+    return 0 if result["state"] == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

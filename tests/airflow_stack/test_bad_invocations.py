@@ -1,0 +1,89 @@
+"""Bad invocations of `airflow-stack`: one line naming the option and what it takes, the documented exit
+code, no traceback, and nothing changed: no count, no waker state, no snapshot, no file (moto)."""
+
+from __future__ import annotations
+
+import json
+
+from airflow_stack import cli
+from tests.airflow_stack.conftest import cli_run
+
+LONG = "x" * 201
+
+
+def invocations(tmp_path):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "text.json").write_text("not json")
+    (tmp_path / "empty.json").write_text("{}")
+    return [
+        # (argv, exit code, words of the one line)
+        (["wake", "--stack", "dev", "--hold", "soon"], 2, "--hold: a duration like 90m"),
+        (["wake", "--stack", "dev", "--hold", "25h"], 2, "at most 24h"),
+        (["wake", "--stack", "dev", "--wait", "--timeout", "soon"], 2, "--timeout: a duration"),
+        (["wake", "--stack", "dev", "--reason", ""], 2, "--reason must be 1 to 200"),
+        (["sleep", "--stack", "dev", "--reason", LONG], 2, "--reason must be 1 to 200"),
+        (["sleep", "--stack", "dev", "--force", "--hold", "99h"], 2, "at most 24h"),
+        (["sleep", "--stack", "dev", "--timeout", "0"], 2, "--timeout must be more than 0"),
+        (["wake", "--stack", "Bad_Name"], 2, "--stack must be lowercase"),
+        (["status", "--stack", ""], 2, "--stack must be lowercase"),
+        (["snapshot", "--stack", "x y"], 2, "--stack must be lowercase"),
+        (["predeploy", "--stack", "dev", "--hold", "1d"], 2, "--hold: a duration"),
+        (["predeploy", "--stack", "dev", "--timeout", "0"], 2, "--timeout must be more than 0"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "list.json")], 2, "must hold a JSON object"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "text.json")], 2, "cannot read stack outputs"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "missing.json")], 2, "cannot read stack outputs"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "empty.json")], 2, "is it deployed"),
+        (["stage", "--from", "prod", "--stack", "Bad_Name"], 2, "--stack must be lowercase"),
+        (["stage", "--from", "Prod"], 2, "--from must be a stack name"),
+        (["stage", "--from", "prod", "--stack", "prod"], 2, "stage writes a separate staging stack"),
+        (["stage", "--from", "nosuch"], 2, "no Pulumi.nosuch.yaml"),
+        (["stage", "--from", "prod", "--set-env", "lake=x"], 2, "--set-env takes KEY=VALUE"),
+        (["stage", "--from", "prod", "--set-env", "NOVALUE"], 2, "--set-env takes KEY=VALUE"),
+        (
+            ["stage", "--from", "prod", "--worker-policy", "arn:aws:iam::123456789012:policy/x"],
+            2,
+            "airflow:services.workerPolicyArns",
+        ),
+        (["preflight", "--stack", "nosuch"], 2, "no Pulumi.nosuch.yaml"),
+    ]
+
+
+def state(world, project) -> dict:
+    try:
+        memory = world.clients.ssm.get_parameter(Name=world.config.state_parameter)["Parameter"]["Value"]
+    except world.clients.ssm.exceptions.ParameterNotFound:
+        memory = None
+    snapshots = world.clients.rds.describe_db_snapshots()["DBSnapshots"]
+    return {
+        "desired": world.desired(),
+        "memory": memory,
+        "snapshots": len(snapshots),
+        "files": sorted(p.name for p in project.iterdir()),
+    }
+
+
+def test_there_are_at_least_twenty_bad_invocations(tmp_path):
+    assert len(invocations(tmp_path)) >= 20
+
+
+def test_each_bad_invocation_gets_one_line_its_exit_code_and_changes_nothing(
+    world, prod_database, project, tmp_path, capsys
+):
+    for argv, code, words in invocations(tmp_path):
+        before = state(world, project)
+        assert cli_run(world, *argv, project=project) == code, argv
+        out = capsys.readouterr()
+        lines = [line for line in out.err.splitlines() if line.strip()]
+        assert lines and words in lines[0], (argv, out.err)
+        assert "Traceback" not in out.err + out.out, argv
+        if argv[0] != "stage":
+            assert len(lines) == 1, (argv, lines)
+        assert state(world, project) == before, argv
+
+
+def test_a_wake_the_waker_refuses_says_why_and_exits_3(world, capsys):
+    world.invoke({"action": "maintenance", "on": True, "reason": "database being replaced"}, world.now)
+    assert cli_run(world, "wake", "--stack", "dev") == cli.EXIT_WAKER_REFUSED
+    err = capsys.readouterr().err
+    assert "refused" in err and "database being replaced" in err and "None" not in err
+    json.dumps(err)
