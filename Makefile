@@ -49,7 +49,7 @@ predeploy:  ## before `pulumi up -s $(STACK)`: the waker starts the database if 
 	uv run airflow-stack predeploy --stack $(STACK) $(if $(OUTPUTS),--outputs $(OUTPUTS))
 
 cost:  ## idle and awake cost of STACK from its resources, and 30 simulated days per workload (+ a chart)
-	uv run python -m costs.report $(STACK)
+	uv run python -m costs $(STACK)
 
 bench-waker:  ## the waker's package size, import time and tick time under moto
 	uv run python -m devtools.bench_waker

@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_stack import deploy_dags, operations, preflight, staging
+from airflow_stack import deploy_dags, operations, preflight, preflight_command, stage_command, staging
+from airflow_stack.operations import StackFactory
 from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, WrongStack, read_outputs
+from airflow_stack.preflight_command import ClientFactory
 from contracts.stacks import STACK_NAME_RULE, is_stack_name
 from contracts.waker import MAX_HOLD_MINUTES, Maintenance, Sleep, Wake, to_event
 
@@ -32,8 +32,6 @@ EXIT_CODES: tuple[tuple[type[StackError], int], ...] = (
     (ToolError, EXIT_AWS),
     (StackError, EXIT_REFUSED),
 )
-
-StackFactory = Callable[[str, Path | None], operations.Stack]
 
 
 def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
@@ -165,9 +163,6 @@ def _wait(stack: operations.Stack, up: bool, timeout_minutes: int) -> int:
     return 0
 
 
-ClientFactory = Callable[[str], Callable[[str], Any]]  # region -> service -> client
-
-
 def aws_clients(region: str) -> Callable[[str], Any]:
     import boto3
 
@@ -211,9 +206,9 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
     try:
         minutes = _checked(args)  # every input is checked before anything is asked of AWS
         if args.command == "stage":
-            return _stage(args, make_stack, project)
+            return stage_command.stage(args, make_stack, project)
         if args.command == "preflight":
-            return _preflight(args.stack, project, make_clients)
+            return 0 if preflight_command.preflight_passes(args.stack, project, make_clients) else EXIT_REFUSED
         if args.command == "predeploy":
             return _predeploy(args, make_stack)
         stack = make_stack(args.stack, args.outputs)
@@ -264,159 +259,6 @@ def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:
     status = operations.prepare_deploy(stack, hold_minutes=minutes["hold"], timeout=minutes["timeout"] * 60)
     print(f"database {status}: ready for pulumi up -s {args.stack}")
     return 0
-
-
-def _preflight(
-    stack: str, project: Path, make_clients: ClientFactory
-) -> int:  # the program, run offline to list its resources
-    from infra.settings import load_settings
-    from offline.recording import run_program
-
-    config = _stack_config(project, stack)
-    settings = load_settings(stack, config)
-    recording = run_program(stack, config)
-    checks = preflight.run(
-        make_clients(settings.region),
-        settings=settings,
-        resource_types={r.type for r in recording.resources if r.custom},
-    )
-    print(f"preflight of stack {stack} in {settings.region} (read-only)")
-    for check in checks:
-        print(check.line())
-    failed = [c for c in checks if c.level == "FAIL"]
-    print(f"{len(failed)} failed, {sum(c.level == 'warn' for c in checks)} warnings, {len(checks)} checks")
-    return EXIT_REFUSED if failed else 0
-
-
-def _stack_config(project: Path, stack: str) -> dict[str, Any]:
-    import yaml
-
-    from infra.settings import stack_config_from_yaml
-
-    path = project / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise StackError(f"no {path.name} in {project}")
-    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
-
-
-def _stage_targets(args: argparse.Namespace) -> staging.StagingTargets:
-    environment = {}
-    for item in args.set_env or []:
-        name, sep, value = item.partition("=")
-        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
-            raise StackError(f"--set-env takes KEY=VALUE with an upper-case KEY, got {item!r}")
-        environment[name] = value
-    return staging.StagingTargets(environment, tuple(args.worker_policy or ()), tuple(args.event_queue or ()))
-
-
-def _stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:
-    from infra.config_schema import SettingsError
-    from infra.settings import load_settings, read_stack_file, stack_config_from_yaml
-
-    if args.stack == args.source:
-        raise StackError(f"refusing to write stack {args.stack!r}: stage writes a separate staging stack")
-    targets = _stage_targets(args)
-    source_file = project / f"Pulumi.{args.source}.yaml"
-    if not source_file.exists():
-        raise StackError(f"no {source_file.name} to copy settings from")
-    target = project / f"Pulumi.{args.stack}.yaml"
-    existing = read_stack_file(target.read_text(), target.name) if target.exists() else None
-    if existing is not None:
-        current = load_settings(args.stack, stack_config_from_yaml(existing))
-        if current.database.deletion_protection:
-            raise StackError(
-                f"stack {args.stack} is protected (database.deletionProtection): stage never replaces a protected "
-                "database. To re-use the stack, turn protection off in an update of its own first, then stage"
-            )
-        if current.restored_from is None and not current.database.restore_from_snapshot:
-            raise StackError(
-                f"stack {args.stack} holds data of its own (it was not staged from a snapshot): staging it would "
-                "replace its database. Snapshot it (airflow-stack snapshot) and stage into another stack name"
-            )
-    if args.target_outputs:  # whose outputs they are is checked before anything is asked of AWS
-        StackOutputs.of(args.stack, read_outputs(args.stack, args.target_outputs))
-    source = make_stack(args.source, args.outputs)
-    if not source.outputs.get("airflowSecretArn"):
-        raise StackError(f"stack {args.source} has no airflowSecretArn output: deploy it with this version first")
-    snapshot = staging.choose_snapshot(source.client("rds"), source.outputs, args.snapshot)
-    staging.check_key(source.client("kms"), snapshot)
-
-    document = staging.staging_document(
-        read_stack_file(source_file.read_text(), source_file.name),
-        existing,
-        snapshot=snapshot,
-        source=source.outputs,
-        targets=targets,
-    )
-    own_secrets_needed = []
-    try:
-        load_settings(args.stack, stack_config_from_yaml(document))  # what the plan would refuse, refused now
-    except SettingsError as error:
-        # Staging's own encrypted settings are set after the file exists (`pulumi config set --secret`).
-        own_secrets_needed = [k for k, _ in error.problems if k.endswith(":uiOidcClientSecret")]
-        refused = "; ".join(f"{k}: {allowed}" for k, allowed in error.problems if k not in own_secrets_needed)
-        if refused:
-            raise StackError(f"nothing written, the staging settings would be refused: {refused}") from None
-    held = _hold_for_restage(args, make_stack) if existing is not None else None  # it may be deployed and awake
-    header = staging.HEADER.format(
-        source=args.source, when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), stack=args.stack
-    )
-    try:
-        staging.write_stack_file(target, document, header)
-    except BaseException:
-        if held is not None:
-            _end_hold(held, args)
-        raise
-    print(
-        f"wrote {target.name}: restore {snapshot['DBSnapshotIdentifier']} "
-        f"({(snapshot.get('SnapshotType') or 'manual')} snapshot, taken {snapshot.get('SnapshotCreateTime')}, "
-        f"{snapshot.get('AllocatedStorage')} GB), {args.source}'s Fernet key copied into {args.stack}'s own secret, "
-        f"none of {args.source}'s targets, DAGs paused after restore"
-    )
-    print("next:")
-    if existing is None:
-        print(f"  pulumi stack init {args.stack}")
-    for key in own_secrets_needed:
-        name = key.split(":", 1)[1]
-        print(f"  pulumi config set --secret --stack {args.stack} {name}   # {args.stack}'s own, not {args.source}'s")
-    print(f"  make plan STACK={args.stack}")
-    print(f"  pulumi up -s {args.stack}      # the guard runs on the new database, then the maintenance hold ends")
-    return 0
-
-
-def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> operations.Stack | None:
-    """A deployed staging stack is put to sleep and held there (maintenance) before its database is replaced:
-    no scheduler may wake against the new copy before the restore guard has run on it. If the command stops
-    before the new stack file is written (interrupted, or the stack does not stop in time), the hold is ended:
-    nothing was replaced, and the stack must not stay unusable."""
-    try:
-        target = make_stack(args.stack, args.target_outputs)
-    except NotDeployed:
-        return None
-    answer = target.invoke_waker(to_event(Maintenance(on=True, reason=f"re-staging {args.stack} from {args.source}")))
-    if not answer.get("ok", False):
-        raise StackError(f"the waker of {args.stack} did not take the maintenance hold: {answer.get('error')}")
-    print(f"{args.stack}: {answer.get('reason')}")
-    try:
-        if not operations.wait_for_counts(target, operations.all_down, timeout=600):
-            raise StackError(f"{args.stack} did not stop within 10 minutes: nothing written; run stage again")
-    except BaseException:
-        _end_hold(target, args)
-        raise
-    return target
-
-
-def _end_hold(target: operations.Stack, args: argparse.Namespace) -> None:
-    reason = f"stage of {args.stack} stopped before it wrote anything"
-    ended = target.invoke_waker(to_event(Maintenance(on=False, reason=reason)))
-    if ended.get("ok", False):
-        print(f"{args.stack}: the maintenance hold ended (nothing was replaced)", file=sys.stderr)
-    else:
-        print(
-            f"{args.stack}: the maintenance hold was NOT ended ({ended.get('error')}): "
-            f"airflow-stack end-maintenance --stack {args.stack}",
-            file=sys.stderr,
-        )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from airflow_stack.outputs import StackError, StackOutputs
@@ -23,6 +24,10 @@ class Stack:
     outputs: StackOutputs
     client: Callable[[str], Any]  # service name -> boto3 client in the stack's region
     invoke_waker: Invoke
+
+
+# Stack name, outputs file (None: from the Pulumi CLI) -> the stack to act on.
+StackFactory = Callable[[str, Path | None], Stack]
 
 
 def lambda_invoker(lambda_client: Any, function: str) -> Invoke:

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from airflow_stack.outputs import StackError, StackOutputs
+from infra.settings.model import DEFAULT_MAX_STORAGE_GB
 
-DEFAULT_MAX_STORAGE_GB = 100  # database.maxAllocatedStorageGb's default (infra/settings_sections.py)
 HEADER = (
     "# Staging stack restored from a snapshot of {source} by `airflow-stack stage` on {when}.\n"
     "# Every DAG of the restored database is paused before any scheduler runs. Run: pulumi up -s {stack}\n"

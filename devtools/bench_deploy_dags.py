@@ -25,7 +25,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from airflow_stack.deploy_dags import DAGS, apply_sync, local_files, plan_sync, remote_files
-from devtools.dag_harness import REGION, free_port
+from devtools.local_airflow import REGION, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

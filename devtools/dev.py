@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from devtools.dag_harness import (
+from devtools.local_airflow import (
     REGION,
     ROOT,
     airflow_environment,

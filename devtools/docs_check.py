@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.dag_harness import free_port
+from devtools.local_airflow import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,8 +100,8 @@ SOURCES: dict[str, Source] = {
         json_of(PYTHON, "-m", "devtools.bench_waker", "--json"),
         quick=json_of(PYTHON, "-m", "devtools.bench_waker", "--json", "--ticks", "5"),
     ),
-    "cost-dev": Source(json_of(PYTHON, "-m", "costs.report", "dev", "--json")),
-    "cost-prod": Source(json_of(PYTHON, "-m", "costs.report", "prod", "--json")),
+    "cost-dev": Source(json_of(PYTHON, "-m", "costs", "dev", "--json")),
+    "cost-prod": Source(json_of(PYTHON, "-m", "costs", "prod", "--json")),
     "bench-deploy-dags": Source(json_of(PYTHON, "-m", "devtools.bench_deploy_dags", "--json"), slow=True, timings=True),
     "dag-check": Source(timed_make("dag-check"), slow=True, timings=True),
     "dag-test": Source(timed_make("dag-test"), slow=True, timings=True),

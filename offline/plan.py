@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from infra.config_schema import SettingsError
-from offline.constraints import resource_problems
+from infra.settings.schema import SettingsError
+from offline.constraints.resources import resource_problems
 from offline.recording import RecordedResource, Recording, run_stack
 
 Summary = Callable[[dict[str, Any]], str]

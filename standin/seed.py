@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline.constraints import plain
+from offline.constraints.recorded import plain
 from offline.lambda_archive import archive_bytes
 from offline.recording import RecordedResource, Recording
 from standin.stand_in import StandIn

@@ -9,7 +9,7 @@ not checked; any other key is refused. Every checked request is appended to an a
 with its verdict, so a refusal names the call, the action and the resource.
 
 Requests are also checked against botocore's models (lengths, patterns, enums; moto checks none) and
-against AWS's cross-field rules in `aws_constraints.request_problems`.
+against AWS's cross-field rules in `offline.constraints.requests`.
 
 Run: `python -m standin.server --port 5000 --audit audit.jsonl --admin-key AKIA...`.
 """
@@ -177,15 +177,15 @@ def install(enforcer: Enforcer) -> None:
     from moto.core.exceptions import _RESTError as XmlRESTError
     from moto.s3.exceptions import BucketAccessDeniedError, S3AccessDeniedError
 
-    from offline import constraints as aws_constraints
+    from offline.constraints import requests as aws_requests
 
     def normal(self: Any, resource: str = "*") -> None:
         service = _signing_service(self.headers)
         operation = self._get_action()
         params = _params(self)
-        problem = aws_constraints.request_problem(service, operation, params)
+        problem = aws_requests.request_problem(service, operation, params)
         if problem:
-            xml = aws_constraints.protocol(service) in ("query", "ec2")
+            xml = aws_requests.protocol(service) in ("query", "ec2")
             raise (XmlRESTError if xml else JsonRESTError)("ValidationError", problem)
         request = authorization.Request(self.partition, self.region, self.current_account, params)
         lookups = MotoLookups(self.current_account, self.region, self.partition)

@@ -184,7 +184,7 @@ def test_stage_refuses_a_snapshot_encrypted_with_a_key_the_stack_cannot_use(worl
 
 
 def test_a_prod_config_refuses_a_snapshot_change():
-    from infra.config_schema import SettingsError
+    from infra.settings.schema import SettingsError
 
     with pytest.raises(SettingsError, match=r"airflow:database\.restoreFromSnapshot: restoring replaces"):
         run_stack(

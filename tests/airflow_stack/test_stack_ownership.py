@@ -169,11 +169,3 @@ def test_the_operator_policy_reaches_this_stacks_snapshots_and_no_other_stacks(r
     key = recording.one("aws:rds/instance:Instance").outputs["kmsKeyId"]
     assert allowed("kms:DescribeKey", key)
     assert not allowed("kms:DescribeKey", "arn:aws-us-gov:kms:us-gov-east-1:123456789012:key/another-key")
-
-
-def test_stage_knows_the_settings_default_storage_ceiling():
-    """`stage` raises the ceiling to the snapshot's size from the same default the settings apply."""
-    from airflow_stack import staging
-
-    defaults = load_settings("staging", {"aws:region": "us-gov-east-1"})
-    assert defaults.database.max_allocated_storage_gb == staging.DEFAULT_MAX_STORAGE_GB

@@ -65,7 +65,7 @@ def test_the_plan_refuses_prod_targets_put_back_by_hand(world, prod_database, pr
     document["config"]["airflow:services"]["workerPolicyArns"] = [PROD_POLICY]
     document["config"]["airflow:waker"]["eventQueueArns"] = [PROD_QUEUE]
     path.write_text(yaml.safe_dump(document))
-    from infra.config_schema import SettingsError
+    from infra.settings.schema import SettingsError
 
     with pytest.raises(SettingsError) as refused:
         staging_plan(prod_with_targets)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.cron import CronError, parse
-from infra.config_schema import InvalidSetting, eventbridge_cron
+from infra.settings.schema import InvalidSetting, eventbridge_cron
 
 NEW_YORK = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 1, tzinfo=UTC)

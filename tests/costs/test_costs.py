@@ -8,8 +8,10 @@ import pytest
 
 from contracts.components import COMPONENTS
 from contracts.waker import WakerSettings
+from costs.billing import minute_costs, monthly
+from costs.chart import chart
 from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_stack
-from costs.report import RATIO_GOAL, build_rows, chart, minute_costs, monthly, why
+from costs.report import RATIO_GOAL, build_rows, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
 from infra.settings import load_settings
 from offline.recording import load_stack_file, run_stack
@@ -167,7 +169,9 @@ def test_standard_workloads_with_default_settings(stack, tmp_path):
     for row in rows:
         # The chart's per-day costs add up to the table's month (30 simulated days scaled to a month).
         scale = prices.hours_per_month * 60 / MINUTES
-        assert sum(minute_costs(row, cost, prices)) * scale == pytest.approx(row.cost, rel=1e-6), row.workload.name
+        assert sum(minute_costs(row.result, cost, prices)) * scale == pytest.approx(row.cost, rel=1e-6), (
+            row.workload.name
+        )
         assert row.result.late_scheduled == [], f"{row.workload.name}: scheduled runs started late"
         assert row.late_tasks == 0, f"{row.workload.name}: tasks started late at a {row.boot.task_start}-min boot"
         assert row.result.unfinished == 0, row.workload.name

@@ -13,8 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from devtools.dag_harness import free_port
 from devtools.dev import group_commands, port_taken
+from devtools.local_airflow import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

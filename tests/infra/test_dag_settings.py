@@ -40,8 +40,8 @@ def test_dag_settings_reach_every_component_and_dag_runners_get_their_policies()
     ],
 )
 def test_bad_dag_settings_are_refused(bad, message):
-    from infra.config_schema import SettingsError
     from infra.settings import load_settings
+    from infra.settings.schema import SettingsError
 
     with pytest.raises(SettingsError, match=message):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:services": json.dumps(bad)})

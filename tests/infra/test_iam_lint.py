@@ -18,7 +18,7 @@ import json
 import re
 import warnings
 
-from offline.constraints import plain
+from offline.constraints.recorded import plain
 from offline.recording import Recording
 
 with warnings.catch_warnings():

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.config_schema import SettingsError
 from infra.settings import DEFAULT_AIRFLOW_VERSION, load_settings
+from infra.settings.schema import SettingsError
 from offline.recording import load_stack_file, run_stack
 
 BASE = {"aws:region": "us-gov-east-1"}

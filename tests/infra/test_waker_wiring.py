@@ -232,8 +232,8 @@ def test_watched_event_queues_are_read_by_url_and_allowed_by_arn():
     ],
 )
 def test_bad_waker_settings_are_refused(bad):
-    from infra.config_schema import SettingsError
     from infra.settings import load_settings
+    from infra.settings.schema import SettingsError
 
     with pytest.raises(SettingsError, match=r"airflow:waker\."):
         load_settings("dev", {"aws:region": "us-gov-east-1", "airflow:waker": json.dumps(bad)})

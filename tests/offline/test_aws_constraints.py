@@ -1,7 +1,7 @@
 """What AWS would refuse, caught here: every committed stack and variant passes AWS's documented constraints,
 and each rule catches the declaration it is there for (the defects found by reading the program as AWS does).
 
-Each rule in offline/constraints.py cites the AWS page it comes from.
+Each rule in offline/constraints/ cites the AWS page it comes from.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import json
 
 import pytest
 
-from infra.config_schema import SettingsError
 from infra.settings import load_settings, stack_config_from_yaml
-from offline import constraints as aws_constraints
+from infra.settings.schema import SettingsError
+from offline.constraints.model import operation_problems
+from offline.constraints.requests import request_problem
+from offline.constraints.resources import resource_problems
 from offline.recording import Recording
 
 
 def messages(recording: Recording) -> list[str]:
-    return [str(p) for p in aws_constraints.resource_problems(recording)]
+    return [str(p) for p in resource_problems(recording)]
 
 
 def changed(recording: Recording, name: str, **fields) -> Recording:
@@ -132,14 +134,12 @@ def test_a_modify_rule_that_drops_the_client_secret_is_refused():
         "ClientId": "airflow",
     }
     old = {"RuleArn": "arn", "Actions": [{"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": oidc}]}
-    assert "UseExistingClientSecret" in (
-        aws_constraints.request_problem("elasticloadbalancing", "ModifyRule", old) or ""
-    )
+    assert "UseExistingClientSecret" in (request_problem("elasticloadbalancing", "ModifyRule", old) or "")
     kept = {**oidc, "UseExistingClientSecret": True}
     fixed = {"RuleArn": "arn", "Actions": [{"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": kept}]}
-    assert aws_constraints.request_problem("elasticloadbalancing", "ModifyRule", fixed) is None
+    assert request_problem("elasticloadbalancing", "ModifyRule", fixed) is None
     conditions = {"RuleArn": "arn", "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}]}
-    assert aws_constraints.request_problem("elasticloadbalancing", "ModifyRule", conditions) is None
+    assert request_problem("elasticloadbalancing", "ModifyRule", conditions) is None
 
 
 def test_the_migration_waits_for_the_secret_values_and_its_roles_policies(recordings):
@@ -171,8 +171,8 @@ def test_model_patterns_that_leave_out_govcloud_are_read_partition_aware():
     target = {"Arn": "arn:aws-us-gov:lambda:us-gov-east-1:123456789012:function:f"}
     good = {**target, "RoleArn": "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler"}
     bad = {**target, "RoleArn": "arn:aws-us-gov:iam::123456789012:user/someone"}
-    assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": good}) == []
-    assert aws_constraints.operation_problems("scheduler", "UpdateSchedule", {"Target": bad})
+    assert operation_problems("scheduler", "UpdateSchedule", {"Target": good}) == []
+    assert operation_problems("scheduler", "UpdateSchedule", {"Target": bad})
 
 
 def test_protection_off_and_a_restore_in_one_change_is_refused_with_the_two_steps():

@@ -12,8 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from contracts.stacks import STACK_NAME_RULE, is_stack_name
-from infra.config_schema import Section, SettingsError, integer, one_of
-from infra.settings_model import (
+from infra.settings.model import (
     DB_INSTANCE_CLASSES,
     DEFAULT_AIRFLOW_VERSION,
     LOG_RETENTION_DAYS,
@@ -23,19 +22,13 @@ from infra.settings_model import (
     OidcSettings,
     Settings,
 )
-from infra.settings_sections import (
-    LAMBDA_RUNTIMES,
-    _database,
-    _image,
-    _network,
-    _restored_from,
-    _secrets,
-    _services,
-    _ui,
-    _waker,
-    tags,
-    window_schedule_name,
-)
+from infra.settings.schema import Section, SettingsError, integer, one_of
+from infra.settings.sections.network import read_database, read_network
+from infra.settings.sections.secrets import read_restored_from, read_secrets
+from infra.settings.sections.services import LAMBDA_RUNTIMES, read_image, read_services
+from infra.settings.sections.tags import tags
+from infra.settings.sections.ui import read_ui
+from infra.settings.sections.waker import read_waker, window_schedule_name
 
 __all__ = [
     "DB_INSTANCE_CLASSES",
@@ -97,7 +90,7 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
 
     root = Section(prefix, {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, problems)
 
-    ui = _ui(section("ui"), partition, region)
+    ui = read_ui(section("ui"), partition, region)
     if ui.oidc is not None and not root.has("uiOidcClientSecret"):
         problems.append(
             (
@@ -106,7 +99,7 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
             )
         )
 
-    network = _network(section("network"))
+    network = read_network(section("network"))
     if ui.oidc is not None and ui.scheme == "internal" and network.creates_vpc and network.nat_gateway == "none":
         problems.append(
             (
@@ -122,17 +115,17 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         region=region,
         partition=partition,
         network=network,
-        database=_database(section("database"), stack, partition),
-        services=_services(section("services"), partition),
-        image=_image(section("image")),
+        database=read_database(section("database"), stack, partition),
+        services=read_services(section("services"), partition),
+        image=read_image(section("image")),
         ui=ui,
-        secrets=_secrets(section("secrets"), stack, partition),
+        secrets=read_secrets(section("secrets"), stack, partition),
         log_retention_days=root.get("logRetentionDays", one_of(*LOG_RETENTION_DAYS), 30),
         broker_visibility_timeout_seconds=root.get("brokerVisibilityTimeoutSeconds", integer(900, 43200), 21600),
         lambda_runtime=root.get("lambdaRuntime", one_of(*LAMBDA_RUNTIMES), "python3.13"),
-        waker=_waker(section("waker"), partition, stack),
+        waker=read_waker(section("waker"), partition, stack),
         tags=root.get("tags", tags, {}),
-        restored_from=_restored_from(section("restoredFrom"), partition),
+        restored_from=read_restored_from(section("restoredFrom"), partition),
     )
     problems += isolation_problems(settings, stack)
     if problems:

@@ -71,6 +71,9 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
+# The database's storage ceiling unless a stack sets database.maxAllocatedStorageGb (0: no autoscaling).
+DEFAULT_MAX_STORAGE_GB = 100
+
 # FIPS 140 validated TLS policies for the ALB's HTTPS listener.
 FIPS_TLS_POLICIES = (
     "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",

@@ -1,0 +1,45 @@
+"""`airflow-stack preflight`: the stack's file read and its program run offline, then the account checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from airflow_stack.outputs import StackError
+from airflow_stack.preflight import run
+
+ClientFactory = Callable[[str], Callable[[str], Any]]  # region -> service -> client
+
+
+def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> bool:
+    """Print the read-only checks of the account for `stack` (its file in `project`); whether none failed.
+    The program is run offline to list the resources it declares."""
+    from infra.settings import load_settings
+    from offline.recording import run_program
+
+    config = stack_config(project, stack)
+    settings = load_settings(stack, config)
+    recording = run_program(stack, config)
+    checks = run(
+        make_clients(settings.region),
+        settings=settings,
+        resource_types={r.type for r in recording.resources if r.custom},
+    )
+    print(f"preflight of stack {stack} in {settings.region} (read-only)")
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.level == "FAIL"]
+    print(f"{len(failed)} failed, {sum(c.level == 'warn' for c in checks)} warnings, {len(checks)} checks")
+    return not failed
+
+
+def stack_config(project: Path, stack: str) -> dict[str, Any]:
+    import yaml
+
+    from infra.settings import stack_config_from_yaml
+
+    path = project / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise StackError(f"no {path.name} in {project}")
+    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})

@@ -1,0 +1,74 @@
+"""The cost report of a stack: idle and awake costs from its resources, then 30 simulated days per workload.
+
+    uv run python -m costs dev            (or `make cost STACK=dev`)
+
+Prints both tables and writes a chart of one simulated week's awake timeline to build/cost-<stack>-week.png.
+Prices come from costs/prices.json (GovCloud figures where published, marked estimates otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from costs.chart import chart
+from costs.image_pull import describe, recorded
+from costs.model import render
+from costs.report import (
+    BOOT,
+    LATE_MINUTES,
+    ROOT,
+    build_report,
+    figures,
+    render_rows,
+    render_sensitivity,
+    render_targets,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Cost report of a stack.")
+    parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
+    parser.add_argument(
+        "--chart", type=Path, help="where to write the week chart (default build/cost-<stack>-week.png)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON document, no chart")
+    args = parser.parse_args(argv)
+    report = build_report(args.stack)
+    cost, prices, rows = report.cost, report.prices, report.rows
+    if args.json:
+        print(json.dumps(figures(report)))
+        return 0
+    print(render(cost, prices))
+    print()
+    basis = "partly estimated" if any(prices.estimate(k) for k in prices.table) else "published"
+    boot = BOOT
+    print(
+        f"30 simulated days with the waker's policy and the stack's settings, wake windows included (monthly; "
+        f"prices {basis}, see costs/prices.json). Fargate boot {boot.task_start} min, scheduler ready "
+        f"{boot.scheduler_ready} min later, database start {boot.database_start} min. Late: tasks starting more "
+        f"than {LATE_MINUTES} min after they could have on a cluster that never sleeps. Oracle: up only while "
+        "tasks run and people asked for it, the database up where the stack's settings keep it up."
+    )
+    print(describe(recorded(), boot.task_start))
+    print()
+    print(render_rows(rows))
+    print("\nSensitivity: the same workloads with a slower boot or database start")
+    print()
+    print(render_sensitivity(report))
+    print("\nTargets")
+    print(render_targets(report))
+    path = args.chart or ROOT / "build" / f"cost-{args.stack}-week.png"
+    chart(rows, path, args.stack, cost, prices)
+    print(f"\nchart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
