@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from standin.iam_policy import evaluate
-from standin.server import role_policies
+from standin.identity import role_policies
 
 
 def _simulate_principal_policy(self: Any) -> Any:

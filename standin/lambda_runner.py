@@ -22,6 +22,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from standin.identity import ADMIN_KEY, ADMIN_SECRET
+
 RUNNER = """
 import json, sys, time
 from importlib import import_module
@@ -100,15 +102,13 @@ def install(endpoint: str, log_dir: Path) -> None:
     import boto3
     from moto.awslambda.responses import LambdaResponse
 
-    from standin.server import ADMIN_KEY
-
     def credentials(role_arn: str) -> dict[str, str]:
         sts = boto3.client(
             "sts",
             endpoint_url=endpoint,
             region_name="us-gov-east-1",
             aws_access_key_id=ADMIN_KEY,
-            aws_secret_access_key="stand-in-admin-secret",  # noqa: S106 (the stand-in's fixed admin key)
+            aws_secret_access_key=ADMIN_SECRET,
         )
         return sts.assume_role(RoleArn=role_arn, RoleSessionName="lambda")["Credentials"]
 

@@ -24,10 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from standin import authorization
+from standin import authorization, extensions, lambda_runner
 from standin.iam_policy import UnsupportedCondition, evaluate
-
-ADMIN_KEY = "AKIASTANDINADMIN0000"
+from standin.identity import ADMIN_KEY, role_policies
 
 
 class MotoLookups:
@@ -58,26 +57,6 @@ class MotoLookups:
             return s3_backends[self.account][self.partition].get_object(bucket, key) is not None
         except Exception:
             return False
-
-
-def role_policies(account: str, partition: str, role_name: str) -> list[dict[str, Any]]:
-    """The identity policies of a role as the server's IAM holds them: inline, then attached managed."""
-    from moto.iam.models import iam_backends
-
-    iam = iam_backends[account][partition]
-    documents = []
-    for name in iam.list_role_policies(role_name):
-        _, document = iam.get_role_policy(role_name, name)
-        documents.append(json.loads(document) if isinstance(document, str) else document)
-    attached, _ = iam.list_attached_role_policies(role_name)
-    for policy in attached:
-        try:
-            managed = iam.get_policy(policy.arn)
-        except Exception:  # noqa: S112 (an AWS-managed policy the stand-in does not carry grants nothing here)
-            continue
-        version = next(v for v in managed.versions if v.is_default)
-        documents.append(json.loads(version.document) if isinstance(version.document, str) else version.document)
-    return documents
 
 
 class Enforcer:
@@ -236,8 +215,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-    from standin import extensions, lambda_runner
 
     enforcer = Enforcer(args.audit, args.admin_key)
     install(enforcer)

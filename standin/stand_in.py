@@ -18,12 +18,11 @@ from typing import Any
 import boto3
 import botocore.config
 
-from standin.server import ADMIN_KEY
+from standin.identity import ADMIN_KEY, ADMIN_SECRET
 
 REGION = "us-gov-east-1"
 PARTITION = "aws-us-gov"
 ACCOUNT = "123456789012"  # moto's default account; the offline plan's mock account too
-ADMIN_SECRET = "stand-in-admin-secret"  # noqa: S105 (a fixed key of a local stand-in, not a secret)
 
 
 def free_port() -> int:

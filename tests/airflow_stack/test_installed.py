@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from standin.identity import ADMIN_KEY, ADMIN_SECRET
 from standin.seed import seed
-from standin.server import ADMIN_KEY
-from standin.stand_in import ADMIN_SECRET, REGION, running_stand_in
+from standin.stand_in import REGION, running_stand_in
 
 ROOT = Path(__file__).resolve().parents[2]
 

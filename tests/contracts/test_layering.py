@@ -5,7 +5,9 @@ image's scripts only the contracts (the image holds nothing else)."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,72 @@ def test_the_rule_catches_an_upward_import(tmp_path):
     program.write_text("import pulumi\nfrom standin import seed\nif True:\n    import devtools.dev\n")
     rooms = {module.split(".")[0] for level, module in imports_of(program) if level == 0} & ROOMS
     assert rooms - MAY_IMPORT["infra"] == {"standin", "devtools"}
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (at the top or inside a function), outside the tests."""
+    files = {}
+    for room in ROOMS - {"tests", "dags"}:
+        for path in python_files(room):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            files[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            graph.setdefault(name, set()).update(t for t in targets if t in files and t != name)
+    return graph
+
+
+def loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        for target in sorted(graph.get(node, ())):
+            if target in path:
+                found.append([*path[path.index(target) :], target])
+            elif target not in done:
+                visit(target, [*path, target])
+        done.add(node)
+
+    for node in sorted(graph):
+        if node not in done:
+            visit(node, [node])
+    return found
+
+
+def test_no_modules_import_each_other_in_a_loop():
+    graph = module_imports()
+    assert len(graph) > 100  # the whole project was read
+    assert loops(graph) == []
+    # The check finds a loop where there is one (the stand-in's server and its extensions once were one).
+    assert loops({**graph, "standin.identity": {"standin.server"}})
+
+
+SYS_PATH_EDIT = re.compile(r"sys\.path\s*(\.\s*(insert|append|extend|remove)\s*\(|\[[^\]]*\]\s*=|\s*[+]?=)")
+
+
+def test_no_file_edits_the_import_path_and_no_setting_adds_to_it():
+    edits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for room in sorted(ROOMS)
+        for path in python_files(room)
+        if path != Path(__file__).resolve()  # this file names what it looks for
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if SYS_PATH_EDIT.search(line)
+    ]
+    assert edits == []
+    assert SYS_PATH_EDIT.search("sys.path.insert(0, str(ROOT))") and SYS_PATH_EDIT.search("sys.path[:0] = [x]")
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    assert "pythonpath" not in settings["pytest"]["ini_options"]
+    assert "extraPaths" not in settings["pyright"]
+    assert "known-first-party" not in settings["ruff"]["lint"].get("isort", {})
