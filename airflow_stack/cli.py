@@ -139,8 +139,10 @@ def _checked(args: argparse.Namespace) -> dict[str, int]:
             raise StackError(f"--hold is at most 24h (the waker's limit), got {value!r}")
         if option == "timeout" and minutes[option] == 0:
             raise StackError(f"--timeout must be more than 0, got {value!r}")
-    if getattr(args, "reason", None) is not None and not 0 < len(args.reason.strip()) <= 200:
-        raise StackError("--reason must be 1 to 200 characters")
+    if getattr(args, "reason", None) is not None:
+        args.reason = args.reason.strip()  # as the waker reads it
+        if not 0 < len(args.reason) <= 200:
+            raise StackError("--reason must be 1 to 200 characters")
     return minutes
 
 

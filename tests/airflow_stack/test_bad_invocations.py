@@ -87,3 +87,9 @@ def test_a_wake_the_waker_refuses_says_why_and_exits_3(world, capsys):
     err = capsys.readouterr().err
     assert "refused" in err and "database being replaced" in err and "None" not in err
     json.dumps(err)
+
+
+def test_a_padded_reason_is_sent_as_the_waker_reads_it(world, capsys):
+    # The events the CLI builds are refused before sending if the waker would read them otherwise.
+    assert cli_run(world, "wake", "--stack", "dev", "--hold", "0m", "--reason", "  upgrade rehearsal  ") == 0
+    assert capsys.readouterr().out.strip().endswith("wake requested: upgrade rehearsal")
