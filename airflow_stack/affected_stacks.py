@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ("infra/", "lambdas/", "image/", "Pulumi.yaml", "pyproject.toml", "uv.lock")
+# What every stack is built from: the program, the Lambdas' archives and the image's build context (both carry
+# contracts/), the project's dependencies (tests/devtools/test_workflows.py checks the list against the program).
+SHARED = ("infra/", "lambdas/", "image/", "contracts/", ".dockerignore", "Pulumi.yaml", "pyproject.toml", "uv.lock")
 
 
 def all_stacks(root: Path = ROOT) -> list[str]:

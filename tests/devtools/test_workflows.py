@@ -90,10 +90,25 @@ def test_every_action_is_pinned_to_a_release():
         (["infra/components/network.py"], ["dev", "prod"]),
         (["uv.lock"], ["dev", "prod"]),
         (["lambdas/waker/policy.py"], ["dev", "prod"]),
+        (["contracts/metrics.py"], ["dev", "prod"]),
     ],
 )
 def test_affected_stacks(changed, expected):
     assert affected_stacks.affected(changed, affected_stacks.all_stacks()) == expected
+
+
+def test_everything_a_stack_is_built_from_affects_every_stack():
+    from infra.components.python_lambda import archive_folders
+    from infra.image_context import CONTEXT_DIR, context_files
+
+    built_from = [*context_files(), "image/Dockerfile"]
+    built_from += [
+        str(path.relative_to(CONTEXT_DIR))
+        for package in ("waker", "migrator", "waking_page")
+        for folder in archive_folders(package).values()
+        for path in folder.rglob("*.py")
+    ]
+    assert all(path.startswith(affected_stacks.SHARED) for path in built_from), built_from
 
 
 def test_every_deploy_starts_and_holds_the_database_before_pulumi_up():
