@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from infra.settings.sections.services import CODE_AND_ROUTING_NAMES
-from infra.settings.sections.tags import MAX_TAGS, STACK_TAGS
 
 from infra.settings import load_settings
 from infra.settings.schema import SettingsError
+from infra.settings.sections.services import CODE_AND_ROUTING_NAMES
+from infra.settings.sections.tags import MAX_TAGS, STACK_TAGS
 from tests.infra.test_settings import settings_with
 
 ADMIN = "arn:aws-us-gov:iam::aws:policy/AdministratorAccess"
