@@ -12,6 +12,7 @@ repeated decision changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -275,46 +276,53 @@ def _decide(
 
     # The next wake is written before anything is put to sleep.
     new_state = decision.state
-    if decision.wake_at != state.scheduled_wake_at:
-        scheduler.set_one_time_wake(
-            clients.scheduler,
-            group=config.schedule_group,
-            name=config.one_time_wake_name,
-            at=decision.wake_at,
-            target_arn=function_arn,
-            role_arn=config.scheduler_role_arn,
-        )
-        new_state = new_state.but(scheduled_wake_at=decision.wake_at)
-    database_changed = None
-    if decision.database_action and config.database_instance_id:
-        database_changed = rds.apply(clients.rds, config.database_instance_id, decision.database_action)
-    changes = decision.changes(observed)
-    ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
-    route_changed = False
-    if decision.ui_route and config.switches_ui:
-        assert config.listener_rule_arn
-        if elbv2.current_route(clients.elbv2, config.listener_rule_arn) != decision.ui_route:
-            elbv2.route_to(clients.elbv2, config.listener_rule_arn, route=decision.ui_route)
-            route_changed = True
-    # Problems are remembered before they are sent: a notice that fails to send fails the run (the waker-errors
-    # alarm), rather than being sent again every minute.
-    found = notices.problems(decision, observed)
-    to_send = notices.notices(config.stack, new_state.raised, found) if config.alarm_topic_arn else []
-    new_state = new_state.but(raised=tuple(found))
-    if config.tick_schedule:
-        ticks = metering.minute_ticks(
-            decision,
-            observed.desired,
-            observed.running,
-            observed.database_status,
-            watches_queues=bool(config.event_queue_urls),
-        )
-        if ticks != state.minute_ticks:  # idempotent: a switch that failed is tried again on the next run
-            scheduler.set_enabled(
-                clients.scheduler, group=config.schedule_group, name=config.tick_schedule, enabled=ticks
+    try:
+        if decision.wake_at != state.scheduled_wake_at:
+            scheduler.set_one_time_wake(
+                clients.scheduler,
+                group=config.schedule_group,
+                name=config.one_time_wake_name,
+                at=decision.wake_at,
+                target_arn=function_arn,
+                role_arn=config.scheduler_role_arn,
             )
-            log("minute-ticks", enabled=ticks)
-        new_state = new_state.but(minute_ticks=ticks)
+            new_state = new_state.but(scheduled_wake_at=decision.wake_at)
+        database_changed = None
+        if decision.database_action and config.database_instance_id:
+            database_changed = rds.apply(clients.rds, config.database_instance_id, decision.database_action)
+        changes = decision.changes(observed)
+        ecs.set_desired_counts(clients.ecs, config.cluster, config.settings.services, changes)
+        route_changed = False
+        if decision.ui_route and config.switches_ui:
+            assert config.listener_rule_arn
+            if elbv2.current_route(clients.elbv2, config.listener_rule_arn) != decision.ui_route:
+                elbv2.route_to(clients.elbv2, config.listener_rule_arn, route=decision.ui_route)
+                route_changed = True
+        # Problems are remembered before they are sent: a notice that fails to send fails the run (the waker-errors
+        # alarm), rather than being sent again every minute.
+        found = notices.problems(decision, observed)
+        to_send = notices.notices(config.stack, new_state.raised, found) if config.alarm_topic_arn else []
+        new_state = new_state.but(raised=tuple(found))
+        if config.tick_schedule:
+            ticks = metering.minute_ticks(
+                decision,
+                observed.desired,
+                observed.running,
+                observed.database_status,
+                watches_queues=bool(config.event_queue_urls),
+            )
+            if ticks != state.minute_ticks:  # idempotent: a switch that failed is tried again on the next run
+                scheduler.set_enabled(
+                    clients.scheduler, group=config.schedule_group, name=config.tick_schedule, enabled=ticks
+                )
+                log("minute-ticks", enabled=ticks)
+            new_state = new_state.but(minute_ticks=ticks)
+    except Exception:
+        # What was asked for (a wake's hold, a sleep, maintenance) is remembered even when acting on it failed
+        # (a throttled UpdateService): the next run sees the counts as they are and repairs them for it.
+        with contextlib.suppress(Exception):
+            state_store.save(clients.ssm, config.state_parameter, new_state)
+        raise
     state_store.save(clients.ssm, config.state_parameter, new_state)
     for notice in to_send:
         assert config.alarm_topic_arn

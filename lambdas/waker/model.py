@@ -118,6 +118,10 @@ class WakerState:
     database_start_asked_at: datetime | None = None
     wake_measured: bool = False  # this wake's figure is in `wake_minutes`
     scheduled_only: bool = False  # this wake is for scheduled work only: the short grace applies
+    # A wake asked for while the database could not serve it (stopped, stopping, starting): kept until the
+    # stack is brought up, its hold running from then.
+    wake_pending: bool = False
+    wake_pending_minutes: int = 0
 
     def to_json(self) -> str:
         return json.dumps({k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()})

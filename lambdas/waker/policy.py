@@ -3,7 +3,10 @@
 Invariants kept here (and checked by property tests):
 1. No scale-in kills a running task: core services never go to zero while work is active or unknown, and
    workers are never reduced while activity is unknown, nor while a task runs unless the workers protect
-   themselves from scale-in (then ECS stops only idle ones).
+   themselves from scale-in (then ECS stops only idle ones). A database stopped or stopping runs nothing:
+   services found up on one are decided as from asleep (to zero, and back once it serves a reason to wake).
+4. A person's wake is never dropped: asked for while the database cannot serve it, it is kept until the
+   stack is brought up, and its hold runs from then.
 2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead is
    learned from measured wakes within its bounds, and grows by the database's start time, once, while the
    database is stopped or being stopped), with the workers its first tasks need, and going to sleep
@@ -101,7 +104,9 @@ def decide(
             state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
     if isinstance(request, Maintenance):
         if request.on:
-            state = state.but(maintenance=request.reason, maintenance_since=now, hold_until=None, hold_reason="")
+            state = state.but(
+                maintenance=request.reason, maintenance_since=now, hold_until=None, hold_reason="", wake_pending=False
+            )
         else:
             state = state.but(maintenance="", maintenance_since=None)
         request = Tick()
@@ -110,7 +115,15 @@ def decide(
         if state.database_hold_until is None or state.database_hold_until < until:
             state = state.but(database_hold_until=until)
         request = Tick()  # the services are decided as on any tick; only the database is held
-    if isinstance(request, Wake):
+    if isinstance(request, Wake) and _by_person(request) and not _database_serves(settings, observed):
+        # The stack cannot be up before its database: a person's wake is kept, however long the database takes,
+        # and its hold runs from when the stack is brought up. (The waker's own wake for a due DAG starts the
+        # database; the services follow at the usual lead.)
+        minutes = max(request.hold_minutes, state.wake_pending_minutes if state.wake_pending else 0)
+        state = state.but(
+            wake_pending=True, wake_pending_minutes=minutes, hold_reason=request.reason, sleep_hold_until=None
+        )
+    elif isinstance(request, Wake):
         hold_until = now + _minutes(request.hold_minutes)
         if state.hold_until and state.hold_until > hold_until:
             hold_until = state.hold_until
@@ -120,7 +133,15 @@ def decide(
         held = _in_maintenance(now, settings, observed, state, request)
         return replace(held, ui_route=ui_route(held, observed))
     # A status request is decided like a tick; the handler reports the decision and acts on none of it.
-    if any(observed.desired.get(c, 0) > 0 for c in settings.core):
+    services_up = any(observed.desired.get(c, 0) > 0 for c in settings.core)
+    if services_up and observed.database_status in DATABASE_DOWN:
+        # Up on a database that is stopped or stopping, nothing can run (a scale-down that failed after the
+        # database was stopped, or counts set by hand): decided as from asleep, so the services go to zero and
+        # come back, with a wake's hold, once the database serves again.
+        decision = _decide_asleep(now, settings, observed, state.but(awake_since=None, idle_since=None), request)
+        repaired = f"repaired: services were up with the database {observed.database_status}"
+        decision = replace(decision, reason=f"{repaired}; {decision.reason}")
+    elif services_up:
         decision = _decide_awake(now, settings, observed, state, reporter, request)
     else:
         decision = _decide_asleep(now, settings, observed, state, request)
@@ -214,6 +235,8 @@ def _reasons_to_wake(
 ) -> list[str]:
     if isinstance(request, Wake):
         return [f"wake requested: {request.reason}"]
+    if state.wake_pending:
+        return [f"wake requested, waiting for the database: {state.hold_reason}"]
     if _sleep_hold(state, now):
         return []  # put to sleep by hand: only an explicit wake request wakes it before the hold ends
     reasons = []
@@ -259,6 +282,11 @@ def _decide_asleep(
         workers = worker_target(settings, observed, None)
         if _due_now(now, settings, observed, state):
             workers = max(workers, first_task_workers(settings, state))
+        if state.wake_pending:  # the wake kept while the database came up: its hold runs from now
+            hold_until = now + _minutes(state.wake_pending_minutes)
+            if state.hold_until is None or state.hold_until < hold_until:
+                state = state.but(hold_until=hold_until)
+            state = state.but(wake_pending=False, wake_pending_minutes=0)
         state = state.but(
             awake_since=now,
             asleep_since=None,
@@ -322,7 +350,12 @@ def _database_while_asleep(
 
 def _sleep_holds(now: datetime, settings: WakerSettings, state: WakerState, request: Sleep) -> WakerState:
     minutes = request.hold_minutes if request.hold_minutes is not None else settings.default_hold_minutes
-    return state.but(hold_until=None, hold_reason="", sleep_hold_until=now + _minutes(minutes))
+    return state.but(hold_until=None, hold_reason="", sleep_hold_until=now + _minutes(minutes), wake_pending=False)
+
+
+def _database_serves(settings: WakerSettings, observed: Observation) -> bool:
+    """Whether the stack's database can serve a wake now (always, where the waker does not stop it)."""
+    return not settings.stop_database or observed.database_status in (*DATABASE_READY, None)
 
 
 def _decide_awake(

@@ -173,7 +173,10 @@ def test_the_database_sleeps_with_the_cluster_and_is_up_again_before_the_next_wa
         assert asleep["nextWakeAt"] == (due - minutes(5 + 15)).isoformat()
 
         # At that wake the database is started first; the services follow once it is available
-        waking = world.invoke({"action": "wake", "holdMinutes": 0, "reason": "next DAG due"}, due - minutes(20))
+        # (the one-time wake the waker wrote: source schedule)
+        waking = world.invoke(
+            {"action": "wake", "holdMinutes": 0, "reason": "next DAG due", "source": "schedule"}, due - minutes(20)
+        )
         assert waking["state"] == "waking" and "database first" in waking["reason"]
         assert world.desired() == ASLEEP and status() == "available"  # moto starts it at once
         # (at the usual lead before the DAG is due), and the database is not stopped again meanwhile.

@@ -13,7 +13,7 @@ from contracts.components import COMPONENTS, CORE
 from contracts.metrics import ACTIVE_TI_STATES
 from contracts.waker import BadEvent, Sleep, Tick, Wake, WakerSettings, parse_event
 from lambdas.waker.lead import database_lead_minutes, services_lead_minutes
-from lambdas.waker.model import Observation, ReporterMetrics, WakerState
+from lambdas.waker.model import DATABASE_DOWN, Observation, ReporterMetrics, WakerState
 from lambdas.waker.policy import decide
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -399,7 +399,8 @@ def test_never_a_scale_in_with_active_or_unknown_work(config, observed, state, r
     config = WakerSettings(**{**config.__dict__, "scale_in_protection": protected})
     decision = decide(NOW, config, observed, state, request)
     busy, running = _known_active(config, observed)
-    was_awake = observed.desired["scheduler"] > 0
+    # A database stopped or stopping runs nothing: services found up on one go to zero until it serves again.
+    was_awake = observed.desired["scheduler"] > 0 and observed.database_status not in DATABASE_DOWN
     workers, current = decision.desired["worker"], observed.desired["worker"]
     if was_awake and busy:
         assert all(decision.desired[c] == 1 for c in CORE)
@@ -419,7 +420,11 @@ def test_forced_sleep_is_the_only_way_to_stop_busy_services(config, observed, st
     decision = decide(NOW, config, observed, state, request)
     busy, _ = _known_active(config, observed)
     if observed.desired["scheduler"] > 0 and busy and decision.desired["scheduler"] == 0:
-        assert isinstance(request, Sleep) and request.force
+        assert (isinstance(request, Sleep) and request.force) or observed.database_status in DATABASE_DOWN
+        if observed.database_status in DATABASE_DOWN:
+            assert decision.reason.startswith(
+                f"repaired: services were up with the database {observed.database_status}"
+            )
 
 
 @settings(max_examples=400, deadline=None)
@@ -621,3 +626,26 @@ def test_an_unattended_wake_sleeps_after_the_short_grace_and_a_person_brings_bac
     # A person's wake is never unattended; the waker's own one-time wake for a due DAG is.
     assert not decide(NOW, SETTINGS, observe(), scheduled, Wake(0, "look")).state.scheduled_only
     assert decide(NOW, SETTINGS, observe(), scheduled, Wake(0, "due", source="schedule")).state.scheduled_only
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    waker_settings,
+    states,
+    st.sampled_from(["stopped", "stopping", "starting"]),
+    st.integers(0, 600),
+    st.integers(0, 240),
+)
+def test_a_persons_wake_is_kept_until_the_database_serves_and_held_from_then(config, state, db, hold, waited):
+    config = replace(config, stop_database=True)
+    asleep = Observation(desired=ASLEEP, running=ASLEEP, reporter=None, database_status=db)
+    asked = decide(NOW, config, asleep, state, Wake(hold_minutes=hold, reason="a person"))
+    assert asked.desired == ASLEEP and asked.state.wake_pending
+    later = NOW + minutes(waited)
+    still = decide(later, config, asleep, asked.state, Tick())
+    assert still.desired == ASLEEP and still.state.wake_pending, still.reason
+    up = NOW + minutes(waited + 1)
+    served = decide(up, config, replace(asleep, database_status="available"), still.state, Tick())
+    assert served.mode == "waking" and served.desired["scheduler"] == 1, served.reason
+    assert not served.state.wake_pending
+    assert served.state.hold_until is not None and served.state.hold_until >= up + minutes(hold)
