@@ -157,7 +157,7 @@ def _answered(answer: dict[str, Any]) -> bool:
 
 def _wait(stack: operations.Stack, up: bool, timeout_minutes: int) -> int:
     want = operations.all_up if up else operations.all_down
-    done = operations.wait_for_counts(stack, want, timeout=timeout_minutes * 60)
+    done = operations.wait_for_counts(stack, want, timeout=timeout_minutes * 60, watch_database=up)
     if not done:
         print(f"timed out after {timeout_minutes} minutes", file=sys.stderr)
         return EXIT_TIMEOUT

@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow_stack.outputs import StackError, StackOutputs
 from contracts.components import CORE
+from contracts.database import DATABASE_STUCK
 from contracts.waker import Deploy, Status, to_event
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
@@ -144,6 +145,17 @@ def parse_duration(text: str) -> int:
     return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
 
 
+def database_status(stack: Stack) -> str:
+    described = stack.client("rds").describe_db_instances(DBInstanceIdentifier=stack.outputs["databaseIdentifier"])
+    return described["DBInstances"][0]["DBInstanceStatus"]
+
+
+def stuck_at(status: str) -> None:
+    """StackError if the database is in a status it does not leave by itself (no wait would end)."""
+    if status in DATABASE_STUCK:
+        raise StackError(f"the database is {status} and will not become available by itself: {DATABASE_STUCK[status]}")
+
+
 def wait_for_counts(
     stack: Stack,
     want: Callable[[dict[str, int], dict[str, int]], bool],
@@ -153,12 +165,16 @@ def wait_for_counts(
     progress: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    watch_database: bool = False,
 ) -> bool:
-    """Poll the ECS services until `want(desired, running)` holds or the timeout passes."""
+    """Poll the ECS services until `want(desired, running)` holds or the timeout passes; with
+    `watch_database` (a wake: the services follow the database), stop at once if it cannot come up."""
     ecs = stack.client("ecs")
     names = stack.outputs.services
     deadline = clock() + timeout
     while True:
+        if watch_database and stack.outputs.get("databaseIdentifier"):
+            stuck_at(database_status(stack))
         described = ecs.describe_services(cluster=stack.outputs["clusterName"], services=list(names.values()))
         by_name = {s["serviceName"]: s for s in described["services"]}
         desired = {c: by_name.get(n, {}).get("desiredCount", 0) for c, n in names.items()}
@@ -197,13 +213,12 @@ def prepare_deploy(
     answer = stack.invoke_waker(to_event(Deploy(hold_minutes=hold_minutes, reason="pulumi up")))
     if not answer.get("ok", False):
         raise StackError(f"the waker did not take the deploy hold: {answer.get('error') or answer.get('reason')}")
-    rds = stack.client("rds")
     deadline = clock() + timeout
     while True:
-        described = rds.describe_db_instances(DBInstanceIdentifier=stack.outputs["databaseIdentifier"])
-        status = described["DBInstances"][0]["DBInstanceStatus"]
+        status = database_status(stack)
         if status == "available":
             return status
+        stuck_at(status)
         if clock() >= deadline:
             raise StackError(f"the database is still {status}: run predeploy again, or wait and run pulumi up")
         print(f"  database {status}")

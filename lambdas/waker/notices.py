@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .model import DATABASE_STUCK, Decision, Observation
+from contracts.database import DATABASE_STUCK
+
+from .model import Decision, Observation
 
 SUBJECT_LIMIT = 100  # SNS Publish: a Subject is at most 100 printable ASCII characters, one line
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.database import DATABASE_STUCK
 from lambdas.waker import notices
-from lambdas.waker.model import DATABASE_STUCK, Decision, Observation, WakerState
+from lambdas.waker.model import Decision, Observation, WakerState
 from standin.waker_world import START, minutes, moto_world
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import DATABASE_NOT_FOUND
+from contracts.database import DATABASE_NOT_FOUND
 
 
 def status(rds: Any, instance_id: str) -> str:
