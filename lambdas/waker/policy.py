@@ -5,13 +5,13 @@ Invariants kept here (and checked by property tests):
    workers are never reduced while activity is unknown, nor while a task runs unless the workers protect
    themselves from scale-in (then ECS stops only idle ones). A database stopped or stopping runs nothing:
    services found up on one are decided as from asleep (to zero, and back once it serves a reason to wake).
-4. A person's wake is never dropped: asked for while the database cannot serve it, it is kept until the
-   stack is brought up, and its hold runs from then.
 2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead is
    learned from measured wakes within its bounds, and grows by the database's start time, once, while the
    database is stopped or being stopped), with the workers its first tasks need, and going to sleep
    schedules a wake at that moment.
 3. Desired counts are absolute and bounded: core services 0 or 1, workers 0..max_workers.
+4. A person's wake is never dropped: asked for while the database cannot serve it, it is kept until the
+   stack is brought up, and its hold runs from then.
 """
 
 from __future__ import annotations
