@@ -16,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contracts.stacks import waker_function_name
+from contracts.waker import WAKER_FUNCTION_VARIABLE
 from infra import iam_policies
 from infra.components.airflow_service import CPU_ARCHITECTURES, SecretArnsInput, task_roles
 from infra.components.python_lambda import lambda_log_group, python_lambda
@@ -167,7 +169,7 @@ class Migration(pulumi.ComponentResource):
                 "ASSIGN_PUBLIC_IP": str(context.settings.network.assign_public_ip).lower(),
                 "DB_INSTANCE_ID": args.database_identifier,
                 "STATUS_PARAMETER": self.status.name,
-                "WAKER_FUNCTION": f"{context.name}-waker",
+                WAKER_FUNCTION_VARIABLE: waker_function_name(context.name),
                 "RESTORED": "true" if context.settings.database.restore_from_snapshot else "",
             },
         )

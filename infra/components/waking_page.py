@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.stacks import waker_function_name
+from contracts.waker import WAKER_FUNCTION_VARIABLE
 from infra import iam_policies
 from infra.components.python_lambda import lambda_log_group, python_lambda
 from infra.components.roles import service_role
@@ -101,7 +103,7 @@ class WakingPage(pulumi.ComponentResource):
             memory_size=128,
             environment={
                 "STACK": context.name,
-                "WAKER_FUNCTION": f"{context.name}-waker",
+                WAKER_FUNCTION_VARIABLE: waker_function_name(context.name),
                 "VISIT_HOLD_MINUTES": str(context.settings.ui.visit_hold_minutes),
                 "ESTIMATE_MINUTES": str(BOOT_ESTIMATE_MINUTES),
             },

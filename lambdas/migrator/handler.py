@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.waker import WAKER_FUNCTION_VARIABLE
+
 from . import adapters
 from .policy import database_action, judge_task
 
@@ -63,7 +65,7 @@ class RunnerConfig:
             assign_public_ip=env.get("ASSIGN_PUBLIC_IP", "false").lower() == "true",
             db_instance_id=env["DB_INSTANCE_ID"],
             status_parameter=env.get("STATUS_PARAMETER") or None,
-            waker_function=env.get("WAKER_FUNCTION") or None,
+            waker_function=env.get(WAKER_FUNCTION_VARIABLE) or None,
             restored=env.get("RESTORED", "").lower() == "true",
         )
 

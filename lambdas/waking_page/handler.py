@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.waker import Wake, to_event
+from contracts.waker import WAKER_FUNCTION_VARIABLE, Wake, to_event
 
 from .page import api_response, counts_as_visit, is_api, page_response
 
@@ -74,7 +74,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     import boto3
 
     client = boto3.client("lambda")
-    function = os.environ["WAKER_FUNCTION"]
+    function = os.environ[WAKER_FUNCTION_VARIABLE]
 
     def invoke(payload: dict) -> None:
         # Asynchronous: the visitor gets the page at once; the waker wakes the stack on its own time.
