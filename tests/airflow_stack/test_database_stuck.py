@@ -14,20 +14,7 @@ from airflow_stack import cli, operations
 from airflow_stack.outputs import StackOutputs, read_outputs
 from contracts.database import DATABASE_STUCK
 from tests.airflow_stack.conftest import REGION
-
-
-class StatusShown:
-    def __init__(self, rds: Any, status: str) -> None:
-        self._rds, self.status = rds, status
-
-    def describe_db_instances(self, **kwargs: Any) -> dict[str, Any]:
-        answer = self._rds.describe_db_instances(**kwargs)
-        for instance in answer["DBInstances"]:
-            instance["DBInstanceStatus"] = self.status
-        return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rds, name)
+from tests.support.rds_status import StatusShown
 
 
 def showing(world, status: str):

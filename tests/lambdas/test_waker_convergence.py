@@ -12,28 +12,11 @@ from botocore.exceptions import ClientError
 
 from contracts.components import COMPONENTS, CORE
 from standin.waker_world import STACK, START, minutes, moto_world
+from tests.support.rds_status import StatusShown
 
 TICK = {"action": "tick"}
 ASLEEP = dict.fromkeys(COMPONENTS, 0)
 AWAKE = {**dict.fromkeys(CORE, 1), "worker": 0}
-
-
-class StatusShown:
-    """RDS as the waker reads it, with the status a test says (moto stops and starts at once)."""
-
-    def __init__(self, rds: Any) -> None:
-        self._rds = rds
-        self.shown: str | None = None
-
-    def describe_db_instances(self, **kwargs: Any) -> dict[str, Any]:
-        answer = self._rds.describe_db_instances(**kwargs)
-        if self.shown is not None:
-            for instance in answer["DBInstances"]:
-                instance["DBInstanceStatus"] = self.shown
-        return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._rds, name)
 
 
 class Throttled:
