@@ -112,6 +112,17 @@ REQUIRED_VARIABLES = (
 # The variables a caller of the waker is given: the waking page and the migration runner.
 WAKER_FUNCTION_VARIABLE = "WAKER_FUNCTION"
 
+# --- the lease -------------------------------------------------------------------------------------------
+
+LEASE_GUARD_DEPTH = 2  # how many guards a takeover may stack (each guards the takeover of the one below)
+
+
+def lease_parameters(lease_parameter: str) -> tuple[str, ...]:
+    """The lease parameter and its takeover guards, in order: the waker creates and deletes each of them, and
+    its policy names exactly these."""
+    return tuple(f"{lease_parameter}{'-takeover' * depth}" for depth in range(LEASE_GUARD_DEPTH + 1))
+
+
 # --- schedules --------------------------------------------------------------------------------------------
 
 TICK, WATCH = "tick", "watch"  # the per-minute tick (on while anything runs) and the hourly watch

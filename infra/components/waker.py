@@ -19,7 +19,17 @@ import pulumi
 import pulumi_aws as aws
 
 from contracts.stacks import waker_function_name
-from contracts.waker import NEXT_DUE_WAKE, TICK, WATCH, Tick, Wake, WakerVariable, schedule_name, to_event
+from contracts.waker import (
+    NEXT_DUE_WAKE,
+    TICK,
+    WATCH,
+    Tick,
+    Wake,
+    WakerVariable,
+    lease_parameters,
+    schedule_name,
+    to_event,
+)
 from infra import iam_policies
 from infra.airflow_env import DAGS_PREFIX
 from infra.components.python_lambda import lambda_log_group, python_lambda
@@ -76,6 +86,7 @@ class Waker(pulumi.ComponentResource):
         )
         # Created and deleted by each waker run (adapters/lease.py), never by `pulumi up`.
         lease_parameter = f"/{context.name}/waker/lease"
+        lease_arns = [context.arn("ssm", f"parameter{p}") for p in lease_parameters(lease_parameter)]
         logs = lambda_log_group(f"{name}-logs", context, function_name, self)
 
         function_arn = context.arn("lambda", f"function:{function_name}")
@@ -146,7 +157,7 @@ class Waker(pulumi.ComponentResource):
                         tick_schedule=schedule_name(context.name, TICK),
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
-                        lease_parameter_arn=context.arn("ssm", f"parameter{lease_parameter}"),
+                        lease_parameter_arns=lease_arns,
                         database_arn=v[4],
                         log_group_arn=v[5],
                         listener_rule_arn=v[6] or None,
