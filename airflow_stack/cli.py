@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_stack import deploy_dags, operations, preflight, preflight_command, stage_command, staging
+from airflow_stack import deploy_dags, operations, preflight, preflight_command, probe, stage_command, staging
 from airflow_stack.operations import StackFactory
 from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, WrongStack, read_outputs
 from airflow_stack.preflight_command import ClientFactory
@@ -93,9 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "preflight",
         help="read-only checks of the account before the first `pulumi up`",
-        description=preflight.__doc__,
+        description=f"{preflight.__doc__}\n{probe.__doc__}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--stack", required=True, help="the stack to check: Pulumi.<stack>.yaml")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="after `pulumi up`: start one short worker task on each capacity provider and architecture the stack "
+        "uses, and check its functions, schedules and load balancer rule (see `preflight --help`)",
+    )
+    check.add_argument("--outputs", type=Path, help="with --probe: JSON file of the stack's outputs")
 
     shipping = commands.add_parser(
         "deploy-dags",
@@ -209,6 +217,8 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
         minutes = _checked(args)  # every input is checked before anything is asked of AWS
         if args.command == "stage":
             return stage_command.stage(args, make_stack, project)
+        if args.command == "preflight" and args.probe:
+            return 0 if preflight_command.probe_passes(make_stack(args.stack, args.outputs)) else EXIT_REFUSED
         if args.command == "preflight":
             return 0 if preflight_command.preflight_passes(args.stack, project, make_clients) else EXIT_REFUSED
         if args.command == "predeploy":

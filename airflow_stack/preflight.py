@@ -173,17 +173,21 @@ def service_linked_roles(iam: Any, load_balancer: bool) -> Iterable[Check]:
 
 
 def fargate_architecture(architecture: str, spot: bool) -> Check:
-    if architecture == "arm64" and spot:
+    """X86_64 on FARGATE is documented for GovCloud; ARM64 (tasks and functions) and Fargate Spot are not, and
+    no read-only call can tell whether a task would start."""
+    unknown = [
+        *(["ARM64 tasks and functions (image.architecture: arm64)"] if architecture == "arm64" else []),
+        *(["workers on Fargate Spot (services.workerSpot: true)"] if spot else []),
+    ]
+    if unknown:
         return Check(
             "warn",
             "Fargate",
-            "ARM64 workers on Fargate Spot: documented for commercial regions (platform 1.4.0), not for GovCloud, "
-            "and no read-only call can tell",
-            "after the first wake, `airflow-stack status` shows any service that does not start; the "
-            "waker sends a not-starting notice to the alarm topic; set services.workerSpot: false or "
-            "image.architecture: x86_64",
+            f"{' and '.join(unknown)}: documented for commercial Regions, not for GovCloud",
+            "after `pulumi up`, `airflow-stack preflight --stack <stack> --probe` starts one short task on each and "
+            "says what started; the fallbacks: image.architecture: x86_64, services.workerSpot: false",
         )
-    return Check("ok", "Fargate", f"{architecture} on {'Fargate Spot' if spot else 'Fargate'} (platform LATEST)")
+    return Check("ok", "Fargate", f"{architecture} on FARGATE (platform LATEST), as documented for GovCloud")
 
 
 def principal_arn(caller_arn: str) -> str:

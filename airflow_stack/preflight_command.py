@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from airflow_stack.operations import Stack
 from airflow_stack.outputs import StackError
-from airflow_stack.preflight import run
+from airflow_stack.preflight import Check, run
+from airflow_stack.probe import probe
 
 ClientFactory = Callable[[str], Callable[[str], Any]]  # region -> service -> client
 
@@ -27,6 +29,18 @@ def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> 
         resource_types={r.type for r in recording.resources if r.custom},
     )
     print(f"preflight of stack {stack} in {settings.region} (read-only)")
+    return _printed(checks)
+
+
+def probe_passes(stack: Stack) -> bool:
+    """Print what the probe started and read; whether none failed."""
+    print(
+        f"probe of stack {stack.outputs.stack} in {stack.outputs.region} (starts one short task per capacity provider)"
+    )
+    return _printed(probe(stack))
+
+
+def _printed(checks: list[Check]) -> bool:
     for check in checks:
         print(check.line())
     failed = [c for c in checks if c.level == "FAIL"]

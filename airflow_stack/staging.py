@@ -142,7 +142,6 @@ def staging_document(
     services = _object(config, "airflow:services")
     source_environment = dict(services.pop("environment", None) or {})
     source_policies = list(services.pop("workerPolicyArns", None) or [])
-    services.update({"workerSpot": True})
     if targets.environment:
         services["environment"] = dict(targets.environment)
     if targets.worker_policy_arns:

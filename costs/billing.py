@@ -17,7 +17,8 @@ def monthly(cost: StackCost, result: Result, prices: Prices) -> float:
     scale = prices.hours_per_month * 60 / MINUTES
     rates = {item.name: item.amount for item in cost.awake}
     ran = sum(minutes / 60 * rates.get(component, 0.0) for component, minutes in result.service_minutes.items())
-    ran += result.worker_minutes / 60 * cost.worker_hour
+    further = result.worker_minutes - result.first_worker_minutes
+    ran += (result.first_worker_minutes * cost.first_worker_hour + further * cost.worker_hour) / 60
     if cost.database_stopped_while_asleep:
         ran += result.database_minutes / 60 * cost.database_hour
     return cost.idle_month + (ran + usage(cost, result)) * scale
@@ -41,7 +42,9 @@ def oracle_cost(cost: StackCost, workload: Workload, settings: WakerSettings, bo
     scale = prices.hours_per_month * 60 / MINUTES
     core = sum(item.amount for item in cost.awake if item.name in CORE)
     database = best.database_hours * cost.database_hour if cost.database_stopped_while_asleep else 0.0
-    ran = best.core_hours * (core + cost.monitoring_hour) + best.worker_hours * cost.worker_hour + database
+    # Workers at the cheaper rate throughout: the oracle is a floor.
+    cheapest = min(cost.worker_hour, cost.first_worker_hour)
+    ran = best.core_hours * (core + cost.monitoring_hour) + best.worker_hours * cheapest + database
     return cost.idle_month + ran * scale
 
 
@@ -54,7 +57,7 @@ def minute_costs(result: Result, cost: StackCost, prices: Prices) -> list[float]
     m = cost.monitoring or Monitoring(0.0, 0.0, 0.0, 0)
     costs = [
         floor
-        + (sum(rates.get(s, 0.0) for s in minute.services) + minute.workers * cost.worker_hour) / 60
+        + (sum(rates.get(s, 0.0) for s in minute.services) + cost.workers_hour(minute.workers)) / 60
         + database * minute.database_up / 60
         + minute.metrics_read * m.per_metric_read
         + minute.metric_writes * m.per_write

@@ -82,7 +82,8 @@ class StackCost:
     stack: str
     idle: list[Item] = field(default_factory=list)
     awake: list[Item] = field(default_factory=list)
-    worker_hour: float = 0.0  # each running worker, on top of `awake`
+    worker_hour: float = 0.0  # each running worker beyond the first, on top of `awake`
+    first_worker_hour: float = 0.0  # the first: on FARGATE (the strategy's base of one) when the rest use Spot
     database_hour: float = 0.0  # the database instance, billed only while running when the waker stops it
     database_stopped_while_asleep: bool = False
     monitoring: Monitoring | None = None
@@ -99,8 +100,12 @@ class StackCost:
     def monitoring_hour(self) -> float:
         return self.monitoring.hour_awake() if self.monitoring else 0.0
 
+    def workers_hour(self, workers: int) -> float:
+        return self.first_worker_hour + (workers - 1) * self.worker_hour if workers > 0 else 0.0
+
     def always_on_month(self, prices: Prices) -> float:
-        return self.idle_month + (self.awake_hour + self.worker_hour + self.monitoring_hour) * prices.hours_per_month
+        hourly = self.awake_hour + self.workers_hour(1) + self.monitoring_hour
+        return self.idle_month + hourly * prices.hours_per_month
 
 
 def task_hour(prices: Prices, cpu_units: int, memory_mb: int, architecture: str, spot: bool = False) -> float:
@@ -245,11 +250,13 @@ def price_stack(recording: Any, settings: Any, prices: Prices) -> StackCost:
             continue
         architecture = task.inputs["runtimePlatform"]["cpuArchitecture"]
         spot = component == "worker" and settings.services.worker_spot
-        rate = task_hour(prices, int(task.inputs["cpu"]), int(task.inputs["memory"]), architecture, spot)
-        rate += prices["public_ipv4_hour"] if public_ip else 0.0
+        size = (int(task.inputs["cpu"]), int(task.inputs["memory"]), architecture)
+        ip = prices["public_ipv4_hour"] if public_ip else 0.0
+        rate = task_hour(prices, *size, spot) + ip
         detail = f"{task.inputs['cpu']} CPU / {task.inputs['memory']} MiB {architecture}" + (" Spot" if spot else "")
         if component == "worker":
             cost.worker_hour = rate
+            cost.first_worker_hour = task_hour(prices, *size) + ip  # on FARGATE either way
         else:
             cost.awake.append(Item(component, rate, detail + (" + public IPv4" if public_ip else "")))
     return cost
@@ -266,7 +273,8 @@ def render(cost: StackCost, prices: Prices) -> str:
         lines.append(f"  {item.name:<22} ${item.amount:>8.4f}   {item.detail}")
     lines += [
         f"  {'total':<22} ${cost.awake_hour:>8.4f}",
-        f"  {'each worker':<22} ${cost.worker_hour:>8.4f}",
+        f"  {'first worker':<22} ${cost.first_worker_hour:>8.4f}   on FARGATE",
+        f"  {'each further worker':<22} ${cost.worker_hour:>8.4f}",
         f"  {'metrics':<22} ${cost.monitoring_hour:>8.4f}   CloudWatch reads, writes, metric-hours (per call)",
         "",
         f"Always on (core services and one worker, {prices.hours_per_month} h): "

@@ -64,6 +64,7 @@ class Result:
     awake_minutes: int = 0
     service_minutes: dict[str, int] = field(default_factory=dict)
     worker_minutes: int = 0
+    first_worker_minutes: int = 0  # minutes with at least one worker (the first is priced on its own)
     database_minutes: int = 0
     wakes: int = 0
     late_scheduled: list[int] = field(default_factory=list)  # lateness in minutes of each late scheduled run
@@ -258,6 +259,7 @@ def simulate(
             if component != WORKER and desired[component]:
                 result.service_minutes[component] += 1
         result.worker_minutes += desired.get(WORKER, 0)
+        result.first_worker_minutes += min(1, desired.get(WORKER, 0))
         result.database_minutes += int(database != "stopped")
         result.timeline.append(0 if not awake else 1 + desired.get(WORKER, 0))
         services = frozenset(c for c in settings.services if c != WORKER and desired[c])

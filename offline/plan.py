@@ -22,6 +22,14 @@ from offline.recording import RecordedResource, Recording, run_stack
 Summary = Callable[[dict[str, Any]], str]
 
 
+def _strategy(strategy: list[dict[str, Any]] | None) -> str:
+    """`FARGATE base 1 + FARGATE_SPOT weight 1`, or "" for a service with a launch type."""
+    return " + ".join(
+        f"{s['capacityProvider']}" + (f" base {s['base']}" if s.get("base") else "") + f" weight {s.get('weight', 0)}"
+        for s in strategy or []
+    )
+
+
 def _yes(value: Any) -> str:
     return "yes" if value else "no"
 
@@ -100,7 +108,7 @@ SUMMARIES: dict[str, Summary] = {
     ),
     "aws:ecs/service:Service": lambda i: (
         f"desired {int(i.get('desiredCount', 0))}, "
-        f"{'FARGATE_SPOT' if i.get('capacityProviderStrategies') else i.get('launchType')}, public IP "
+        f"{_strategy(i.get('capacityProviderStrategies')) or i.get('launchType')}, public IP "
         f"{_yes(i.get('networkConfiguration', {}).get('assignPublicIp'))}"
         + (", behind the load balancer" if i.get("loadBalancers") else "")
     ),

@@ -9,6 +9,11 @@
   `STANDIN_ECS_RUNNING` of service name -> running tasks, read when services are described.
 - `ecs:UpdateTaskProtection` and `ecs:GetTaskProtection`, which moto lacks, kept in memory
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateTaskProtection.html).
+- `ecs:RunTask` that cannot place a task where `STANDIN_ECS_UNPLACEABLE` says (comma-separated capacity
+  providers, CPU architectures or `provider/architecture` pairs), answering as ECS does: no task, and a
+  failure whose reason is Fargate's "Capacity is unavailable at this time"
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html, `failures`).
+- `ecs:CreateService` keeping a capacity provider strategy, which moto drops, so DescribeServices shows it.
 - `rds:DescribeOrderableDBInstanceOptions` for PostgreSQL, which moto answers with nothing: every instance class
   the settings accept, at one minor version per major, except the classes `STANDIN_RDS_NOT_ORDERABLE` names.
 """
@@ -137,6 +142,41 @@ def _with_running_counts(describe: Any) -> Any:
     return describe_services
 
 
+UNAVAILABLE = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+
+
+def _placing_where_possible(run_task: Any) -> Any:
+    def placing(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        unplaceable = set(filter(None, os.environ.get("STANDIN_ECS_UNPLACEABLE", "").split(",")))
+        strategy = self._get_param("capacityProviderStrategy") or []
+        provider = strategy[0]["capacityProvider"] if strategy else self._get_param("launchType") or "FARGATE"
+        definition = self.ecs_backend.describe_task_definition(self._get_param("taskDefinition"))
+        architecture = (definition.runtime_platform or {}).get("cpuArchitecture", "X86_64")
+        if unplaceable & {provider, architecture, f"{provider}/{architecture}"}:
+            return ActionResult({"tasks": [], "failures": [{"arn": definition.arn, "reason": UNAVAILABLE}]})
+        return run_task(self)
+
+    return placing
+
+
+def _keeping_strategies(create_service: Any) -> Any:
+    """moto drops a service's capacity provider strategy and calls it EC2; ECS keeps and describes it."""
+
+    def create(self: Any) -> Any:
+        result = create_service(self)
+        strategy = self._get_param("capacityProviderStrategy")
+        if strategy:
+            service = self.ecs_backend.describe_services(self._get_param("cluster"), [self._get_param("serviceName")])
+            for found in service[0]:
+                found.capacity_provider_strategy = strategy
+                found.launch_type = None
+        return result
+
+    return create
+
+
 def install() -> None:
     from moto.awslambda import urls as lambda_urls
     from moto.awslambda.responses import LambdaResponse
@@ -150,5 +190,7 @@ def install() -> None:
     RDSResponse.describe_orderable_db_instance_options = _describe_orderable  # type: ignore[method-assign]
     EC2ContainerServiceResponse.update_task_protection = _update_task_protection  # type: ignore[attr-defined]
     EC2ContainerServiceResponse.get_task_protection = _get_task_protection  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.run_task = _placing_where_possible(EC2ContainerServiceResponse.run_task)  # type: ignore[method-assign]
+    EC2ContainerServiceResponse.create_service = _keeping_strategies(EC2ContainerServiceResponse.create_service)  # type: ignore[method-assign]
     EC2ContainerServiceBackend.describe_services = _with_running_counts(EC2ContainerServiceBackend.describe_services)  # type: ignore[method-assign]
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch

@@ -324,16 +324,27 @@ def _ecs(seeded: SeededStack) -> None:
             cpu=str(definition.inputs["cpu"]),
             memory=str(definition.inputs["memory"]),
             containerDefinitions=containers,
+            runtimePlatform=definition.inputs["runtimePlatform"],
         )
         seeded.replacements[definition.outputs["arn"]] = registered["taskDefinition"]["taskDefinitionArn"]
     cluster_name = recording.one("aws:ecs/cluster:Cluster").outputs["name"]
+    for capacity in recording.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"):
+        ecs.put_cluster_capacity_providers(
+            cluster=cluster_name,
+            capacityProviders=capacity.inputs["capacityProviders"],
+            defaultCapacityProviderStrategy=[],
+        )
     for service in recording.of_type("aws:ecs/service:Service"):
+        strategy = [  # the recording holds Pulumi's numbers (floats); ECS takes integers
+            {k: int(v) if isinstance(v, float) else v for k, v in item.items()}
+            for item in service.inputs.get("capacityProviderStrategies") or []
+        ]
         ecs.create_service(
             cluster=cluster_name,
             serviceName=service.outputs["name"],
             taskDefinition=seeded.substitute(service.inputs["taskDefinition"]),
             desiredCount=0,
-            launchType="FARGATE",
+            **({"capacityProviderStrategy": strategy} if strategy else {"launchType": service.inputs["launchType"]}),
             networkConfiguration={
                 "awsvpcConfiguration": {"subnets": seeded.subnets, "securityGroups": [seeded.security_group]}
             },
@@ -366,4 +377,9 @@ def _functions(seeded: SeededStack) -> None:
             Timeout=int(function.inputs.get("timeout") or 60),
             MemorySize=int(function.inputs.get("memorySize") or 128),
             Environment={"Variables": seeded.function_environment(function.name)},
+            Architectures=list(function.inputs["architectures"]),
+            LoggingConfig={
+                "LogFormat": function.inputs["loggingConfig"]["logFormat"],
+                "LogGroup": function.inputs["loggingConfig"]["logGroup"],
+            },
         )

@@ -101,7 +101,11 @@ class StandIn:
 
 @contextlib.contextmanager
 def running_stand_in(
-    workdir: Path | None = None, *, lambda_concurrency: int = 1000, not_orderable: tuple[str, ...] = ()
+    workdir: Path | None = None,
+    *,
+    lambda_concurrency: int = 1000,
+    not_orderable: tuple[str, ...] = (),
+    unplaceable: tuple[str, ...] = (),
 ) -> Iterator[StandIn]:
     """The stand-in AWS in a child process, stopped on exit."""
     directory = Path(workdir or tempfile.mkdtemp(prefix="stand-in-"))
@@ -113,6 +117,7 @@ def running_stand_in(
         **os.environ,
         "STANDIN_LAMBDA_CONCURRENCY": str(lambda_concurrency),
         "STANDIN_RDS_NOT_ORDERABLE": ",".join(not_orderable),
+        "STANDIN_ECS_UNPLACEABLE": ",".join(unplaceable),
         "STANDIN_ECS_RUNNING": str(directory / "ecs-running.json"),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }

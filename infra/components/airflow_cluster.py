@@ -23,7 +23,13 @@ from infra.airflow_env import (
     container_definitions,
     migration_container_definitions,
 )
-from infra.components.airflow_service import AirflowService, AirflowServiceArgs, SecretArnsInput, task_roles
+from infra.components.airflow_service import (
+    AirflowService,
+    AirflowServiceArgs,
+    SecretArnsInput,
+    capacity_providers,
+    task_roles,
+)
 from infra.components.migration import Migration, MigrationArgs
 from infra.settings import Settings
 from infra.stack_context import StackContext
@@ -87,11 +93,13 @@ class AirflowCluster(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        # Services using FARGATE_SPOT wait for it to be associated with the cluster.
+        # Services using FARGATE_SPOT wait for it to be associated with the cluster. It is associated only
+        # when the workers use it: GovCloud's Fargate documents no Spot, and a default stack must deploy
+        # without it.
         capacity = aws.ecs.ClusterCapacityProviders(
             f"{name}-capacity",
             cluster_name=self.cluster.name,
-            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            capacity_providers=capacity_providers(settings.services.worker_spot),
             opts=child,
         )
 

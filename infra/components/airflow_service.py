@@ -22,6 +22,19 @@ from infra.stack_context import StackContext
 DESIRED_COUNT_IS_THE_WAKERS = ["desiredCount"]
 CPU_ARCHITECTURES = {"arm64": "ARM64", "x86_64": "X86_64"}
 
+# Workers on Spot keep their first task on FARGATE (base 1, weight 0: every further task goes to Spot). ECS
+# does not fall back from a capacity provider that cannot place a task, so without the base a Region or a
+# moment without Spot capacity would queue every task until `task_queued_timeout` fails it.
+SPOT_WITH_FARGATE_BASE = (
+    {"capacity_provider": "FARGATE", "base": 1, "weight": 0},
+    {"capacity_provider": "FARGATE_SPOT", "weight": 1},
+)
+
+
+def capacity_providers(worker_spot: bool) -> list[str]:
+    """The cluster's capacity providers: FARGATE_SPOT only for a stack whose workers use it."""
+    return ["FARGATE", "FARGATE_SPOT"] if worker_spot else ["FARGATE"]
+
 
 @dataclass(frozen=True)
 class TaskRoles:
@@ -126,7 +139,7 @@ class AirflowService(pulumi.ComponentResource):
             desired_count=0,
             launch_type=None if spot else "FARGATE",
             capacity_provider_strategies=[
-                aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1),
+                aws.ecs.ServiceCapacityProviderStrategyArgs(**strategy) for strategy in SPOT_WITH_FARGATE_BASE
             ]
             if spot
             else None,

@@ -1,5 +1,5 @@
 """The stack's Lambda functions, packaged one way: a package from lambdas/ with the contracts it shares with the
-rest of the stack, ARM64, its own log group."""
+rest of the stack, on the stack's architecture (`image.architecture`), its own log group."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def python_lambda(
         name=function_name,
         description=description,
         runtime=context.settings.lambda_runtime,
-        architectures=["arm64"],
+        architectures=[context.settings.image.architecture],  # the stack's one architecture choice
         handler=f"{package}.handler.handler",
         code=pulumi.AssetArchive(
             {name: pulumi.FileArchive(str(folder)) for name, folder in archive_folders(package).items()}

@@ -41,10 +41,19 @@ def _number(value: Any) -> float | None:
     return None
 
 
+# Java's Unicode classes, which some models use (ECS's tag keys): Python's `re` has none, so letters and
+# numbers read as `\w` (which adds only `_`) and separators as `\s`.
+_UNICODE_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
+
+
 def _partition_aware(pattern: str | None) -> str | None:
     """Some models write the partition as `aws(-[a-z]+)?`, which `aws-us-gov` does not match; the services
     themselves run in GovCloud and take its ARNs (EventBridge Scheduler's Target.RoleArn, for one)."""
-    return pattern.replace("aws(-[a-z]+)?", "aws(-[a-z]+)*") if pattern else pattern
+    if not pattern:
+        return pattern
+    for java, python in _UNICODE_CLASSES.items():
+        pattern = pattern.replace(java, python)
+    return pattern.replace("aws(-[a-z]+)?", "aws(-[a-z]+)*")
 
 
 def shape_problems(shape: Any, value: Any, path: str, *, required: bool = True) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from offline.constraints.model import Problem, service_model, shape_problems
 from offline.constraints.recorded import label, physical_name, plain
@@ -192,6 +193,36 @@ def container_definitions(recording: Recording) -> Iterator[Problem]:
                     yield Problem(label(r), f"{where}.healthCheck.{key}", f"must be {low} to {high}", "ECS HealthCheck")
 
 
+def _strategy_problems(service: Any, strategy: list[dict[str, Any]], associated: set[str]) -> Iterator[Problem]:
+    """AWS: each provider of a strategy is associated with the cluster, at most one has a base, and at least one
+    has a weight above 0 (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html).
+    Ours: Spot always with a base of one task on FARGATE, since ECS does not fall back from a provider that
+    cannot place a task and GovCloud's Fargate documents no Spot."""
+    if not strategy:
+        return
+    for item in strategy:
+        if item["capacityProvider"] not in associated:
+            yield Problem(
+                label(service),
+                "capacityProviderStrategies",
+                f"{item['capacityProvider']} is not associated with the "
+                f"cluster (its capacity providers: {', '.join(sorted(associated)) or 'none'})",
+                "ECS CreateService",
+            )
+    if sum(1 for item in strategy if item.get("base")) > 1:
+        yield Problem(label(service), "capacityProviderStrategies", "only one provider may have a base", "ECS")
+    if not any(item.get("weight", 0) > 0 for item in strategy):
+        yield Problem(label(service), "capacityProviderStrategies", "needs a provider with weight above 0", "ECS")
+    base = {item["capacityProvider"]: item.get("base", 0) for item in strategy}
+    if "FARGATE_SPOT" in base and base.get("FARGATE", 0) < 1:
+        yield Problem(
+            label(service),
+            "capacityProviderStrategies",
+            "uses FARGATE_SPOT without a base of one task on FARGATE: with no Spot capacity nothing would run",
+            "this project",
+        )
+
+
 @rule
 def ecs_service_rules(recording: Recording) -> Iterator[Problem]:
     """A service with a capacity provider strategy sets no launch type, and waits for the cluster's capacity
@@ -204,6 +235,7 @@ def ecs_service_rules(recording: Recording) -> Iterator[Problem]:
         strategy = r.inputs.get("capacityProviderStrategies")
         if strategy and r.inputs.get("launchType"):
             yield Problem(label(r), "launchType", "can't be set with capacityProviderStrategies", "ECS CreateService")
+        yield from _strategy_problems(r, strategy or [], {p for c in capacity for p in c.inputs["capacityProviders"]})
         if strategy and not any(recording.depends_on(r, c.urn) for c in capacity):
             yield Problem(
                 label(r),

@@ -67,7 +67,7 @@ def test_a_ready_account_passes_with_the_warnings_it_deserves(stand_in, tmp_path
     out = capsys.readouterr().out
     assert "ok    RDS: db.t4g.micro with PostgreSQL 16 is orderable" in out
     assert "warn  Lambda concurrency: 5 concurrent executions" in out and "L-B99A9384" in out
-    assert "warn  Fargate: ARM64 workers on Fargate Spot" in out  # dev runs its workers on Spot
+    assert "ok    Fargate: x86_64 on FARGATE" in out  # dev's defaults need no probe
     assert "warn  service-linked role: AWSServiceRoleForECS does not exist" in out
     assert "ok    deployer: arn:aws-us-gov:iam::123456789012:role/deploy-ready may do all" in out
     assert "0 failed" in out

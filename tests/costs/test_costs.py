@@ -14,7 +14,8 @@ from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_
 from costs.report import RATIO_GOAL, build_rows, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
 from infra.settings import load_settings
-from offline.recording import load_stack_file, run_stack
+from offline.recording import Secret, load_stack_file, run_stack
+from tests.support.variants import VARIANTS
 
 SERVICES = {c: c for c in COMPONENTS}
 DAY = 24 * 60
@@ -50,16 +51,33 @@ def test_idle_cost_is_itemised_from_the_programs_resources(stack_costs):
     storage = next(i for i in prod.idle if i.name == "database storage")
     assert storage.amount == pytest.approx(20 * Prices.load()["rds_gp3_gb_month"])
     assert 0 < dev.idle_month < prod.idle_month
-    # An awake hour is the core services' Fargate time; ARM tasks at the ARM rate.
+    # An awake hour is the core services' Fargate time, at the x86 rate (what both stacks run).
     api = next(i for i in prod.awake if i.name == "api-server")
     prices = Prices.load()
     assert api.amount == pytest.approx(
-        prices["fargate_arm_vcpu_hour"] + 2 * prices["fargate_arm_gb_hour"] + prices["public_ipv4_hour"]
+        prices["fargate_x86_vcpu_hour"] + 2 * prices["fargate_x86_gb_hour"] + prices["public_ipv4_hour"]
     )
 
 
+def test_spot_workers_price_the_first_worker_on_demand(recordings):
+    """The first worker runs on FARGATE (the strategy's base of one); only the rest at the Spot discount."""
+    prices = Prices.load()
+    stack, overrides = VARIANTS["existing-vpc-oidc"]
+    config = {**load_stack_file(stack), **overrides}
+    settings = load_settings(
+        stack,
+        {key: value.value if isinstance(value, Secret) else value for key, value in config.items()},
+        secret_keys=[key for key, value in config.items() if isinstance(value, Secret)],
+    )
+    opted = price_stack(recordings["existing-vpc-oidc"], settings, prices)
+    assert opted.first_worker_hour > opted.worker_hour
+    assert opted.worker_hour == pytest.approx(opted.first_worker_hour * (1 - prices["fargate_spot_discount"]), rel=0.05)
+    assert opted.workers_hour(3) == pytest.approx(opted.first_worker_hour + 2 * opted.worker_hour)
+    assert opted.workers_hour(0) == 0.0
+
+
 def hand_cost() -> StackCost:
-    cost = StackCost("hand", idle=[Item("fixed", 10.0, "")], worker_hour=0.06)
+    cost = StackCost("hand", idle=[Item("fixed", 10.0, "")], worker_hour=0.06, first_worker_hour=0.06)
     cost.awake = [Item(c, 0.03, "") for c in ("api-server", "scheduler", "dag-processor", "triggerer")]
     return cost
 

@@ -28,7 +28,7 @@ def test_defaults_are_small_cheap_and_private():
     assert settings.network.assign_public_ip is True
     assert settings.database.instance_class == "db.t4g.micro"
     assert settings.database.deletion_protection is False
-    assert settings.image.architecture == "arm64"
+    assert settings.image.architecture == "x86_64", "what Fargate documents for GovCloud"
     assert settings.image.airflow_version == DEFAULT_AIRFLOW_VERSION
     assert settings.ui.load_balancer is False
     assert settings.services.enabled == ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
@@ -48,7 +48,8 @@ def test_committed_stack_files_differ_where_dev_and_prod_should():
     assert dev.database.deletion_protection is False and prod.database.deletion_protection is True
     assert dev.log_retention_days < prod.log_retention_days
     assert dev.database.backup_retention_days < prod.database.backup_retention_days
-    assert dev.services.worker_spot and not prod.services.worker_spot
+    assert not dev.services.worker_spot and not prod.services.worker_spot, "Spot is an opt-in after a probe"
+    assert dev.image.architecture == prod.image.architecture == "x86_64"
     assert dev.services.sizes["worker"].cpu < prod.services.sizes["worker"].cpu
 
 

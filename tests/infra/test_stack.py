@@ -295,10 +295,34 @@ def test_storage_and_broker_are_encrypted_and_tls_only(recording: Recording):
 
 def test_image_is_built_for_the_stacks_architecture(recordings):
     dev_image = recordings["dev"].one("awsx:ecr:Image")
-    assert dev_image.inputs["platform"] == "linux/arm64"
-    assert recordings["existing-vpc-oidc"].one("awsx:ecr:Image").inputs["platform"] == "linux/amd64"
-    for td in recordings["existing-vpc-oidc"].of_type(TASK_DEFINITION):
+    assert dev_image.inputs["platform"] == "linux/amd64"
+    for td in recordings["dev"].of_type(TASK_DEFINITION):
         assert td.inputs["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    opted = recordings["existing-vpc-oidc"]  # ARM64 opted into: image, tasks and functions follow
+    assert opted.one("awsx:ecr:Image").inputs["platform"] == "linux/arm64"
+    for td in opted.of_type(TASK_DEFINITION):
+        assert td.inputs["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+    assert {tuple(f.inputs["architectures"]) for f in opted.of_type("aws:lambda/function:Function")} == {("arm64",)}
+    assert {tuple(f.inputs["architectures"]) for f in recordings["dev"].of_type("aws:lambda/function:Function")} == {
+        ("x86_64",)
+    }
+
+
+def test_spot_workers_keep_one_task_on_fargate_and_only_then_is_spot_associated(recordings):
+    """ECS does not fall back from a capacity provider that cannot place a task
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html); Spot is not
+    documented for GovCloud, so a stack with Spot workers keeps its first worker on FARGATE."""
+    dev, opted = recordings["dev"], recordings["existing-vpc-oidc"]
+    assert dev.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders").inputs["capacityProviders"] == [
+        "FARGATE"
+    ]
+    assert dev.one("aws:ecs/service:Service", "airflow-worker-service").inputs["launchType"] == "FARGATE"
+    worker = opted.one("aws:ecs/service:Service", "airflow-worker-service").inputs
+    assert "launchType" not in worker
+    assert [(s["capacityProvider"], s.get("base", 0), s["weight"]) for s in worker["capacityProviderStrategies"]] == [
+        ("FARGATE", 1, 0),
+        ("FARGATE_SPOT", 0, 1),
+    ]
 
 
 def test_existing_vpc_is_used_as_given(recordings):

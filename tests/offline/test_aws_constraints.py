@@ -34,11 +34,36 @@ def test_every_variant_passes(recording: Recording):
 
 
 def test_a_spot_worker_must_wait_for_the_capacity_providers(recordings):
-    dev = recordings["dev"]
-    service = dev.one("aws:ecs/service:Service", "airflow-worker-service")
-    assert service.inputs.get("capacityProviderStrategies"), "dev runs its workers on Fargate Spot"
-    before = changed(dev, service.name, dependencies=[d for d in service.dependencies if "Capacity" not in d])
+    opted = recordings["existing-vpc-oidc"]
+    service = opted.one("aws:ecs/service:Service", "airflow-worker-service")
+    assert service.inputs.get("capacityProviderStrategies"), "this variant runs its workers on Fargate Spot"
+    before = changed(opted, service.name, dependencies=[d for d in service.dependencies if "Capacity" not in d])
     assert any("capacity providers" in m for m in messages(before))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ([{"capacityProvider": "FARGATE_SPOT", "weight": 1}], "without a base of one task on FARGATE"),
+        ([{"capacityProvider": "FARGATE", "base": 1, "weight": 0}], "weight above 0"),
+        (
+            [{"capacityProvider": "FARGATE", "base": 1, "weight": 1}, {"capacityProvider": "FARGATE_SPOT", "base": 1}],
+            "only one provider may have a base",
+        ),
+    ],
+)
+def test_a_strategy_aws_refuses_or_one_without_fallback_is_caught(recordings, strategy, expected):
+    opted = recordings["existing-vpc-oidc"]
+    service = opted.one("aws:ecs/service:Service", "airflow-worker-service")
+    broken = changed(opted, service.name, inputs={**service.inputs, "capacityProviderStrategies": strategy})
+    assert any(expected in m for m in messages(broken)), messages(broken)
+
+
+def test_a_strategy_naming_a_provider_the_cluster_lacks_is_caught(recordings):
+    opted = recordings["existing-vpc-oidc"]
+    capacity = opted.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    broken = changed(opted, capacity.name, inputs={**capacity.inputs, "capacityProviders": ["FARGATE"]})
+    assert any("FARGATE_SPOT is not associated with the cluster" in m for m in messages(broken))
 
 
 def test_a_service_behind_the_load_balancer_must_wait_for_its_listener(recordings):

@@ -26,12 +26,12 @@ def test_plan_prints_the_dev_and_prod_stacks():
     assert "deletion protection no" in dev and "deletion protection yes" in prod
     assert "encrypted yes, public no" in dev
     assert dev.count("desired 0,") == 5 and "ignores desiredCount" in dev
-    assert "FARGATE_SPOT" in dev and "FARGATE_SPOT" not in prod
+    assert "FARGATE_SPOT" not in dev and "FARGATE_SPOT" not in prod
     assert "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04" in prod
     assert "retention 14 d" in dev and "retention 90 d" in prod
     assert "clusterName: airflow-dev" in dev
     # What a reader asked of the plan: Lambda memory, what port 80 does, a NAT choice in words.
-    assert "waker-function\n" in dev and "arm64, memory 256 MB, timeout 60 s" in dev
+    assert "waker-function\n" in dev and "x86_64, memory 256 MB, timeout 60 s" in dev
     assert "HTTP:80: redirect to HTTPS:443 (HTTP_301)" in prod
     assert "HTTPS:443 ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04: forward to the api-server" in prod
     assert "no NAT gateway" in dev and "NAT None" not in dev

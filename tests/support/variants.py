@@ -23,7 +23,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
             "airflow:secrets": json.dumps({"fernetKeyFrom": PROD_SECRET}),
         },
     ),
-    # An enterprise account: existing VPC, NAT-less private subnets, public UI with OIDC, x86 workers.
+    # An enterprise account: existing VPC, NAT-less private subnets, public UI with OIDC; ARM64 and Spot
+    # workers, opted into once probed.
     "existing-vpc-oidc": (
         "dev",
         {
@@ -53,8 +54,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                 }
             ),
             "airflow:uiOidcClientSecret": Secret("oidc-client-secret-value-for-tests"),
-            "airflow:image": json.dumps({"architecture": "x86_64"}),
-            "airflow:services": json.dumps({"triggererEnabled": False}),
+            "airflow:image": json.dumps({"architecture": "arm64"}),
+            "airflow:services": json.dumps({"triggererEnabled": False, "workerSpot": True}),
             # and a rule that SNS topics be encrypted with a customer key; operators who like a dashboard
             "airflow:waker": json.dumps(
                 {**json.loads(load_stack_file("dev")["airflow:waker"]), "alarmTopicKey": "customer", "dashboard": True}

@@ -207,7 +207,8 @@ def read_image(section: Section) -> ImageSettings:
             "airflowVersion", text(r"3\.\d+\.\d+", "an Airflow 3 release like 3.3.2"), DEFAULT_AIRFLOW_VERSION
         ),
         uri=section.get("uri", _ECR_IMAGE, None),
-        architecture=section.get("architecture", one_of("arm64", "x86_64"), "arm64"),
+        # X86_64 is what Fargate documents in GovCloud; ARM64 is an opt-in `preflight --probe` can prove.
+        architecture=section.get("architecture", one_of("arm64", "x86_64"), "x86_64"),
     )
     section.reject_unknown()
     if settings.uri and section.has("airflowVersion"):
