@@ -41,6 +41,16 @@ class WakerTuning:
     max_visit_wakes_per_day: int = 12  # wakes from the waking page (a crawler cannot keep the stack up)
 
 
+def task_queued_timeout_seconds(tuning: WakerTuning) -> int:
+    """Airflow's `[scheduler] task_queued_timeout`: how long a queued task may wait for a worker before the
+    scheduler fails it. A worker's boot, twice (a first task that failed to start), the database's start when
+    the waker stops it, and a margin of waker ticks: Airflow's default of 600 s is shorter than a cold start
+    with the database stopped. The waker reads it too: a broker message older than this, while the reporter
+    sees no queued task, is one whose task Airflow has already failed."""
+    database = tuning.database_start_minutes if tuning.stop_database else 0
+    return 60 * (2 * tuning.boot_grace_minutes + database + tuning.wake_lead_minutes + 5)
+
+
 @dataclass(frozen=True, kw_only=True)
 class WakerSettings(WakerTuning):
     """The waker's settings as it reads them: the stack's tuning and what the program knows of the stack."""
@@ -82,6 +92,7 @@ class WakerVariable(StrEnum):
     CLUSTER = "CLUSTER"
     WAKER_SETTINGS = "WAKER_SETTINGS"  # WakerSettings.to_json()
     BROKER_QUEUE_URL = "BROKER_QUEUE_URL"
+    BROKER_PARKING_QUEUE_URL = "BROKER_PARKING_QUEUE_URL"  # the broker's dead-letter queue: stale messages go there
     EVENT_QUEUE_URLS = "EVENT_QUEUE_URLS"  # a JSON list
     METRIC_NAMESPACE = "METRIC_NAMESPACE"
     SCHEDULE_GROUP = "SCHEDULE_GROUP"
@@ -102,6 +113,7 @@ REQUIRED_VARIABLES = (
     WakerVariable.CLUSTER,
     WakerVariable.WAKER_SETTINGS,
     WakerVariable.BROKER_QUEUE_URL,
+    WakerVariable.BROKER_PARKING_QUEUE_URL,
     WakerVariable.METRIC_NAMESPACE,
     WakerVariable.SCHEDULE_GROUP,
     WakerVariable.SCHEDULER_ROLE_ARN,

@@ -165,6 +165,7 @@ def moto_world(
                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
                 )
             queue_url = boto3.client("sqs").create_queue(QueueName=f"{stack}-celery")["QueueUrl"]
+            parking_url = boto3.client("sqs").create_queue(QueueName=f"{stack}-celery-dead-letter")["QueueUrl"]
             # The alarm topic, and a queue subscribed to it standing in for an operator's inbox.
             topic = boto3.client("sns").create_topic(Name=f"{stack}-alarms")["TopicArn"]
             inbox = boto3.client("sqs").create_queue(QueueName=f"{stack}-alarm-inbox")["QueueUrl"]
@@ -205,6 +206,7 @@ def moto_world(
                     WakerVariable.CLUSTER: stack,
                     WakerVariable.WAKER_SETTINGS: json.dumps(settings),
                     WakerVariable.BROKER_QUEUE_URL: queue_url,
+                    WakerVariable.BROKER_PARKING_QUEUE_URL: parking_url,
                     WakerVariable.METRIC_NAMESPACE: f"Airflow/{stack}",
                     WakerVariable.SCHEDULE_GROUP: stack,
                     WakerVariable.SCHEDULER_ROLE_ARN: scheduler_role_arn,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.waker import task_queued_timeout_seconds
 from infra import iam_policies
 from infra.airflow_env import (
     API_SERVER_PORT,
@@ -31,20 +32,10 @@ from infra.components.airflow_service import (
     task_roles,
 )
 from infra.components.migration import Migration, MigrationArgs
-from infra.settings import Settings
 from infra.stack_context import StackContext
 
 # Where DAG code runs: tasks on workers, deferred parts and asset watchers in the triggerer.
 DAG_TASK_RUNNERS = ("worker", "triggerer")
-
-
-def task_queued_timeout_seconds(settings: Settings) -> int:
-    """How long a queued task may wait for a worker before the scheduler fails it: a worker's boot, twice
-    (a first task that failed to start), the database's start when the waker stops it, and a margin of
-    waker ticks. Airflow's default of 600 s is shorter than a cold start with the database stopped."""
-    waker = settings.waker
-    database = waker.database_start_minutes if waker.stop_database else 0
-    return 60 * (2 * waker.boot_grace_minutes + database + waker.wake_lead_minutes + 5)
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ class AirflowCluster(pulumi.ComponentResource):
                 variables_prefix=f"{context.name}/variables",
                 worker_concurrency=settings.services.worker_concurrency,
                 broker_visibility_timeout_seconds=settings.broker_visibility_timeout_seconds,
-                task_queued_timeout_seconds=task_queued_timeout_seconds(settings),
+                task_queued_timeout_seconds=task_queued_timeout_seconds(settings.waker),
             )
         )
         # The stack's own settings come last: a stack's extra environment cannot override them.

@@ -58,4 +58,6 @@ class Broker(pulumi.ComponentResource):
         self.queue_url = self.queue.url
         self.queue_arn = self.queue.arn
         self.queue_name = self.queue.name
+        self.dead_letter_queue_url = self.dead_letter_queue.url
+        self.dead_letter_queue_arn = self.dead_letter_queue.arn
         self.register_outputs({"queueUrl": self.queue_url, "deadLetterQueueUrl": self.dead_letter_queue.url})

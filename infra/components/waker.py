@@ -55,6 +55,9 @@ class WakerArgs:
     broker_queue_url: pulumi.Input[str]
     broker_queue_arn: pulumi.Input[str]
     broker_queue_name: pulumi.Input[str]
+    # The broker's dead-letter queue, where the waker parks stale messages (lambdas/waker/adapters/sqs.py).
+    broker_parking_queue_url: pulumi.Input[str]
+    broker_parking_queue_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     database_identifier: pulumi.Input[str]
     database_arn: pulumi.Input[str]
@@ -144,14 +147,17 @@ class Waker(pulumi.ComponentResource):
                 args.listener_rule_arn or "",
                 self.alarm_topic.arn,
                 alarm_key.arn if alarm_key else "",
+                args.broker_parking_queue_arn,
                 *service_names,
             ).apply(
                 lambda v: json.dumps(
                     waker_policy(
                         context,
                         cluster_name=v[0],
-                        service_names=v[9:],
+                        service_names=v[10:],
                         queue_arns=[v[1], *event_queue_arns],
+                        broker_queue_arn=v[1],
+                        parking_queue_arn=v[9],
                         schedule_group=context.name,
                         one_time_wake=one_time_wake,
                         tick_schedule=schedule_name(context.name, TICK),
@@ -189,6 +195,7 @@ class Waker(pulumi.ComponentResource):
                     WakerVariable.CLUSTER: args.cluster_name,
                     WakerVariable.WAKER_SETTINGS: waker_settings,
                     WakerVariable.BROKER_QUEUE_URL: args.broker_queue_url,
+                    WakerVariable.BROKER_PARKING_QUEUE_URL: args.broker_parking_queue_url,
                     WakerVariable.EVENT_QUEUE_URLS: json.dumps([queue_url_of(a) for a in event_queue_arns]),
                     WakerVariable.METRIC_NAMESPACE: context.metric_namespace,
                     WakerVariable.SCHEDULE_GROUP: group.name,

@@ -28,6 +28,8 @@ def waker_policy(
     cluster_name: str,
     service_names: Sequence[str],
     queue_arns: Sequence[str],
+    broker_queue_arn: str,
+    parking_queue_arn: str,
     schedule_group: str,
     one_time_wake: str,
     tick_schedule: str,
@@ -47,6 +49,11 @@ def waker_policy(
             [context.arn("ecs", f"service/{cluster_name}/{name}") for name in service_names],
         ),
         iam_policies.allow(["sqs:GetQueueAttributes"], list(queue_arns)),
+        # Stale broker messages (their tasks failed by task_queued_timeout) moved to the dead-letter queue.
+        iam_policies.allow(
+            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"], [broker_queue_arn]
+        ),
+        iam_policies.allow(["sqs:SendMessage"], [parking_queue_arn]),
         iam_policies.allow(["cloudwatch:GetMetricData"], ["*"]),
         iam_policies.publish_metrics(context.metric_namespace),
         iam_policies.allow(

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,7 +40,7 @@ from .adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
 from .adapters import state as state_store
 from .lead import database_lead_minutes, services_lead_minutes
 from .model import Decision, Observation, WakerState
-from .policy import decide
+from .policy import decide, stale_broker_cutoff
 
 logger = logging.getLogger("waker")
 logger.setLevel(logging.INFO)
@@ -56,6 +56,7 @@ class WakerConfig:
     cluster: str
     settings: WakerSettings
     broker_queue_url: str
+    broker_parking_queue_url: str
     event_queue_urls: tuple[str, ...]
     metric_namespace: str
     schedule_group: str
@@ -92,6 +93,7 @@ class WakerConfig:
             cluster=env[WakerVariable.CLUSTER],
             settings=WakerSettings.from_json(env[WakerVariable.WAKER_SETTINGS]),
             broker_queue_url=env[WakerVariable.BROKER_QUEUE_URL],
+            broker_parking_queue_url=env[WakerVariable.BROKER_PARKING_QUEUE_URL],
             event_queue_urls=tuple(json.loads(env.get(WakerVariable.EVENT_QUEUE_URLS) or "[]")),
             metric_namespace=env[WakerVariable.METRIC_NAMESPACE],
             schedule_group=env[WakerVariable.SCHEDULE_GROUP],
@@ -167,6 +169,26 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
         database_status=database,
         service_events=events,
     )
+
+
+def _without_stale_broker_messages(
+    config: WakerConfig, clients: Clients, observed: Observation, now: datetime
+) -> tuple[Observation, int]:
+    """Park the broker's stale messages (policy.stale_broker_cutoff) on its dead-letter queue, and observe
+    the broker without them. A failure to park leaves them counted (busy), logged, and tried next run."""
+    cutoff = stale_broker_cutoff(now, config.settings, observed)
+    if cutoff is None:
+        return observed, 0
+    try:
+        parked = sqs.park_stale(
+            clients.sqs, config.broker_queue_url, config.broker_parking_queue_url, sent_before=cutoff
+        )
+    except Exception as error:  # any failure here must not stop the decision
+        log("broker-parking-failed", error=str(error))
+        return observed, 0
+    if parked:
+        log("broker-stale-parked", parked=parked, sent_before=cutoff)
+    return replace(observed, broker_visible=max(0, observed.broker_visible - parked)), parked
 
 
 def report(
@@ -268,6 +290,9 @@ def _decide(
     if repairs:  # the next save writes the repaired state
         log("state-repaired", repairs=repairs)
     observed = observe(config, clients, now)
+    parked = 0
+    if not isinstance(request, Status):  # a status request changes nothing
+        observed, parked = _without_stale_broker_messages(config, clients, observed, now)
     decision = decide(now, config.settings, observed, state, request)
     if isinstance(request, Status) or decision.refused:
         if decision.refused:
@@ -302,6 +327,8 @@ def _decide(
         # alarm), rather than being sent again every minute.
         found = notices.problems(decision, observed)
         to_send = notices.notices(config.stack, new_state.raised, found) if config.alarm_topic_arn else []
+        if parked and config.alarm_topic_arn:
+            to_send.append(notices.parked(config.stack, parked, config.broker_parking_queue_url))
         new_state = new_state.but(raised=tuple(found))
         if config.tick_schedule:
             ticks = metering.minute_ticks(

@@ -68,6 +68,18 @@ def notices(stack: str, raised_before: Sequence[str], now_found: Mapping[str, st
     return out
 
 
+def parked(stack: str, count: int, parking_url: str) -> Notice:
+    """A one-off notice: stale broker messages moved to the broker's dead-letter queue."""
+    return Notice(
+        _subject(f"{stack}: parked {count} stale broker message(s)"),
+        f"{count} Celery message(s) on {stack}'s broker were older than Airflow's task_queued_timeout while no "
+        "task was queued: Airflow had already failed their tasks (no worker took them in time; Celery cannot "
+        f"revoke a message on SQS). They would have kept the stack awake, so they were moved to {parking_url}, "
+        "where they stay for its retention for you to read. Re-run the failed tasks from the UI if they still "
+        "matter, and check why no worker took them (`airflow-stack status`, the worker service's events).",
+    )
+
+
 def _subject(text: str) -> str:
     printable = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
     return printable[:SUBJECT_LIMIT]

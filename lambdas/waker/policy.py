@@ -21,7 +21,17 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from contracts.components import WORKER
-from contracts.waker import Deploy, Maintenance, Request, Sleep, Status, Tick, Wake, WakerSettings
+from contracts.waker import (
+    Deploy,
+    Maintenance,
+    Request,
+    Sleep,
+    Status,
+    Tick,
+    Wake,
+    WakerSettings,
+    task_queued_timeout_seconds,
+)
 
 from .lead import database_lead_minutes, measure, services_lead_minutes
 from .model import (
@@ -65,6 +75,21 @@ def worker_target(settings: WakerSettings, observed: Observation, reporter: Repo
     waiting = max(observed.broker_visible, reporter.tasks("queued") if reporter else 0)
     running = reporter.tasks("running") if reporter else 0
     return min(settings.max_workers, math.ceil((waiting + running) / settings.worker_concurrency))
+
+
+def stale_broker_cutoff(now: datetime, settings: WakerSettings, observed: Observation) -> datetime | None:
+    """Broker messages sent before the returned moment are stale, or None when none can be judged so.
+
+    A task Airflow queues gets a broker message; a worker that takes it hides it. A task that waited past
+    `task_queued_timeout` (a worker that could not be placed) is failed by the scheduler, but Celery's revoke
+    cannot reach SQS (kombu's SQS transport has no broadcast), so its message stays visible for the queue's
+    retention and would keep the stack awake, or wake it, for days. With a fresh reporter seeing no queued
+    task, a visible message older than the timeout belongs to no task; a younger one may belong to a task
+    queued since the reporter published, so it is kept."""
+    reporter = fresh_reporter(now, settings, observed)
+    if reporter is None or observed.broker_visible == 0 or reporter.tasks("queued") > 0:
+        return None
+    return now - timedelta(seconds=task_queued_timeout_seconds(settings))
 
 
 def first_task_workers(settings: WakerSettings, state: WakerState) -> int:

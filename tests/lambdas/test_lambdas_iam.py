@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from airflow_stack import cli, operations
 from airflow_stack.outputs import StackOutputs
 from contracts.metrics import REPORTER_METRICS
+from contracts.waker import task_queued_timeout_seconds
 from lambdas.migrator import handler as migrator
 from lambdas.waker.handler import Clients, WakerConfig, handle
 from lambdas.waking_page import handler as waking_page
@@ -117,6 +118,41 @@ def test_the_waker_through_a_day_with_its_declared_role(aws):
         "sns:Publish",  # its notice of the silent reporter
     } <= used
     assert rule(aws, config)["Actions"] == actions, "the authentication in front of the UI is untouched"
+
+
+@pytest.fixture
+def fresh_aws(tmp_path, recordings):
+    """A stand-in of its own: this test's clock runs from now, before the day above."""
+    with running_stand_in(tmp_path) as stand_in:
+        yield seed(stand_in, recordings["existing-vpc-oidc"])
+
+
+def test_the_waker_parks_stale_broker_messages_with_its_declared_role(fresh_aws):
+    """The broker's messages, judged against the run's clock: first younger than task_queued_timeout (put
+    back: ChangeMessageVisibilityBatch), then older (moved to the dead-letter queue: ReceiveMessage,
+    SendMessage on the dead-letter queue, DeleteMessage)."""
+    config, clients = waker(fresh_aws)
+    sqs = fresh_aws.stand_in.client("sqs")
+    for n in range(3):
+        sqs.send_message(QueueUrl=config.broker_queue_url, MessageBody=json.dumps({"task": n}))
+    timeout = timedelta(seconds=task_queued_timeout_seconds(config.settings))
+    sent = datetime.now(UTC)
+    for at, parked in ((sent + timeout - timedelta(minutes=2), 0), (sent + timeout + timedelta(minutes=10), 3)):
+        handle({"action": "wake", "holdMinutes": 0, "reason": "test"}, **run(config, clients, at))
+        report(fresh_aws, config, at + timedelta(seconds=30), next_due_in=6 * 3600)
+        answer = handle({"action": "tick"}, **run(config, clients, at + timedelta(seconds=40)))
+        assert answer.get("ok", True), answer
+        depth = sqs.get_queue_attributes(
+            QueueUrl=config.broker_parking_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert int(depth["Attributes"]["ApproximateNumberOfMessages"]) == parked
+    assert refusals(fresh_aws, waker_role(fresh_aws)) == []
+    used = fresh_aws.stand_in.calls_by(waker_role(fresh_aws))
+    assert {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibilityBatch", "sqs:SendMessage", "sqs:DeleteMessage"} <= used
+
+
+def run(config: WakerConfig, clients: Clients, at: datetime) -> dict:
+    return {"config": config, "clients": clients, "now": at, "function_arn": "arn:waker"}
 
 
 def test_the_old_rule_switch_is_refused_as_aws_refuses_it(aws):

@@ -1,0 +1,105 @@
+"""Stale broker messages are not work (moto, us-gov-east-1).
+
+A task that waits past Airflow's `task_queued_timeout` is failed by the scheduler, but Celery cannot revoke its
+message on SQS (kombu's SQS transport has no broadcast,
+https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.SQS.html), so the message stays
+visible for the queue's retention. SQS stamps each message with `SentTimestamp` when it receives it
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html); the waker
+parks the ones older than the timeout, while a fresh reporter sees no queued task, on the broker's
+dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from unittest import mock
+
+import pytest
+
+from contracts.waker import task_queued_timeout_seconds
+from standin.waker_world import World, minutes, moto_world
+
+TICK = {"action": "tick"}
+
+
+@pytest.fixture
+def world():
+    with moto_world(scheduled_grace_minutes=1) as world:
+        yield world
+
+
+@pytest.fixture
+def start() -> datetime:
+    """The runs' clock near the real one: SQS (and moto) keeps a received message hidden at most 12 hours
+    after it was sent, which putting a younger message back must respect."""
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def send_at(world: World, at: datetime, count: int = 1) -> None:
+    """Broker messages as SQS stamps them when sent at `at` (a Celery task message's body)."""
+    with mock.patch("moto.sqs.models.unix_time_millis", return_value=at.timestamp() * 1000):
+        for n in range(count):
+            body = json.dumps({"headers": {"task": "execute_workload", "id": f"task-{n}"}})
+            world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody=body)
+
+
+def parking_url(world: World) -> str:
+    return world.config.broker_parking_queue_url
+
+
+def depth(world: World, url: str) -> int:
+    attributes = world.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_messages_of_tasks_airflow_failed_are_parked_and_the_stack_sleeps_and_stays_asleep(
+    world: World, start: datetime
+):
+    """Regression: the waker counted them as queued work, and kept dev awake around the clock."""
+    timeout = minutes(task_queued_timeout_seconds(world.config.settings) / 60)
+    send_at(world, start - timeout - minutes(5), count=3)  # tasks queued, no worker placed, failed by Airflow
+    assert world.invoke(TICK, start)["state"] == "waking", "messages wake an asleep stack (no reporter to ask)"
+    world.report(start + minutes(1), dag_runs_running=0)  # the reporter: nothing queued, nothing running
+    answer = world.invoke(TICK, start + minutes(1.5))
+    assert depth(world, world.queue_url) == 0 and depth(world, parking_url(world)) == 3
+    assert world.notices() == ["airflow-dev: parked 3 stale broker message(s)"]
+    world.report(start + minutes(3))
+    asleep = world.invoke(TICK, start + minutes(3.5))
+    assert asleep["state"] == "asleep", (answer, asleep)
+    for minute in (5, 30, 120):
+        assert world.invoke(TICK, start + minutes(minute))["state"] == "asleep", "parked messages cannot come back"
+
+    # A new message still wakes it at once.
+    send_at(world, start + minutes(121))
+    assert world.invoke(TICK, start + minutes(121.5))["state"] == "waking"
+
+
+def test_a_young_message_is_work_though_the_reporter_has_not_seen_its_task_yet(world: World, start: datetime):
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
+    send_at(world, start + minutes(1))  # queued after the reporter published
+    world.report(start + minutes(0.5))
+    answer = world.invoke(TICK, start + minutes(1.5))
+    assert answer["state"] == "awake" and "1 item(s) of work active or queued" in answer["reason"]
+    assert depth(world, world.queue_url) == 1 and depth(world, parking_url(world)) == 0, "kept, visible again"
+
+
+@pytest.mark.parametrize("reporter", ["queued", "silent"])
+def test_old_messages_are_kept_while_airflow_has_queued_tasks_or_cannot_tell(world: World, start: datetime, reporter):
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
+    send_at(world, start - minutes(600), count=2)
+    if reporter == "queued":
+        world.report(start + minutes(1), **{"ti:queued": 2})
+    answer = world.invoke(TICK, start + minutes(1.5))
+    assert answer["state"] == "awake"
+    assert depth(world, world.queue_url) == 2 and depth(world, parking_url(world)) == 0
+
+
+def test_a_parking_queue_that_is_gone_is_logged_and_the_messages_stay_work(world: World, start: datetime, caplog):
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
+    send_at(world, start - minutes(120))
+    world.clients.sqs.delete_queue(QueueUrl=parking_url(world))
+    world.report(start + minutes(1))
+    answer = world.invoke(TICK, start + minutes(1.5))
+    assert answer["ok"] and answer["state"] == "awake", "the run still decides"
+    assert depth(world, world.queue_url) == 1, "nothing lost: the message is back on the broker"
+    assert any('"event": "broker-parking-failed"' in record.getMessage() for record in caplog.records)
