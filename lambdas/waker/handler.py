@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from contracts.components import WORKER
 from contracts.metrics import WAKER_AWAKE, WAKER_DESIRED_WORKERS, WAKER_SCALE_CHANGES
 from contracts.waker import (
@@ -135,26 +137,33 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     reads = metering.reads_metrics(desired, running)  # asleep and still: no metric to read (and none billed)
     requests = 0
     if reads and config.load_balancer and config.target_group:
-        requests = cloudwatch.ui_requests(
-            clients.cloudwatch,
-            config.load_balancer,
-            config.target_group,
-            now,
-            minutes=min(config.settings.idle_minutes, 5),
-        )
+        try:
+            requests = cloudwatch.ui_requests(
+                clients.cloudwatch,
+                config.load_balancer,
+                config.target_group,
+                now,
+                minutes=min(config.settings.idle_minutes, 5),
+            )
+        except ClientError as error:  # unknown is busy: while up, a request someone may be making
+            log("ui-requests-unreadable", why=str(error))
+            requests = 1 if any(desired.values()) else 0
     database = None
     if config.settings.stop_database and config.database_instance_id:
         database = rds.status(clients.rds, config.database_instance_id)
     healthy = None
     if config.switches_ui:
         assert config.api_target_group_arn is not None
-        healthy = elbv2.api_server_healthy(clients.elbv2, config.api_target_group_arn)
+        try:
+            healthy = elbv2.api_server_healthy(clients.elbv2, config.api_target_group_arn)
+        except ClientError as error:  # not known: the waking page's rule is left as it is this run
+            log("target-health-unreadable", why=str(error))
     event_messages, missing_queues = sqs.visible_messages(clients.sqs, config.event_queue_urls)
     reporter = None
     if reads:
         try:
             reporter = cloudwatch.latest_reporter_metrics(clients.cloudwatch, config.metric_namespace, now)
-        except cloudwatch.UnreadableReport as error:  # read as no report: unknown, so busy while awake
+        except (cloudwatch.UnreadableReport, ClientError) as error:  # no report: unknown, so busy while awake
             log("reporter-unreadable", why=str(error))
     return Observation(
         api_server_healthy=healthy,
