@@ -129,6 +129,11 @@ WAKER_FUNCTION_VARIABLE = "WAKER_FUNCTION"
 LEASE_GUARD_DEPTH = 2  # how many guards a takeover may stack (each guards the takeover of the one below)
 
 
+def dag_change_parameter(stack_prefix: str) -> str:
+    """The marker of the last DAG-bundle change the waker acted on: a burst of uploads wakes it once."""
+    return f"/{stack_prefix}/waker/dag-change"
+
+
 def lease_parameters(lease_parameter: str) -> tuple[str, ...]:
     """The lease parameter and its takeover guards, in order: the waker creates and deletes each of them, and
     its policy names exactly these."""
@@ -150,8 +155,10 @@ def schedule_name(stack_prefix: str, key: str) -> str:
 
 MAX_HOLD_MINUTES = 24 * 60
 DEPLOY_HOLD_MINUTES = 60
-WakeSource = Literal["request", "visit", "schedule"]
-WAKE_SOURCES: tuple[WakeSource, ...] = ("request", "visit", "schedule")
+# request: a person or a tool; visit: the waking page; schedule: a due DAG or a window; change: the DAG bundle
+# changed (one wake per burst of uploads, lambdas/waker/adapters/change.py).
+WakeSource = Literal["request", "visit", "schedule", "change"]
+WAKE_SOURCES: tuple[WakeSource, ...] = ("request", "visit", "schedule", "change")
 
 
 @dataclass(frozen=True)
@@ -274,7 +281,7 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         assert hold is not None
         source = event.get("source") or "request"
         if source not in WAKE_SOURCES:
-            raise BadEvent(f"source must be request, visit or schedule, got {source!r}")
+            raise BadEvent(f"source must be {', '.join(WAKE_SOURCES[:-1])} or {WAKE_SOURCES[-1]}, got {source!r}")
         return Wake(hold_minutes=hold, reason=_reason(event, "manual wake"), source=source)
     if action == "maintenance":
         on = event.get("on")

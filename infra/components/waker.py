@@ -26,6 +26,7 @@ from contracts.waker import (
     Tick,
     Wake,
     WakerVariable,
+    dag_change_parameter,
     lease_parameters,
     schedule_name,
     to_event,
@@ -90,6 +91,8 @@ class Waker(pulumi.ComponentResource):
         # Created and deleted by each waker run (adapters/lease.py), never by `pulumi up`.
         lease_parameter = f"/{context.name}/waker/lease"
         lease_arns = [context.arn("ssm", f"parameter{p}") for p in lease_parameters(lease_parameter)]
+        # The marker of the last DAG change acted on (adapters/change.py), written by the waker too.
+        waker_parameters = [*lease_arns, context.arn("ssm", f"parameter{dag_change_parameter(context.name)}")]
         logs = lambda_log_group(f"{name}-logs", context, function_name, self)
 
         function_arn = context.arn("lambda", f"function:{function_name}")
@@ -163,7 +166,7 @@ class Waker(pulumi.ComponentResource):
                         tick_schedule=schedule_name(context.name, TICK),
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
-                        lease_parameter_arns=lease_arns,
+                        lease_parameter_arns=waker_parameters,
                         database_arn=v[4],
                         log_group_arn=v[5],
                         listener_rule_arn=v[6] or None,
@@ -268,7 +271,9 @@ class Waker(pulumi.ComponentResource):
                 rule=rule.name,
                 arn=self.function.arn,
                 input=json.dumps(
-                    to_event(Wake(hold_minutes=waker.dag_change_hold_minutes, reason="DAG bundle changed"))
+                    to_event(
+                        Wake(hold_minutes=waker.dag_change_hold_minutes, reason="DAG bundle changed", source="change")
+                    )
                 ),
                 opts=child,
             )

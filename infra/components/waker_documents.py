@@ -76,7 +76,8 @@ def waker_policy(
             {"StringEquals": {"iam:PassedToService": context.service_principal("scheduler")}},
         ),
         iam_policies.allow(["ssm:GetParameter", "ssm:PutParameter"], [state_parameter_arn]),
-        # The lease and its takeover guards (lambdas/waker/adapters/lease.py), each created and deleted by a run.
+        # The lease and its takeover guards (lambdas/waker/adapters/lease.py), each created and deleted by a run,
+        # and the marker of the last DAG change acted on (adapters/change.py).
         iam_policies.allow(["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"], list(lease_parameter_arns)),
         iam_policies.allow(
             ["rds:DescribeDBInstances", "rds:StartDBInstance", "rds:StopDBInstance"],

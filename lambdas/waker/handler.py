@@ -31,14 +31,16 @@ from contracts.waker import (
     BadEvent,
     Request,
     Status,
+    Wake,
     WakerSettings,
     WakerVariable,
+    dag_change_parameter,
     parse_event,
     schedule_name,
 )
 
 from . import metering, notices
-from .adapters import cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
+from .adapters import change, cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
 from .adapters import state as state_store
 from .lead import database_lead_minutes, services_lead_minutes
 from .model import Decision, Observation, WakerState
@@ -276,6 +278,36 @@ def handle(
         return {"ok": False, "error": str(error)}
     if isinstance(request, Status):
         return _decide(request, config=config, clients=clients, now=now, function_arn=function_arn)
+    claimed = isinstance(request, Wake) and request.source == "change"
+    if claimed and not change.claim(clients.ssm, dag_change_parameter(config.stack), now):
+        log("change-coalesced", action=request.kind)
+        return {"ok": True, "coalesced": True, "reason": "a DAG change within the last minutes already woke it"}
+    answer = _under_lease(
+        request,
+        config=config,
+        clients=clients,
+        now=now,
+        function_arn=function_arn,
+        holder=holder,
+        clock=clock,
+        lease_wait_seconds=lease_wait_seconds,
+    )
+    if claimed and not answer.get("ok"):
+        change.withdraw(clients.ssm, dag_change_parameter(config.stack))  # the next change of the burst acts
+    return answer
+
+
+def _under_lease(
+    request: Request,
+    *,
+    config: WakerConfig,
+    clients: Clients,
+    now: datetime,
+    function_arn: str,
+    holder: str,
+    clock: Any,
+    lease_wait_seconds: float | None,
+) -> dict[str, Any]:
     if not lease.acquire(
         clients.ssm,
         config.lease_parameter,

@@ -127,6 +127,7 @@ def test_waker_role_is_scoped_to_this_stack(recordings):
         ]
         writes = sorted(r for st in document["Statement"] if "ssm:PutParameter" in st["Action"] for r in st["Resource"])
         assert writes == [
+            f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/dag-change",
             f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/lease",
             f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/lease-takeover",
             f"arn:aws-us-gov:ssm:us-gov-east-1:123456789012:parameter/{stack}/waker/lease-takeover-takeover",

@@ -33,7 +33,7 @@ BAD_EVENTS = [
     ({"action": "wake", "holdMinutes": 1.5}, "holdMinutes"),
     ({"action": "wake", "reason": ""}, "reason"),
     ({"action": "wake", "reason": "x" * 201}, "1-200 characters"),
-    ({"action": "wake", "source": "crawler"}, "source must be request, visit or schedule"),
+    ({"action": "wake", "source": "crawler"}, "source must be request, visit, schedule or change"),
     ({"action": "sleep", "force": "yes"}, "force must be true or false"),
     ({"action": "tick", "holdMinutes": 5}, "unknown: holdMinutes"),
     ({"action": "status", "verbose": True}, "unknown: verbose"),

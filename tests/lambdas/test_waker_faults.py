@@ -128,6 +128,7 @@ REQUESTS = {
     "sleep-force": {"action": "sleep", "reason": "a person", "force": True},
     "status": {"action": "status"},
     "deploy": {"action": "deploy", "holdMinutes": 60, "reason": "pulumi up"},
+    "dag-change": {"action": "wake", "holdMinutes": 10, "reason": "DAG bundle changed", "source": "change"},
 }
 
 
