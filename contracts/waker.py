@@ -124,7 +124,7 @@ REQUIRED_VARIABLES = (
 # The variables a caller of the waker is given: the waking page and the migration runner.
 WAKER_FUNCTION_VARIABLE = "WAKER_FUNCTION"
 
-# --- the lease -------------------------------------------------------------------------------------------
+# --- the parameters each run may write, besides its state ------------------------------------------------
 
 LEASE_GUARD_DEPTH = 2  # how many guards a takeover may stack (each guards the takeover of the one below)
 
