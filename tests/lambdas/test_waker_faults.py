@@ -277,7 +277,8 @@ def test_the_scenes_make_every_call_the_waker_makes_and_no_other():
 
 
 @pytest.mark.parametrize("target", ALL_CALLS)
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# The same examples on every run (derandomize): what passes here passes in CI. Raise max_examples to search wider.
+@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), fault=st.sampled_from(FAULTS), occurrence=st.integers(0, 1))
 def test_a_fault_on_any_call_is_answered_and_repaired(target, data, fault, occurrence):
     start, request = data.draw(st.sampled_from(sorted(calls_by_scene()[target])), label="scene")
