@@ -99,7 +99,13 @@ def test_a_signal_during_stage_ends_the_maintenance_hold_it_took(
         raise AssertionError("the signal did not stop the wait")
 
     monkeypatch.setattr(operations, "wait_for_counts", interrupted_wait)
-    code = cli_run(world, "stage", "--from", "prod", "--snapshot", "airflow-prod-older", project=project)
+    # Ctrl-C in a terminal reaches Python's own SIGINT handler; a test run started in the background (`&`, with
+    # no job control) inherits SIGINT ignored, so the handler is put in place as a terminal has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code = cli_run(world, "stage", "--from", "prod", "--snapshot", "airflow-prod-older", project=project)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     err = capsys.readouterr().err
     assert code == cli.EXIT_INTERRUPTED, err
     assert "interrupted" in err and "maintenance hold ended" in err
