@@ -166,7 +166,7 @@ class Waker(pulumi.ComponentResource):
                         tick_schedule=schedule_name(context.name, TICK),
                         scheduler_role_arn=v[2],
                         state_parameter_arn=v[3],
-                        lease_parameter_arns=waker_parameters,
+                        run_parameter_arns=waker_parameters,
                         database_arn=v[4],
                         log_group_arn=v[5],
                         listener_rule_arn=v[6] or None,

@@ -35,7 +35,7 @@ def waker_policy(
     tick_schedule: str,
     scheduler_role_arn: str,
     state_parameter_arn: str,
-    lease_parameter_arns: Sequence[str],
+    run_parameter_arns: Sequence[str],
     database_arn: str,
     log_group_arn: str,
     listener_rule_arn: str | None,
@@ -78,7 +78,7 @@ def waker_policy(
         iam_policies.allow(["ssm:GetParameter", "ssm:PutParameter"], [state_parameter_arn]),
         # The lease and its takeover guards (lambdas/waker/adapters/lease.py), each created and deleted by a run,
         # and the marker of the last DAG change acted on (adapters/change.py).
-        iam_policies.allow(["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"], list(lease_parameter_arns)),
+        iam_policies.allow(["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"], list(run_parameter_arns)),
         iam_policies.allow(
             ["rds:DescribeDBInstances", "rds:StartDBInstance", "rds:StopDBInstance"],
             [database_arn] if settings.stop_database else [],
