@@ -30,11 +30,8 @@ from contracts.waker import TICK, WATCH, Status, WakerVariable, schedule_name, t
 
 PROBE_COMMAND = ["airflow", "version"]
 STARTED_BY = "airflow-stack-probe"
-FALLBACKS = {
-    "FARGATE_SPOT": "services.workerSpot: false",
-    "ARM64": "image.architecture: x86_64",
-    "arm64": "image.architecture: x86_64",
-}
+# What to set when a capacity provider or an architecture does not start (ECS and Lambda spell it each their way).
+FALLBACKS = {"fargate_spot": "services.workerSpot: false", "arm64": "image.architecture: x86_64"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class Clock:
 
 
 def _fallback(*keys: str) -> str:
-    named = [FALLBACKS[k] for k in keys if k in FALLBACKS]
+    named = [FALLBACKS[k.lower()] for k in keys if k.lower() in FALLBACKS]
     return f"set {' or '.join(dict.fromkeys(named))}, then `pulumi up`" if named else "no setting replaces it"
 
 

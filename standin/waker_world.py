@@ -57,6 +57,15 @@ class World:
             event, config=self.config, clients=self.clients, now=at, function_arn=self.function_arn, **options
         )
 
+    def send_broker_messages(self, at: datetime, count: int = 1) -> None:
+        """Celery task messages on the broker as SQS stamps them when sent at `at` (its SentTimestamp)."""
+        from unittest import mock
+
+        with mock.patch("moto.sqs.models.unix_time_millis", return_value=at.timestamp() * 1000):
+            for n in range(count):
+                body = json.dumps({"headers": {"task": "execute_workload", "id": f"task-{n}"}})
+                self.clients.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
+
     def desired(self) -> dict[str, int]:
         services = self.clients.ecs.describe_services(cluster=self.stack, services=list(SERVICES))["services"]
         return {s["serviceName"]: s["desiredCount"] for s in services}

@@ -17,12 +17,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
@@ -163,12 +161,6 @@ class Scene:
         )
 
 
-def send_at(world: World, at: datetime, count: int) -> None:
-    with mock.patch("moto.sqs.models.unix_time_millis", return_value=at.timestamp() * 1000):
-        for n in range(count):
-            world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody=json.dumps({"task": n}))
-
-
 @contextlib.contextmanager
 def scene(start: str) -> Iterator[Scene]:
     """A stack with a database it stops, a load balancer with the waking page, and an alarm topic, brought
@@ -191,11 +183,11 @@ def scene(start: str) -> Iterator[Scene]:
             )
             current.run(clean, {"action": "tick"}, base - minutes(2))
         if start == "awake-busy":
-            send_at(world, base - minutes(1), count=5)
+            world.send_broker_messages(base - minutes(1), count=5)
         if start == "awake-stale-broker":
             timeout = minutes(task_queued_timeout_seconds(world.config.settings) / 60)
-            send_at(world, base - timeout - minutes(30), count=3)
-            send_at(world, base - minutes(1), count=1)  # young: put back
+            world.send_broker_messages(base - timeout - minutes(30), count=3)
+            world.send_broker_messages(base - minutes(1), count=1)  # young: put back
         yield current
 
 

@@ -10,9 +10,7 @@ dead-letter queue."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from unittest import mock
 
 import pytest
 
@@ -35,14 +33,6 @@ def start() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def send_at(world: World, at: datetime, count: int = 1) -> None:
-    """Broker messages as SQS stamps them when sent at `at` (a Celery task message's body)."""
-    with mock.patch("moto.sqs.models.unix_time_millis", return_value=at.timestamp() * 1000):
-        for n in range(count):
-            body = json.dumps({"headers": {"task": "execute_workload", "id": f"task-{n}"}})
-            world.clients.sqs.send_message(QueueUrl=world.queue_url, MessageBody=body)
-
-
 def parking_url(world: World) -> str:
     return world.config.broker_parking_queue_url
 
@@ -57,7 +47,8 @@ def test_messages_of_tasks_airflow_failed_are_parked_and_the_stack_sleeps_and_st
 ):
     """Regression: the waker counted them as queued work, and kept dev awake around the clock."""
     timeout = minutes(task_queued_timeout_seconds(world.config.settings) / 60)
-    send_at(world, start - timeout - minutes(5), count=3)  # tasks queued, no worker placed, failed by Airflow
+    # Tasks queued, no worker placed, failed by Airflow.
+    world.send_broker_messages(start - timeout - minutes(5), count=3)
     assert world.invoke(TICK, start)["state"] == "waking", "messages wake an asleep stack (no reporter to ask)"
     world.report(start + minutes(1), dag_runs_running=0)  # the reporter: nothing queued, nothing running
     answer = world.invoke(TICK, start + minutes(1.5))
@@ -70,13 +61,13 @@ def test_messages_of_tasks_airflow_failed_are_parked_and_the_stack_sleeps_and_st
         assert world.invoke(TICK, start + minutes(minute))["state"] == "asleep", "parked messages cannot come back"
 
     # A new message still wakes it at once.
-    send_at(world, start + minutes(121))
+    world.send_broker_messages(start + minutes(121))
     assert world.invoke(TICK, start + minutes(121.5))["state"] == "waking"
 
 
 def test_a_young_message_is_work_though_the_reporter_has_not_seen_its_task_yet(world: World, start: datetime):
     world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
-    send_at(world, start + minutes(1))  # queued after the reporter published
+    world.send_broker_messages(start + minutes(1))  # queued after the reporter published
     world.report(start + minutes(0.5))
     answer = world.invoke(TICK, start + minutes(1.5))
     assert answer["state"] == "awake" and "1 item(s) of work active or queued" in answer["reason"]
@@ -86,7 +77,7 @@ def test_a_young_message_is_work_though_the_reporter_has_not_seen_its_task_yet(w
 @pytest.mark.parametrize("reporter", ["queued", "silent"])
 def test_old_messages_are_kept_while_airflow_has_queued_tasks_or_cannot_tell(world: World, start: datetime, reporter):
     world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
-    send_at(world, start - minutes(600), count=2)
+    world.send_broker_messages(start - minutes(600), count=2)
     if reporter == "queued":
         world.report(start + minutes(1), **{"ti:queued": 2})
     answer = world.invoke(TICK, start + minutes(1.5))
@@ -96,7 +87,7 @@ def test_old_messages_are_kept_while_airflow_has_queued_tasks_or_cannot_tell(wor
 
 def test_a_parking_queue_that_is_gone_is_logged_and_the_messages_stay_work(world: World, start: datetime, caplog):
     world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
-    send_at(world, start - minutes(120))
+    world.send_broker_messages(start - minutes(120))
     world.clients.sqs.delete_queue(QueueUrl=parking_url(world))
     world.report(start + minutes(1))
     answer = world.invoke(TICK, start + minutes(1.5))
