@@ -257,3 +257,14 @@ def test_the_operator_command_with_the_operator_policy(aws, capsys):
         "ssm:GetParameter",
         "rds:CreateDBSnapshot",
     } <= aws.stand_in.calls_by("platform-operator")
+
+
+def test_a_burst_of_dag_changes_with_the_waker_declared_role(fresh_aws):
+    """The first change claims the burst (ssm:PutParameter on the DAG-change marker), the next finds the claim
+    (ssm:GetParameter): both allowed by the role the program declares."""
+    config, clients = waker(fresh_aws)
+    change = {"action": "wake", "holdMinutes": 10, "reason": "DAG bundle changed", "source": "change"}
+    first = handle(change, **run(config, clients, NOW))
+    second = handle(change, **run(config, clients, NOW + timedelta(seconds=5)))
+    assert first["ok"] and "coalesced" not in first and second.get("coalesced") is True
+    assert refusals(fresh_aws, waker_role(fresh_aws)) == []
