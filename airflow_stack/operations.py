@@ -109,6 +109,7 @@ def render_status(status: dict[str, Any]) -> str:
         lines.append(
             f"migration   {migration.get('status')} at {migration.get('at')}"
             + (f": {migration['reason']}" if migration.get("status") == "failed" else "")
+            + (f" (old version {migration['oldVersion']})" if migration.get("oldVersion") else "")
         )
     for component, problem in sorted((status.get("notStarting") or {}).items()):
         lines.append(f"NOT STARTING {component}: short of its desired count since {problem.get('shortSince')}")

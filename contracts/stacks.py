@@ -27,3 +27,8 @@ def stack_of_prefix(prefix: str) -> str | None:
 
 def waker_function_name(prefix: str) -> str:
     return f"{prefix}-waker"
+
+
+def component_log_group(prefix: str, component: str) -> str:
+    """The CloudWatch log group of one Airflow component (or of `migrate`), e.g. /airflow/dev/api-server."""
+    return f"/{prefix.replace('-', '/', 1)}/{component}"

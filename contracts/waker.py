@@ -62,6 +62,12 @@ class WakerSettings(WakerTuning):
     scale_in_protection: bool = False
     # A service whose running count stays below its desired count this long raises the alarm.
     start_limit_minutes: int = 15
+    # Airflow's `[scheduler] task_queued_timeout` as the stack sets it: by the formula above unless given.
+    task_queued_timeout_seconds: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.task_queued_timeout_seconds:
+            object.__setattr__(self, "task_queued_timeout_seconds", task_queued_timeout_seconds(self))
 
     @property
     def core(self) -> tuple[str, ...]:
@@ -104,6 +110,8 @@ class WakerVariable(StrEnum):
     TARGET_GROUP = "TARGET_GROUP"
     LISTENER_RULE_ARN = "LISTENER_RULE_ARN"  # the waking page's rule: catches the UI's visitors while asleep
     API_TARGET_GROUP_ARN = "API_TARGET_GROUP_ARN"  # whose health says the UI can be shown
+    # Without a load balancer: the api-server's log group, whose access log says whether someone uses the UI.
+    API_SERVER_LOG_GROUP = "API_SERVER_LOG_GROUP"
     ALARM_TOPIC_ARN = "ALARM_TOPIC_ARN"
     TICK_SCHEDULE = "TICK_SCHEDULE"  # the per-minute tick, switched off while asleep and still
 
@@ -207,7 +215,19 @@ class Maintenance:
     kind: Literal["maintenance"] = "maintenance"
 
 
-Request = Tick | Wake | Sleep | Status | Deploy | Maintenance
+@dataclass(frozen=True)
+class Migration:
+    """`airflow db migrate` runs (the migration runner, lambdas/migrator): the Airflow services are held at zero
+    and every wake refused until `hold_minutes` from now, so no component of the old version runs against a
+    schema being changed; the database is held up as for a deploy. Each request replaces the last one's end: the
+    runner asks for its own time, and 0 once done (the hold ends at once)."""
+
+    hold_minutes: int
+    reason: str
+    kind: Literal["migration"] = "migration"
+
+
+Request = Tick | Wake | Sleep | Status | Deploy | Maintenance | Migration
 
 EVENTS: dict[str, set[str]] = {
     "tick": set(),
@@ -216,6 +236,7 @@ EVENTS: dict[str, set[str]] = {
     "status": set(),
     "deploy": {"holdMinutes", "reason"},
     "maintenance": {"on", "reason"},
+    "migration": {"holdMinutes", "reason"},
 }
 
 
@@ -234,7 +255,7 @@ def to_event(request: Request) -> dict[str, Any]:
         event.update(reason=request.reason, force=request.force)
         if request.hold_minutes is not None:
             event["holdMinutes"] = request.hold_minutes
-    elif isinstance(request, Deploy):
+    elif isinstance(request, Deploy | Migration):
         event.update(holdMinutes=request.hold_minutes, reason=request.reason)
     elif isinstance(request, Maintenance):
         event.update(on=request.on, reason=request.reason)
@@ -292,6 +313,12 @@ def parse_event(event: Any, *, default_hold_minutes: int) -> Request:
         hold = _hold(event, DEPLOY_HOLD_MINUTES)
         assert hold is not None
         return Deploy(hold_minutes=hold, reason=_reason(event, "deploy"))
+    if action == "migration":
+        if event.get("holdMinutes") is None:
+            raise BadEvent("migration takes holdMinutes: how long from now the services are held at zero")
+        hold = _hold(event, None)
+        assert hold is not None
+        return Migration(hold_minutes=hold, reason=_reason(event, "migration"))
     force = event.get("force") if event.get("force") is not None else False
     if not isinstance(force, bool):
         raise BadEvent(f"force must be true or false, got {force!r}")

@@ -4,7 +4,9 @@ A task is started as Fargate starts it: its `wait-for-migrations` container firs
 its containers, each a container of the built image (rehearsal/containers.py: the image's entrypoint, user
 and files) running the task definition's command, with the task definition's environment, its secrets read
 with the execution role, and the task role's credentials (rehearsal/ecs_tasks.py). A task stops as ECS stops
-it: SIGTERM to each container's init (dumb-init), then SIGKILL after the container's stopTimeout. A scale-in
+it: SIGTERM to each container's init (dumb-init), then SIGKILL after the container's stopTimeout. A service
+may be made unplaceable (`unplaceable`): its desired count then starts nothing, as Fargate without capacity
+for it. A scale-in
 stops unprotected tasks only: a worker that holds a task protects itself through the ECS agent's
 task-protection endpoint, which this actuator serves per task and forwards to the stand-in's
 UpdateTaskProtection with the task role's credentials, as the agent does. Running counts are written back for
@@ -91,8 +93,11 @@ class Task:
 
 
 class Actuator:
-    def __init__(self, seeded: SeededStack, workdir: Path, timeline: Timeline, image: str) -> None:
+    def __init__(
+        self, seeded: SeededStack, workdir: Path, timeline: Timeline, image: str, airflow: dict[str, str] | None = None
+    ) -> None:
         self.seeded = seeded
+        self.airflow = dict(airflow or {})  # Airflow settings every task gets on top of its definition's
         self.runtime = ImageRuntime(image)
         self.workdir = workdir
         self.timeline = timeline
@@ -108,6 +113,10 @@ class Actuator:
         self._stepping = threading.Lock()  # one step at a time: the loop's, or a scenario's (step_now)
         self._thread: threading.Thread | None = None
         self.kept: set[str] = set()
+        # Services whose tasks ECS cannot place (no capacity): RunTask's "Capacity is unavailable", as a
+        # service event, and no task; emptied, they are placed again.
+        self.unplaceable: set[str] = set()
+        self._refused: set[str] = set()
 
     # --- one task -------------------------------------------------------------------------------------------
 
@@ -118,6 +127,7 @@ class Actuator:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
             "AIRFLOW__API__BASE_URL": base,
             INTERVAL_VARIABLE: str(REPORTER_SECONDS),
+            **self.airflow,
         }
         if component == "api-server":
             extra.update(
@@ -252,8 +262,14 @@ class Actuator:
                 self._advance(task)
             active = [t for t in tasks if t.phase in ("PENDING", "RUNNING")]
             want = desired.get(component, 0)
-            for _ in range(want - len(active)):
-                self.start_task(component)
+            if component in self.unplaceable and want > len(active):
+                if component not in self._refused:
+                    self._refused.add(component)
+                    self.timeline("ecs", f"(service {component}) was unable to place a task: Capacity is unavailable")
+            else:
+                self._refused.discard(component)
+                for _ in range(want - len(active)):
+                    self.start_task(component)
             surplus = len(active) - want
             if surplus > 0:
                 # ECS stops unprotected tasks first, and never a protected one on scale-in.

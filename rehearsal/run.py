@@ -14,8 +14,9 @@ From the dev stack's own declarations (the program run under Pulumi's mocks, as 
 
 Time is real, the intervals are shortened: the waker ticks every 10 s (not 60), sleeps after 1 idle minute
 (not 10), wakes 2 minutes ahead of a due DAG (not 5), gives a boot 3 minutes, and treats the database as
-starting in 1 minute (moto starts it at once); the activity reporter publishes every 15 s (not 60). Airflow's
-own intervals are its defaults, which these fit.
+starting in 1 minute (moto starts it at once); the activity reporter publishes every 15 s (not 60); a queued
+task waits 60 s for a worker (`task_queued_timeout`, checked every 15 s), the same figure for Airflow and the
+waker. Airflow's other intervals are its defaults, which these fit.
 
 Scenarios, each checked from the stand-in's and Airflow's observable state; the run exits 1 on the first
 failure, naming it, and on any IAM refusal, naming the call:
@@ -25,7 +26,9 @@ failure, naming it, and on any IAM refusal, naming the call:
    one-time wake for the next run exists;
 3. a message on the event queue wakes the sleeping stack and the asset-watcher DAG runs for it;
 4. a worker stopped while its task runs (a scale-in, then an interruption) loses no task;
-5. no call of any component is refused by IAM (and `--remove-permission` shows one that is).
+5. a worker that cannot be placed: its task is failed by `task_queued_timeout`, the stack goes back to zero
+   with the task's stale broker messages parked, stays there, and a new message still wakes it;
+6. no call of any component is refused by IAM (and `--remove-permission` shows one that is).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from contracts.waker import Sleep, Status, WakerVariable, to_event
+from contracts.waker import Sleep, Status, Wake, WakerVariable, to_event
 from devtools.build_image import BuildError, ensure_image
 from infra.components.database import connection_document
 from offline.recording import load_stack_file, run_program
@@ -59,7 +62,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STACK = "dev"
 TICK_SECONDS = 10
+# Airflow's queued-task timeout, shortened like the waker's intervals, and given to both: the scheduler fails a
+# task no worker took (after its two requeues) and the waker judges broker messages stale by the same time.
+QUEUED_TIMEOUT_SECONDS = 60
+REHEARSAL_AIRFLOW = {
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(QUEUED_TIMEOUT_SECONDS),
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
+}
 REHEARSAL_WAKER = {
+    "task_queued_timeout_seconds": QUEUED_TIMEOUT_SECONDS,
     "idle_minutes": 1,
     "wake_lead_minutes": 2,
     "boot_grace_minutes": 3,
@@ -381,14 +392,17 @@ class Rehearsal:
             raise Failed(f"the next one-time wake {wake} is not about a day after {due}")
         self.timeline("check", f"ok: next wake {wake:%Y-%m-%d %H:%M} UTC (tomorrow's run, minus the lead)")
 
-    def event_run(self) -> None:
-        self.timeline("scenario", "3. a message on the event queue wakes the sleeping stack")
-        self.stand_in.client("s3").put_object(Bucket=SOURCE, Key="events/orders-1.csv", Body=ORDERS_CSV.encode())
-        body = json.dumps({"bucket": SOURCE, "key": "events/orders-1.csv"})
+    def event_message(self, key: str) -> None:
+        self.stand_in.client("s3").put_object(Bucket=SOURCE, Key=key, Body=ORDERS_CSV.encode())
+        body = json.dumps({"bucket": SOURCE, "key": key})
         self.stand_in.client("sqs").send_message(
             QueueUrl=f"{self.stand_in.endpoint}/{ACCOUNT}/{EVENTS}", MessageBody=body
         )
-        self.timeline("aws", "message sent to the orders-events queue")
+        self.timeline("aws", f"message sent to the orders-events queue ({key})")
+
+    def event_run(self) -> None:
+        self.timeline("scenario", "3. a message on the event queue wakes the sleeping stack")
+        self.event_message("events/orders-1.csv")
         self.wait("the stack wakes for the message", lambda: self.desired().get("scheduler", 0) > 0, timeout=120)
         self.wait_for_run("orders_events", timeout=600)
         landed = self.stand_in.client("s3").list_objects_v2(Bucket=LAKE, Prefix="raw/order_events/").get("KeyCount", 0)
@@ -437,6 +451,53 @@ class Rehearsal:
 
     def back_to_zero(self) -> None:
         self.wait("everything back at zero", self.asleep, timeout=300)
+
+    def broker_depth(self, queue_name: str) -> int:
+        sqs = self.stand_in.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def unplaceable_worker(self) -> None:
+        self.timeline("scenario", "5. a worker that cannot be placed: its task fails by task_queued_timeout")
+        broker = self.seeded.export("brokerQueueName")
+        parking = f"{broker.removesuffix('-celery')}-celery-dead-letter"
+        parked_before = self.broker_depth(parking)
+        self.actuator.unplaceable.add("worker")
+        self.timeline("ecs", "no capacity for worker tasks from now on (every placement refused)")
+        answer = self.invoke_waker(to_event(Wake(hold_minutes=1, reason="rehearsal: a task with no worker")))
+        self.timeline("waker", f"wake: {answer.get('state')}: {answer.get('reason')}")
+        self.wait("the api-server answers", self.api.healthy, timeout=300)
+        run_id = self.api.trigger("rehearsal_task_secrets", self.database)
+        self.timeline("airflow", f"triggered rehearsal_task_secrets ({run_id}): its task needs a worker")
+
+        def failed() -> dict[str, Any] | None:
+            tis = self.db.task_instances("rehearsal_task_secrets", run_id)
+            return tis[0] if tis and tis[0]["state"] == "failed" else None
+
+        # Queued, requeued twice (Airflow's stuck-in-queued retries), then failed: three timeouts and checks.
+        ti = self.wait("the task is failed by task_queued_timeout", failed, timeout=9 * QUEUED_TIMEOUT_SECONDS)
+        if ti["start_date"] is not None or self.actuator.running("worker"):
+            raise Failed(f"the task ran although no worker could be placed: {ti}")
+        self.timeline("check", f"ok: the task was failed by task_queued_timeout, never run ({ti['state']})")
+        self.wait("everything back at zero with the stale messages parked", self.asleep, timeout=300)
+        visible, parked = self.broker_depth(broker), self.broker_depth(parking) - parked_before
+        if visible or not parked:
+            raise Failed(f"the broker still shows {visible} message(s) and {parked} were parked")
+        self.timeline("check", f"ok: back to zero; {parked} stale broker message(s) parked on {parking}")
+        time.sleep(6 * TICK_SECONDS)
+        if not self.asleep():
+            raise Failed(f"the stale messages woke the stack again: {self.status().get('reason')}")
+        self.timeline("check", f"ok: still asleep {6 * TICK_SECONDS} s later: parked messages wake nothing")
+        self.actuator.unplaceable.clear()
+        self.timeline("ecs", "capacity for worker tasks again")
+        before = len(self.db.runs("orders_events"))
+        self.event_message("events/orders-2.csv")
+        self.wait("the stack wakes for a new message", lambda: self.desired().get("scheduler", 0) > 0, timeout=120)
+        self.timeline("check", "ok: a new message still wakes the stack")
+        self.wait("its run is created", lambda: len(self.db.runs("orders_events")) > before, timeout=300)
+        self.wait_for_run("orders_events", timeout=600)
+        self.back_to_zero()
 
     def final_counts(self) -> None:
         desired, running = self.desired(), self.running()
@@ -487,7 +548,7 @@ def rehearsal_stack(workdir: Path, timeline: Timeline, remove: str | None) -> It
         except BuildError as error:  # no mode without the image: the rehearsal runs what ECS runs, or nothing
             raise Failed(f"the image ECS runs could not be built here, so nothing was rehearsed: {error}") from None
         timeline("ecs", f"every task runs in the image {image} (built from image/Dockerfile by make image)")
-        actuator = Actuator(seeded, workdir, timeline, image)
+        actuator = Actuator(seeded, workdir, timeline, image, airflow=REHEARSAL_AIRFLOW)
         schedules = Schedules(seeded, timeline, TICK_SECONDS)
         address = {"host": pg.host, "port": pg.port, "dbname": pg.dbname, "master_user": pg.user}
         rehearsal = Rehearsal(seeded, actuator, schedules, timeline, document["conn"], due, address)
@@ -520,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             rehearsal.event_run()
             rehearsal.worker_stop()
             rehearsal.back_to_zero()
+            rehearsal.unplaceable_worker()
             rehearsal.check_iam()
             rehearsal.final_counts()
     except Failed as failure:

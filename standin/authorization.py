@@ -216,6 +216,13 @@ def _log_stream(action: str) -> Rule:
     return rule
 
 
+def _filter_log_events(r: Request, lookups: Lookups) -> list[Check]:
+    """Authorised on the log group. Which spelling of its ARN AWS evaluates (with or without the trailing `:*`
+    that log-stream-level actions use) is not settled by the reference, so the stand-in asks for both."""
+    group = r.arn("logs", f"log-group:{r.params.get('logGroupName')}")
+    return [Check("logs:FilterLogEvents", group, r.base()), Check("logs:FilterLogEvents", f"{group}:*", r.base())]
+
+
 def _listener_rule(action: str) -> Rule:
     return lambda r, lookups: [Check(f"elasticloadbalancing:{action}", str(r.params.get("RuleArn")), r.base())]
 
@@ -302,6 +309,8 @@ RULES: dict[str, Rule] = {
     # Logs written by Lambda and ECS for the stack's roles
     "logs:CreateLogStream": _log_stream("CreateLogStream"),
     "logs:PutLogEvents": _log_stream("PutLogEvents"),
+    # The waker reads the api-server's access log (a stack without a load balancer)
+    "logs:FilterLogEvents": _filter_log_events,
     # Preflight and staging
     "iam:GetRole": _role("GetRole"),
     "iam:SimulatePrincipalPolicy": _simulate,

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from contracts.components import COMPONENTS
 from contracts.metrics import REPORTER_METRICS
+from contracts.stacks import component_log_group
 from contracts.waker import NEXT_DUE_WAKE, TICK, WakerVariable, schedule_name
 from lambdas.waker.handler import Clients, WakerConfig, handle
 
@@ -65,6 +66,19 @@ class World:
             for n in range(count):
                 body = json.dumps({"headers": {"task": "execute_workload", "id": f"task-{n}"}})
                 self.clients.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
+
+    def api_server_logs(self, at: datetime, lines: list[str]) -> None:
+        """Lines the api-server wrote at `at`, as its log driver sends them to CloudWatch Logs."""
+        assert self.config.api_server_log_group, "a world made with api_server_log=True"
+        logs = self.clients.logs
+        stream = f"api-server/api-server/{int(at.timestamp())}"
+        logs.create_log_stream(logGroupName=self.config.api_server_log_group, logStreamName=stream)
+        stamp = int(at.timestamp() * 1000)
+        logs.put_log_events(
+            logGroupName=self.config.api_server_log_group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": stamp, "message": line} for line in lines],
+        )
 
     def desired(self) -> dict[str, int]:
         services = self.clients.ecs.describe_services(cluster=self.stack, services=list(SERVICES))["services"]
@@ -141,9 +155,16 @@ def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
 
 @contextlib.contextmanager
 def moto_world(
-    *, database: bool = False, load_balancer: bool = False, stack: str = STACK, **waker_settings: Any
+    *,
+    database: bool = False,
+    load_balancer: bool = False,
+    api_server_log: bool = False,
+    stack: str = STACK,
+    **waker_settings: Any,
 ) -> Iterator[World]:
-    """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group."""
+    """A fresh moto account with the stack's cluster (all services at 0), broker queue and schedule group;
+    `api_server_log`: the api-server's log group, which the waker reads for UI use (a stack without a load
+    balancer)."""
     saved = {k: os.environ.get(k) for k in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 (moto's fixed test keys)
     try:
@@ -201,6 +222,10 @@ def moto_world(
                     MasterUserPassword="password-1234",
                     AllocatedStorage=20,
                 )
+            log_group: dict[str, str] = {}
+            if api_server_log:
+                log_group[WakerVariable.API_SERVER_LOG_GROUP] = component_log_group(stack, "api-server")
+                boto3.client("logs").create_log_group(logGroupName=log_group[WakerVariable.API_SERVER_LOG_GROUP])
             settings = {
                 "services": SERVICES,
                 "idle_minutes": 15,
@@ -225,6 +250,7 @@ def moto_world(
                     WakerVariable.DB_INSTANCE_ID: stack if database else "",
                     WakerVariable.ALARM_TOPIC_ARN: topic,
                     **balancer,
+                    **log_group,
                 }
             )
             yield World(Clients.from_boto3(), config, queue_url, inbox, stack)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.stacks import component_log_group
 from contracts.waker import task_queued_timeout_seconds
 from infra import iam_policies
 from infra.airflow_env import (
@@ -138,7 +139,7 @@ class AirflowCluster(pulumi.ComponentResource):
         def log_group(component: str) -> aws.cloudwatch.LogGroup:
             return aws.cloudwatch.LogGroup(
                 f"{name}-{component}-logs",
-                name=f"/{context.name.replace('-', '/', 1)}/{component}",
+                name=component_log_group(context.name, component),
                 retention_in_days=settings.log_retention_days,
                 opts=child,
             )

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from contracts.stacks import waker_function_name
+from contracts.stacks import component_log_group, waker_function_name
 from contracts.waker import (
     NEXT_DUE_WAKE,
     TICK,
@@ -133,6 +133,10 @@ class Waker(pulumi.ComponentResource):
             )
 
         event_queue_arns = list(waker.event_queue_arns)
+        # Without a load balancer, UI use shows only in the api-server's own access log (lambdas/waker/ui_activity.py).
+        api_server_log_group = (
+            None if args.load_balancer_arn_suffix else component_log_group(context.name, "api-server")
+        )
         service_names = list(args.service_names.values())
         role = service_role(
             f"{name}-function",
@@ -172,6 +176,9 @@ class Waker(pulumi.ComponentResource):
                         listener_rule_arn=v[6] or None,
                         alarm_topic_arn=v[7],
                         alarm_key_arn=v[8] or None,
+                        api_server_log_group_arn=context.arn("logs", f"log-group:{api_server_log_group}")
+                        if api_server_log_group
+                        else None,
                     )
                 )
             ),
@@ -212,6 +219,7 @@ class Waker(pulumi.ComponentResource):
                     WakerVariable.API_TARGET_GROUP_ARN: (args.api_target_group_arn or "")
                     if args.listener_rule_arn
                     else "",
+                    WakerVariable.API_SERVER_LOG_GROUP: api_server_log_group or "",
                     WakerVariable.ALARM_TOPIC_ARN: self.alarm_topic.arn,
                     WakerVariable.TICK_SCHEDULE: schedule_name(context.name, TICK),
                 }.items()

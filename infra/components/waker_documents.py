@@ -41,6 +41,7 @@ def waker_policy(
     listener_rule_arn: str | None,
     alarm_topic_arn: str,
     alarm_key_arn: str | None = None,
+    api_server_log_group_arn: str | None = None,
 ) -> dict[str, Any]:
     settings = context.settings.waker
     return iam_policies.policy(
@@ -90,6 +91,12 @@ def waker_policy(
             ["*"] if listener_rule_arn else [],
         ),
         iam_policies.allow(["elasticloadbalancing:ModifyRule"], [listener_rule_arn] if listener_rule_arn else []),
+        # Without a load balancer: the api-server's access log, read for UI use. FilterLogEvents is authorised on
+        # the log group (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
+        iam_policies.allow(
+            ["logs:FilterLogEvents"],
+            [api_server_log_group_arn, f"{api_server_log_group_arn}:*"] if api_server_log_group_arn else [],
+        ),
         # Its notices (waker/notices.py); publishing to a topic under a customer key needs the key too
         # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
         iam_policies.allow(["sns:Publish"], [alarm_topic_arn]),

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.waker import Deploy, Maintenance, to_event
+from contracts.waker import Maintenance, to_event
 
 
 def database_status(rds: Any, instance_id: str) -> str:
@@ -71,15 +71,23 @@ def end_maintenance(lambda_client: Any, function: str, reason: str) -> None:
         )
 
 
-def hold_database(lambda_client: Any, function: str, minutes: int, reason: str) -> None:
-    """Ask the waker for a deploy hold: it starts the database if it stopped it, and stops it for nothing until
-    the hold ends, so no sleep stops it under a migration (a stack not yet woken has no waker: fine)."""
-    with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
-        lambda_client.invoke(
-            FunctionName=function,
-            InvocationType="Event",
-            Payload=json.dumps(to_event(Deploy(hold_minutes=minutes, reason=reason))).encode(),
+def ask_waker(lambda_client: Any, function: str, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The waker's answer to `event`, waited for; None where there is no waker yet (a first deploy: nothing of the
+    stack runs). A failed run is an answer that is not ok, naming what the waker said."""
+    try:
+        response = lambda_client.invoke(
+            FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
         )
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return None
+    body = response["Payload"].read()
+    try:
+        answer = json.loads(body) if body else None
+    except ValueError:
+        answer = None
+    if response.get("FunctionError") or not isinstance(answer, dict):
+        return {"ok": False, "error": f"the waker failed: {body[:300]!r}"}
+    return answer
 
 
 def record_outcome(ssm: Any, parameter: str, outcome: dict[str, str]) -> None:

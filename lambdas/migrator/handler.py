@@ -3,8 +3,10 @@
 `pulumi up` invokes this function (an `aws.lambda_.Invocation` whose input carries the migration task
 definition, so a new image means a new invocation); the ECS services depend on the invocation, so a
 failed migration fails the update and leaves the services on the task definitions they had. The
-function starts the metadata database if the waker stopped it, runs the one-off migration task on
-Fargate and waits for it within its own timeout.
+function first has the waker hold the stack asleep (every service at zero, every wake refused, the database
+up and started if the waker stopped it) and waits until no task of the old version runs, so no component runs
+against a schema being changed; then it runs the one-off migration task on Fargate and waits for it within its
+own timeout, and ends the hold. The outcome it records says whether the old version was asleep or held.
 
 Event: {"taskDefinitionArn": "<arn>", "databaseId": "<RDS resource id>", "secretVersion": "<id>"} (the last only
 makes `pulumi up` invoke again for a new secret value). Environment: CLUSTER, SUBNETS,
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from contracts.waker import WAKER_FUNCTION_VARIABLE
+from contracts.waker import WAKER_FUNCTION_VARIABLE, Migration, Status, to_event
 
 from . import adapters
 from .policy import database_action, judge_task
@@ -70,7 +72,7 @@ class RunnerConfig:
         )
 
 
-DEPLOY_HOLD_MARGIN_MINUTES = 10  # past the runner's own time, for the services' first start after it
+DEPLOY_HOLD_MARGIN_MINUTES = 10  # past the runner's own time: the hold ends by itself if the runner cannot end it
 
 
 def log(event: str, **fields: Any) -> None:
@@ -102,12 +104,9 @@ def migrate(
     """Run the migration and record its outcome (success or the reason it failed) for operators."""
     task_definition = task_definition_of(event)
     database = event.get("databaseId") if isinstance(event.get("databaseId"), str) else ""
-    if config.waker_function and lambda_client is not None:
-        # Whether or not `predeploy` ran: the waker must not stop the database under the migration.
-        minutes = int(seconds_left() // 60) + DEPLOY_HOLD_MARGIN_MINUTES
-        adapters.hold_database(lambda_client, config.waker_function, minutes, "migration running (pulumi up)")
-        log("database-held", waker=config.waker_function, minutes=minutes)
+    old_version = "not held"
     try:
+        old_version = _hold_old_version(config, lambda_client, seconds_left=seconds_left, sleep=sleep)
         result = _migrate(
             task_definition,
             config=config,
@@ -118,12 +117,24 @@ def migrate(
             environment={RESTORED_DATABASE: database} if database else {},
         )
     except MigrationFailed as error:
+        # The services keep the version they had (the update stops here), so they may run again at once.
+        _release(config, lambda_client, f"migration failed: {str(error)[:120]}")
         _record(
             ssm,
             config,
-            {"status": "failed", "reason": str(error), "taskDefinitionArn": task_definition, "at": now().isoformat()},
+            {
+                "status": "failed",
+                "reason": str(error),
+                "oldVersion": old_version,
+                "taskDefinitionArn": task_definition,
+                "at": now().isoformat(),
+            },
         )
         raise
+    # Released at once: `pulumi up` moves the services to the new version next, within seconds, and a task of
+    # the old version started meanwhile waits in its wait-for-migrations container (the schema is not its own).
+    _release(config, lambda_client, "migrated: pulumi up now moves the services to the new version")
+    result = {**result, "oldVersion": old_version}
     _record(ssm, config, {**result, "at": now().isoformat()})
     if config.restored and config.waker_function and lambda_client is not None:
         adapters.end_maintenance(
@@ -131,6 +142,66 @@ def migrate(
         )
         log("maintenance-ended", waker=config.waker_function, database=database)
     return result
+
+
+def _hold_old_version(
+    config: RunnerConfig, lambda_client: Any, *, seconds_left: Callable[[], float], sleep: Callable[[float], None]
+) -> str:
+    """Have the waker hold the stack asleep for the migration (its services at zero, every wake refused, the
+    database up: whether or not `predeploy` ran) and wait until no task of the old version runs. Says which it
+    was: asleep already, or held asleep once its tasks stopped."""
+    if not config.waker_function or lambda_client is None:
+        return "not held: the runner has no waker to ask"
+    minutes = int(seconds_left() // 60) + DEPLOY_HOLD_MARGIN_MINUTES
+    request = to_event(Migration(hold_minutes=minutes, reason="airflow db migrate (pulumi up)"))
+    while True:
+        answer = adapters.ask_waker(lambda_client, config.waker_function, request)
+        if answer is None:
+            log("old-version", held="no waker yet: a first deploy, nothing of the stack runs")
+            return "none: a first deploy"
+        if answer.get("ok") or not answer.get("busy"):
+            break
+        _wait_or_fail(seconds_left, sleep, "the waker stayed busy: the stack could not be held asleep")
+    if not answer.get("ok"):
+        raise MigrationFailed(
+            f"the waker did not hold the stack asleep for the migration: {answer.get('error') or answer.get('reason')}"
+        )
+    before = _running(answer)
+    log("database-held", waker=config.waker_function, minutes=minutes, runningBefore=before)
+    running = before
+    while running:
+        _wait_or_fail(
+            seconds_left, sleep, f"{running} task(s) of the old version still run: the migration did not start"
+        )
+        status = adapters.ask_waker(lambda_client, config.waker_function, to_event(Status())) or {}
+        running = _running(status) if status.get("current") else running
+    held = "asleep" if not before else f"held asleep: {before} task(s) of the old version stopped first"
+    log("old-version", held=held)
+    return held
+
+
+def _running(answer: Mapping[str, Any]) -> int:
+    running = answer.get("current", {}).get("running", {})
+    return sum(n for n in running.values() if isinstance(n, int) and n > 0) if isinstance(running, dict) else 0
+
+
+def _wait_or_fail(seconds_left: Callable[[], float], sleep: Callable[[float], None], why: str) -> None:
+    if seconds_left() < POLL_SECONDS + SAFETY_MARGIN_SECONDS:
+        raise MigrationFailed(f"{why}; the components keep their current version: run `pulumi up` again")
+    sleep(POLL_SECONDS)
+
+
+def _release(config: RunnerConfig, lambda_client: Any, reason: str) -> None:
+    """End the hold; where the waker cannot be told, the hold ends by itself at its time."""
+    if not config.waker_function or lambda_client is None:
+        return
+    try:
+        answer = adapters.ask_waker(
+            lambda_client, config.waker_function, to_event(Migration(hold_minutes=0, reason=reason))
+        )
+    except Exception as error:  # the migration's own outcome stands; the hold ends by itself at its time
+        answer = {"ok": False, "error": str(error)}
+    log("hold-released", ok=bool(answer is None or answer.get("ok")), answer=answer)
 
 
 def _record(ssm: Any, config: RunnerConfig, outcome: dict[str, str]) -> None:
@@ -197,6 +268,7 @@ def _migrate(
 
 def handler(event: Any, context: Any) -> dict[str, str]:
     import boto3
+    from botocore.config import Config
 
     return migrate(
         event,
@@ -204,6 +276,7 @@ def handler(event: Any, context: Any) -> dict[str, str]:
         ecs=boto3.client("ecs"),
         rds=boto3.client("rds"),
         ssm=boto3.client("ssm"),
-        lambda_client=boto3.client("lambda"),
+        # The waker answers within its own 60 s timeout: the read waits a little longer than that.
+        lambda_client=boto3.client("lambda", config=Config(read_timeout=75, retries={"mode": "standard"})),
         seconds_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )

@@ -4,7 +4,8 @@ Invoked every minute by EventBridge Scheduler ({"action": "tick"}; asleep and st
 and an hourly watch sends the same), by wake windows and the one-time
 next-due wake ({"action": "wake", ...}), optionally by a change to the DAG bundle, and by people:
 {"action": "wake", "holdMinutes": N, "reason": "..."}, {"action": "sleep", "reason": "...", "force": false},
-{"action": "status"}, and before `pulumi up` {"action": "deploy", "holdMinutes": N} (the database up and held).
+{"action": "status"}, before `pulumi up` {"action": "deploy", "holdMinutes": N} (the database up and held), and
+from the migration runner {"action": "migration", "holdMinutes": N} (the services held at zero meanwhile).
 A lease (adapters/lease.py) keeps one deciding waker at a time without reserved
 concurrency; a status request decides nothing and takes no lease. Every count it sets is absolute, so a
 repeated decision changes nothing.
@@ -40,7 +41,7 @@ from contracts.waker import (
 )
 
 from . import metering, notices
-from .adapters import change, cloudwatch, ecs, elbv2, lease, rds, scheduler, sns, sqs
+from .adapters import change, cloudwatch, ecs, elbv2, lease, logs, rds, scheduler, sns, sqs
 from .adapters import state as state_store
 from .lead import database_lead_minutes, services_lead_minutes
 from .model import Decision, Observation, WakerState
@@ -72,6 +73,7 @@ class WakerConfig:
     target_group: str | None
     listener_rule_arn: str | None = None  # the waking page's rule: catches the UI's visitors while asleep
     api_target_group_arn: str | None = None  # whose health says the UI can be shown
+    api_server_log_group: str | None = None  # without a load balancer: whose access log shows UI use
     alarm_topic_arn: str | None = None  # where the waker's notices go (notices.py)
     tick_schedule: str | None = None  # the per-minute tick, switched off while asleep and still
 
@@ -109,6 +111,7 @@ class WakerConfig:
             target_group=optional(WakerVariable.TARGET_GROUP),
             listener_rule_arn=optional(WakerVariable.LISTENER_RULE_ARN),
             api_target_group_arn=optional(WakerVariable.API_TARGET_GROUP_ARN),
+            api_server_log_group=optional(WakerVariable.API_SERVER_LOG_GROUP),
             alarm_topic_arn=optional(WakerVariable.ALARM_TOPIC_ARN),
             tick_schedule=optional(WakerVariable.TICK_SCHEDULE),
         )
@@ -124,12 +127,13 @@ class Clients:
     ssm: Any
     elbv2: Any
     sns: Any
+    logs: Any = None  # read only where the waker is given the api-server's log group
 
     @classmethod
     def from_boto3(cls) -> Clients:
         import boto3
 
-        names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2", "sns")
+        names = ("ecs", "sqs", "cloudwatch", "scheduler", "rds", "ssm", "elbv2", "sns", "logs")
         return cls(*(boto3.client(name) for name in names))
 
 
@@ -138,18 +142,17 @@ def observe(config: WakerConfig, clients: Clients, now: datetime) -> Observation
     visible, in_flight = sqs.depth(clients.sqs, config.broker_queue_url)
     reads = metering.reads_metrics(desired, running)  # asleep and still: no metric to read (and none billed)
     requests = 0
-    if reads and config.load_balancer and config.target_group:
-        try:
+    window = min(config.settings.idle_minutes, 5)
+    try:
+        if reads and config.load_balancer and config.target_group:
             requests = cloudwatch.ui_requests(
-                clients.cloudwatch,
-                config.load_balancer,
-                config.target_group,
-                now,
-                minutes=min(config.settings.idle_minutes, 5),
+                clients.cloudwatch, config.load_balancer, config.target_group, now, minutes=window
             )
-        except ClientError as error:  # unknown is busy: while up, a request someone may be making
-            log("ui-requests-unreadable", why=str(error))
-            requests = 1 if any(desired.values()) else 0
+        if reads and config.api_server_log_group:  # no load balancer: the api-server's own access log
+            requests += logs.ui_requests(clients.logs, config.api_server_log_group, now, minutes=window)
+    except ClientError as error:  # unknown is busy: while up, a request someone may be making
+        log("ui-requests-unreadable", why=str(error))
+        requests = 1 if any(desired.values()) else 0
     database = None
     if config.settings.stop_database and config.database_instance_id:
         database = rds.status(clients.rds, config.database_instance_id)
@@ -257,7 +260,7 @@ def report(
 # The lease outlives the function's 60 s timeout; a tick waits briefly (the next comes in a minute), a person's
 # request waits longer.
 LEASE_TTL = timedelta(seconds=90)
-LEASE_WAIT_SECONDS = {"tick": 5.0, "wake": 40.0, "sleep": 40.0, "deploy": 40.0, "maintenance": 40.0}
+LEASE_WAIT_SECONDS = {"tick": 5.0} | dict.fromkeys(("wake", "sleep", "deploy", "maintenance", "migration"), 40.0)
 
 
 def handle(

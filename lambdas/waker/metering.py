@@ -42,7 +42,7 @@ def minute_ticks(
     invoke the waker themselves, and the broker gets no message while the scheduler is down. An hourly watch
     tick covers the rest (AWS restarting a stopped database after seven days, a message left behind). Watched
     event queues are filled from outside, so with any the minute tick always runs."""
-    if watches_queues or decision.mode != "asleep" or not still(desired, running):
+    if watches_queues or decision.follow_up or decision.mode != "asleep" or not still(desired, running):
         return True
     if decision.database_action is not None or bool(decision.changes_to(desired)):
         return True

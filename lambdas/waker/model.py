@@ -90,6 +90,9 @@ class WakerState:
     database_hold_until: datetime | None = None  # a deploy needs the database up (never stopped) until then
     maintenance: str = ""  # why nothing may wake the stack (a database being replaced), "" when not held
     maintenance_since: datetime | None = None
+    # A migration runs until then (contracts.waker.Migration): the services held at zero, every wake refused.
+    migration_until: datetime | None = None
+    migration_reason: str = ""
     # component -> when its running count first fell short of its desired count (ISO time)
     short_since: Mapping[str, str] = field(default_factory=dict)
     raised: tuple[str, ...] = ()  # problems the waker has told operators about and not yet resolved (notices.py)
@@ -198,6 +201,7 @@ class Decision:
     refused: bool = False
     ui_route: UiRoute | None = None  # where the load balancer sends visitors (None: no load balancer)
     not_starting: tuple[str, ...] = ()  # services short of their desired count for longer than the limit
+    follow_up: bool = False  # a hold that ends by itself: the minute tick runs so its end is acted on
 
     def changes(self, observed: Observation) -> dict[str, int]:
         """Services whose desired count must change (absolute counts, so repeating is harmless)."""

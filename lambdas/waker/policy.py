@@ -24,13 +24,13 @@ from contracts.components import WORKER
 from contracts.waker import (
     Deploy,
     Maintenance,
+    Migration,
     Request,
     Sleep,
     Status,
     Tick,
     Wake,
     WakerSettings,
-    task_queued_timeout_seconds,
 )
 
 from .lead import database_lead_minutes, measure, services_lead_minutes
@@ -89,7 +89,8 @@ def stale_broker_cutoff(now: datetime, settings: WakerSettings, observed: Observ
     reporter = fresh_reporter(now, settings, observed)
     if reporter is None or observed.broker_visible == 0 or reporter.tasks("queued") > 0:
         return None
-    return now - timedelta(seconds=task_queued_timeout_seconds(settings))
+    # And sent well before the report: one sent since may be a task's the report could not yet see.
+    return min(now - timedelta(seconds=settings.task_queued_timeout_seconds), reporter.published_at - _minutes(1))
 
 
 def first_task_workers(settings: WakerSettings, state: WakerState) -> int:
@@ -140,6 +141,15 @@ def decide(
         if state.database_hold_until is None or state.database_hold_until < until:
             state = state.but(database_hold_until=until)
         request = Tick()  # the services are decided as on any tick; only the database is held
+    if isinstance(request, Migration):
+        until = now + _minutes(request.hold_minutes)
+        state = state.but(migration_until=until, migration_reason=request.reason)
+        if state.database_hold_until is None or state.database_hold_until < until:
+            state = state.but(database_hold_until=until)
+        request = Tick()
+    if _migration_holds(state, now):  # before a wake is taken in: one refused here is not kept for later either
+        held = _held_for_migration(now, settings, observed, state, request)
+        return replace(held, ui_route=ui_route(held, observed))
     if isinstance(request, Wake) and _by_person(request) and not _database_serves(settings, observed):
         # The stack cannot be up before its database: a person's wake is kept, however long the database takes,
         # and its hold runs from when the stack is brought up. (The waker's own wake for a due DAG starts the
@@ -350,6 +360,29 @@ def _in_maintenance(
     held = _database_held(state, now) and settings.stop_database and observed.database_status == "stopped"
     state = state.but(awake_since=None, idle_since=None, last_reason=reason)
     return Decision("asleep", _asleep_counts(settings), state, reason, database_action="start" if held else None)
+
+
+def _migration_holds(state: WakerState, now: datetime) -> bool:
+    return state.migration_until is not None and now < state.migration_until
+
+
+def _held_for_migration(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, request: Request
+) -> Decision:
+    """A migration runs: the old version held at zero (not one of its components may run against a schema being
+    changed), every wake refused, the database up. What the stack was doing is kept (a wake's hold, queued work,
+    a due DAG) and decided on again once the hold ends, which the minute tick follows."""
+    assert state.migration_until is not None
+    reason = f"held asleep for a migration until {_fmt(state.migration_until)}: {state.migration_reason}"
+    if isinstance(request, Wake):
+        reason = f"wake refused: {reason}; ask again after it"
+        return Decision("asleep", _asleep_counts(settings), state, reason, refused=True, follow_up=True)
+    start = settings.stop_database and observed.database_status == "stopped"
+    asleep_since = state.asleep_since or now
+    state = state.but(awake_since=None, idle_since=None, asleep_since=asleep_since, last_reason=reason)
+    return Decision(
+        "asleep", _asleep_counts(settings), state, reason, database_action="start" if start else None, follow_up=True
+    )
 
 
 def _database_held(state: WakerState, now: datetime) -> bool:

@@ -234,3 +234,10 @@ def test_status_names_a_service_that_does_not_start_with_its_ecs_events():
     assert "+ 13 min while the database is stopped; starts measured: 11, 9.5, 12 min" in text
     assert "NOT STARTING worker: short of its desired count since 2026-11-25T12:00:00+00:00" in text
     assert "ECS: (service worker) was unable to place a task" in text
+
+
+def test_status_says_whether_the_last_migration_ran_with_the_old_version_asleep_or_held():
+    report = {"stack": "dev", "state": "asleep", "reason": "asleep", "database": "stopped", "current": {}}
+    held = {"status": "migrated", "at": "2026-12-06T12:00:00+00:00", "oldVersion": "held asleep: 5 task(s) stopped"}
+    text = operations.render_status({**report, "migration": held})
+    assert "migration   migrated at 2026-12-06T12:00:00+00:00 (old version held asleep: 5 task(s) stopped)" in text

@@ -67,6 +67,14 @@ def test_queued_tasks_wait_longer_than_a_cold_start(recordings):
     assert settings["stop_database"] and timeout > cold_start > 600
 
 
+def test_the_waker_judges_broker_messages_by_the_schedulers_own_queued_timeout(recordings):
+    """One figure: the waker parks a broker message as stale past the timeout the scheduler fails tasks by."""
+    for recording in recordings.values():
+        variables = recording.one("aws:lambda/function:Function", "waker-function").inputs["environment"]["variables"]
+        waker = json.loads(variables["WAKER_SETTINGS"])["task_queued_timeout_seconds"]
+        assert waker == int(environment(recording, "scheduler")["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"])
+
+
 def test_the_api_server_reaches_the_triggerers_log_server(recordings):
     """Regression: live logs of deferred tasks are served by the triggerer on 8794, which no rule admitted."""
     dev = recordings["dev"]

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from airflow_stack import cli, operations
 from airflow_stack.outputs import StackOutputs
 from contracts.metrics import REPORTER_METRICS
-from contracts.waker import task_queued_timeout_seconds
 from lambdas.migrator import handler as migrator
 from lambdas.waker.handler import Clients, WakerConfig, handle
 from lambdas.waking_page import handler as waking_page
@@ -135,7 +134,7 @@ def test_the_waker_parks_stale_broker_messages_with_its_declared_role(fresh_aws)
     sqs = fresh_aws.stand_in.client("sqs")
     for n in range(3):
         sqs.send_message(QueueUrl=config.broker_queue_url, MessageBody=json.dumps({"task": n}))
-    timeout = timedelta(seconds=task_queued_timeout_seconds(config.settings))
+    timeout = timedelta(seconds=config.settings.task_queued_timeout_seconds)
     sent = datetime.now(UTC)
     for at, parked in ((sent + timeout - timedelta(minutes=2), 0), (sent + timeout + timedelta(minutes=10), 3)):
         handle({"action": "wake", "holdMinutes": 0, "reason": "test"}, **run(config, clients, at))
@@ -215,7 +214,7 @@ def test_the_migration_runner_with_its_declared_role(aws):
         seconds_left=lambda: 900,
         sleep=lambda _: None,
     )
-    assert result["status"] == "migrated"
+    assert result["status"] == "migrated" and result["oldVersion"] == "asleep"  # the waker held it, synchronously
     assert refusals(aws, role) == []
     assert "lambda:Invoke" in {e["operation"] for e in aws.stand_in.audit() if e["principal"] == role}  # the hold
     # RunTask passes both task roles, allowed only to ECS tasks (iam:PassedToService) on this cluster (ecs:cluster).
@@ -268,3 +267,30 @@ def test_a_burst_of_dag_changes_with_the_waker_declared_role(fresh_aws):
     second = handle(change, **run(config, clients, NOW + timedelta(seconds=5)))
     assert first["ok"] and "coalesced" not in first and second.get("coalesced") is True
     assert refusals(fresh_aws, waker_role(fresh_aws)) == []
+
+
+def test_without_a_load_balancer_the_waker_reads_the_api_server_log_and_no_other(tmp_path_factory, recordings):
+    """Dev has no load balancer: the waker learns of UI use from the api-server's access log. Its declared role
+    may filter that log group's events (FilterLogEvents is authorised on the log group), and no other's."""
+    from lambdas.waker.adapters import logs as waker_logs
+
+    with running_stand_in(tmp_path_factory.mktemp("stand-in-dev")) as stand_in:
+        dev = seed(stand_in, recordings["dev"])
+        config = WakerConfig.from_environment(dev.function_environment("waker-function"))
+        assert config.api_server_log_group and not config.load_balancer
+        role = dev.function_role("waker-function")
+        logs = stand_in.client("logs", stand_in.credentials(role))
+        stand_in.client("logs").create_log_stream(logGroupName=config.api_server_log_group, logStreamName="s")
+        line = (
+            "2026-12-06T08:29:01Z [info     ] request finished [http.access] method=GET path=/ui/dags status_code=200"
+        )
+        stand_in.client("logs").put_log_events(
+            logGroupName=config.api_server_log_group,
+            logStreamName="s",
+            logEvents=[{"timestamp": int(NOW.timestamp() * 1000), "message": line}],
+        )
+        assert waker_logs.ui_requests(logs, config.api_server_log_group, NOW + timedelta(minutes=1), 5) == 1
+        assert [e["why"] for e in stand_in.refusals() if e["principal"] == role] == []
+        scheduler_logs = config.api_server_log_group.replace("api-server", "scheduler")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            waker_logs.ui_requests(logs, scheduler_logs, NOW, 5)

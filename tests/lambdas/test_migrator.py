@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+from datetime import timedelta
 from types import SimpleNamespace
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.ecs.models import EC2ContainerServiceBackend
 
 from lambdas.migrator import handler as migrator
 from lambdas.migrator.policy import database_action, judge_task
+from standin.waker_world import START, moto_world
 
 REGION = "us-gov-east-1"
 ACCOUNT = "123456789012"
@@ -51,18 +54,15 @@ def test_judge_task():
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(key, "testing")
-    with mock_aws():
+def aws():
+    """The stack's account under moto: its cluster with every service at zero, its database, its waker (the real
+    handler, reached through `WakerLambda`) and the migration task definition."""
+    with moto_world(database=True, stop_database=True) as world:
         ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as the stack's VPC
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
-        group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+        ec2.modify_vpc_attribute(VpcId=ec2.describe_vpcs()["Vpcs"][-1]["VpcId"], EnableDnsHostnames={"Value": True})
+        subnet = ec2.describe_subnets()["Subnets"][-1]["SubnetId"]
+        group = ec2.describe_security_groups(GroupNames=["tasks"])["SecurityGroups"][0]["GroupId"]
         ecs = boto3.client("ecs", region_name=REGION)
-        ecs.create_cluster(clusterName="airflow-dev")
         task_definition = ecs.register_task_definition(
             family="airflow-dev-migrate",
             networkMode="awsvpc",
@@ -73,15 +73,6 @@ def aws(monkeypatch):
                 {"name": "migrate", "image": "airflow", "memory": 2048, "command": ["bash", "-c", "true"]}
             ],
         )["taskDefinition"]["taskDefinitionArn"]
-        rds = boto3.client("rds", region_name=REGION)
-        rds.create_db_instance(
-            DBInstanceIdentifier="airflow-dev",
-            Engine="postgres",
-            DBInstanceClass="db.t4g.micro",
-            MasterUsername="airflow",
-            MasterUserPassword="password-1234",
-            AllocatedStorage=20,
-        )
         config = migrator.RunnerConfig.from_environment(
             {
                 "CLUSTER": "airflow-dev",
@@ -91,20 +82,32 @@ def aws(monkeypatch):
                 "DB_INSTANCE_ID": "airflow-dev",
             }
         )
-        yield SimpleNamespace(ecs=ecs, rds=rds, config=config, task_definition=task_definition)
+        rds = boto3.client("rds", region_name=REGION)
+        yield SimpleNamespace(ecs=ecs, rds=rds, config=config, task_definition=task_definition, world=world)
 
 
-class RecordedInvokes:
-    """A Lambda client that records the invocations the runner sends to the waker."""
+class WakerLambda:
+    """A Lambda client whose invocations of the waker run its real handler on the world's account, at the clock's
+    time (synchronously for an Event invoke too); `missing` answers as Lambda does for a function not created."""
 
     class exceptions:
-        ResourceNotFoundException = KeyError
+        ResourceNotFoundException = LookupError
 
-    def __init__(self) -> None:
+    def __init__(self, world, clock, *, missing: bool = False) -> None:
+        self.world, self.clock, self.missing = world, clock, missing
         self.calls: list[dict] = []
+        self.answers: list[dict] = []
 
     def invoke(self, **kwargs):
+        if self.missing:
+            raise LookupError(kwargs["FunctionName"])
         self.calls.append(kwargs)
+        answer = self.world.invoke(json.loads(kwargs["Payload"]), self.clock())
+        self.answers.append(answer)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer, default=str).encode())}
+
+    def actions(self) -> list[str]:
+        return [json.loads(c["Payload"])["action"] for c in self.calls]
 
 
 def run_migration(aws, event, seconds=900.0):
@@ -206,11 +209,10 @@ def test_missing_configuration_is_named():
 def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
     """The database's identity (RDS's resource id) reaches the guard, so a replacement restored from the same
     snapshot is guarded again; once it has been, the waker's maintenance hold ends."""
-    waker = RecordedInvokes()
-    calls = waker.calls
-    config = migrator.RunnerConfig(
-        **{**aws.config.__dict__, "restored": True, "waker_function": "airflow-staging-waker"}
-    )
+    world = aws.world
+    world.invoke({"action": "maintenance", "on": True, "reason": "re-staging from prod"}, START)
+    waker = WakerLambda(world, lambda: START + timedelta(minutes=1))
+    config = migrator.RunnerConfig(**{**aws.config.__dict__, "restored": True, "waker_function": "airflow-dev-waker"})
     result = migrator.migrate(
         {"taskDefinitionArn": aws.task_definition, "databaseId": "db-ABCDEFGHIJ"},
         config=config,
@@ -223,34 +225,175 @@ def test_a_restored_database_is_guarded_by_its_identity_and_the_waker_told(aws):
     task = aws.ecs.describe_tasks(cluster="airflow-dev", tasks=[result["taskArn"]])["tasks"][0]
     overrides = task["overrides"]["containerOverrides"][0]
     assert overrides["environment"] == [{"name": "AIRFLOW_RESTORED_DATABASE", "value": "db-ABCDEFGHIJ"}]
-    assert len(calls) == 2 and {c["FunctionName"] for c in calls} == {"airflow-staging-waker"}
-    assert json.loads(calls[0]["Payload"])["action"] == "deploy"  # the database held first (see below)
-    assert json.loads(calls[1]["Payload"]) == {
+    assert waker.actions() == ["migration", "migration", "maintenance"]
+    assert json.loads(waker.calls[-1]["Payload"]) == {
         "action": "maintenance",
         "on": False,
         "reason": "restore guard ran on db-ABCDEFGHIJ",
     }
+    status = world.invoke({"action": "status"}, START + timedelta(minutes=2))
+    assert status["maintenance"] is None and result["oldVersion"] == "asleep"
 
 
-def test_the_database_is_held_for_the_migration_even_without_predeploy(aws):
-    """Regression: the runner started a stopped database but did not hold it, so a `pulumi up` without
-    `predeploy` could have the waker stop it mid-migration. It now asks the waker for a deploy hold, first, for
-    at least the runner's own time; the waker's own parser reads the request."""
-    from contracts.waker import Deploy, parse_event
+class SlowToStop:
+    """ECS as it is: a service scaled to zero still runs its tasks for a while (SIGTERM, then the stop timeout).
+    The waker's ECS client reports the running count it had for the next `describes` DescribeServices calls
+    after a scale-down, then ECS's own."""
 
-    waker = RecordedInvokes()
-    calls = waker.calls
+    def __init__(self, ecs, describes: int) -> None:
+        self._ecs, self.describes = ecs, describes
+        self._last: dict[str, int] = {}
+        self._stopping = 0
+
+    def __getattr__(self, name):
+        return getattr(self._ecs, name)
+
+    def update_service(self, **kwargs):
+        if kwargs.get("desiredCount") == 0:
+            self._stopping = self.describes
+        return self._ecs.update_service(**kwargs)
+
+    def describe_services(self, **kwargs):
+        answer = self._ecs.describe_services(**kwargs)
+        for service in answer["services"]:
+            if self._stopping:
+                service["runningCount"] = self._last.get(service["serviceName"], service["runningCount"])
+            else:
+                self._last[service["serviceName"]] = service["runningCount"]
+        if self._stopping:
+            self._stopping -= 1
+        return answer
+
+
+def awake_world(aws, minutes: int = 120):
+    world = aws.world
+    world.report(START, next_due_in=None)
+    answer = world.invoke({"action": "wake", "holdMinutes": minutes, "reason": "backfill"}, START)
+    assert answer["state"] == "waking" and sum(world.desired().values()) > 0
+    return world
+
+
+def migrate_with_waker(aws, waker, *, seconds: float = 900.0, on_run_task=None):
+    """The runner with the waker reachable; `on_run_task` sees the world when the migration task starts."""
+    sleeps: list[float] = []
+    ecs = aws.ecs
+    if on_run_task is not None:
+
+        class Watched:
+            def __getattr__(self, name):
+                return getattr(aws.ecs, name)
+
+            def run_task(self, **kwargs):
+                on_run_task()
+                return aws.ecs.run_task(**kwargs)
+
+        ecs = Watched()
     config = migrator.RunnerConfig(**{**aws.config.__dict__, "waker_function": "airflow-dev-waker"})
-    migrator.migrate(
+    result = migrator.migrate(
         {"taskDefinitionArn": aws.task_definition, "databaseId": "db-1"},
         config=config,
-        ecs=aws.ecs,
+        ecs=ecs,
         rds=aws.rds,
-        seconds_left=lambda: 900,
-        sleep=lambda _: None,
+        seconds_left=lambda: seconds - sum(sleeps),
+        sleep=sleeps.append,
         lambda_client=waker,
     )
-    (call,) = calls
-    assert call["FunctionName"] == "airflow-dev-waker" and call["InvocationType"] == "Event"
-    request = parse_event(json.loads(call["Payload"]), default_hold_minutes=60)
-    assert isinstance(request, Deploy) and request.hold_minutes >= 900 // 60
+    return result, sleeps
+
+
+def test_the_old_version_is_held_asleep_while_the_migration_runs(aws):
+    """Regression: the migration ran beside the old version's scheduler, workers and api-server, against a schema
+    it was changing. The runner now has the waker hold the stack asleep, waits until the old version's tasks have
+    stopped, and only then starts the migration; a wake meanwhile is refused. (ECS keeps a task running after its
+    service is scaled to zero until it stops: SIGTERM, then the container's stopTimeout; see the ECS Developer
+    Guide, "Amazon ECS task lifecycle".)"""
+    world = awake_world(aws)
+    world.clients = dataclasses.replace(world.clients, ecs=SlowToStop(world.clients.ecs, describes=2))
+    clock = {"at": START + timedelta(minutes=5)}
+    waker = WakerLambda(world, lambda: clock["at"])
+    seen: dict = {}
+
+    def at_run_task():
+        status = world.invoke({"action": "status"}, clock["at"])
+        seen["current"] = status["current"]
+        seen["wake"] = world.invoke({"action": "wake", "holdMinutes": 30, "reason": "a person"}, clock["at"])
+
+    result, sleeps = migrate_with_waker(aws, waker, on_run_task=at_run_task)
+    assert result["status"] == "migrated"
+    assert not any(seen["current"]["running"].values()) and not any(seen["current"]["desired"].values())
+    assert sleeps, "the runner waited for the old version's tasks to stop"
+    assert result["oldVersion"].startswith("held asleep: ") and "stopped first" in result["oldVersion"]
+    assert seen["wake"]["ok"] is False and "held asleep for a migration" in seen["wake"]["reason"]
+    assert waker.actions()[0] == "migration" and waker.actions()[-1] == "migration"
+    # Released once done: the stack is what it was (the wake's hold runs on), `pulumi up` moving the services next.
+    assert waker.answers[-1]["ok"] and "held awake until" in waker.answers[-1]["reason"]
+    assert all(world.desired()[c] == 1 for c in ("scheduler", "api-server"))
+
+
+def test_an_asleep_stack_is_held_asleep_and_its_stopped_database_started(aws):
+    world = aws.world
+    world.invoke({"action": "tick"}, START)  # asleep, nothing due: the waker stops the database
+    assert aws.rds.describe_db_instances()["DBInstances"][0]["DBInstanceStatus"] == "stopped"
+    at = START + timedelta(minutes=1)
+    seen = []
+    result, _ = migrate_with_waker(
+        aws, WakerLambda(world, lambda: at), on_run_task=lambda: seen.append(world.invoke({"action": "status"}, at))
+    )
+    assert result["status"] == "migrated" and result["oldVersion"] == "asleep"
+    assert "held asleep for a migration" in seen[0]["reason"]
+    assert seen[0]["signals"]["database"] == "available"  # started by the waker, held up for the migration
+    after = world.invoke({"action": "tick"}, at + timedelta(minutes=1))
+    assert after["state"] == "asleep" and "migration" not in after["reason"]
+
+
+def test_old_tasks_that_do_not_stop_keep_the_migration_from_running(aws):
+    world = awake_world(aws)
+    world.clients = dataclasses.replace(world.clients, ecs=SlowToStop(world.clients.ecs, describes=10**6))
+    waker = WakerLambda(world, lambda: START + timedelta(minutes=5))
+    with pytest.raises(migrator.MigrationFailed, match=r"task\(s\) of the old version still run"):
+        migrate_with_waker(aws, waker, seconds=120)
+    assert aws.ecs.list_tasks(cluster="airflow-dev", startedBy="airflow-migrate")["taskArns"] == []
+    released = json.loads(waker.calls[-1]["Payload"])
+    assert released["action"] == "migration" and released["holdMinutes"] == 0  # the old version may run again
+
+
+def test_a_failed_migration_ends_the_hold_at_once(aws, monkeypatch):
+    world = awake_world(aws)
+    original = EC2ContainerServiceBackend.run_task
+
+    def run_task_that_fails(self, *args, **kwargs):
+        tasks = original(self, *args, **kwargs)
+        for task in tasks:
+            task.containers[0].exitCode = 3  # pyright: ignore[reportAttributeAccessIssue]
+        return tasks
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task_that_fails)
+    at = START + timedelta(minutes=5)
+    with pytest.raises(migrator.MigrationFailed, match="exit code 3"):
+        migrate_with_waker(aws, WakerLambda(world, lambda: at))
+    # Released at once: the old version, on the schema it knows, runs again (the update stopped before the services).
+    assert all(world.desired()[c] == 1 for c in ("scheduler", "api-server"))
+
+
+def test_a_waker_that_fails_stops_the_migration_before_it_starts(aws, monkeypatch):
+    world = awake_world(aws)
+    waker = WakerLambda(world, lambda: START + timedelta(minutes=5))
+    monkeypatch.setattr(world, "invoke", lambda event, at: {"ok": False, "error": "AccessDenied on ecs:UpdateService"})
+    with pytest.raises(migrator.MigrationFailed, match=r"did not hold the stack asleep.*AccessDenied"):
+        migrate_with_waker(aws, waker)
+    assert aws.ecs.list_tasks(cluster="airflow-dev", startedBy="airflow-migrate")["taskArns"] == []
+
+
+def test_a_first_deploy_has_no_waker_and_nothing_to_hold(aws):
+    result, _ = migrate_with_waker(aws, WakerLambda(aws.world, lambda: START, missing=True))
+    assert result["status"] == "migrated" and result["oldVersion"] == "none: a first deploy"
+
+
+def test_the_hold_request_is_one_the_waker_reads():
+    from contracts.waker import Migration, parse_event
+
+    assert parse_event({"action": "migration", "holdMinutes": 25, "reason": "x"}, default_hold_minutes=60) == (
+        Migration(hold_minutes=25, reason="x")
+    )
+    with pytest.raises(ValueError, match="holdMinutes"):
+        parse_event({"action": "migration"}, default_hold_minutes=60)

@@ -27,7 +27,6 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.waker import task_queued_timeout_seconds
 from lambdas.waker.handler import Clients, handle
 from standin.waker_world import World, minutes, moto_world
 
@@ -42,6 +41,7 @@ CALLS = {
     "ssm": ("GetParameter", "PutParameter", "DeleteParameter"),
     "elbv2": ("DescribeTargetHealth", "DescribeRules", "ModifyRule"),
     "sns": ("Publish",),
+    "logs": ("FilterLogEvents",),
 }
 NOT_FOUND = {
     "ecs": "ClusterNotFoundException",
@@ -52,6 +52,7 @@ NOT_FOUND = {
     "ssm": "ParameterNotFound",
     "elbv2": "RuleNotFound",
     "sns": "NotFound",
+    "logs": "ResourceNotFoundException",
 }
 FAULTS = ("throttled", "denied", "not-found")
 # What a run must read (and its lease and state) before it can decide anything: a fault there fails the run.
@@ -63,7 +64,7 @@ DECIDES_ON = {
     "ssm:PutParameter",
 }
 # Reads whose failure is read as "unknown" (busy while up) and never fails the run.
-SOFT_READS = {"cloudwatch:GetMetricData", "elbv2:DescribeTargetHealth"}
+SOFT_READS = {"cloudwatch:GetMetricData", "elbv2:DescribeTargetHealth", "logs:FilterLogEvents"}
 CLIENT_NAMES = tuple(f.name for f in dataclasses.fields(Clients))
 BOUND = {"worker": 4}  # the world's maxWorkers; every other service 0 or 1
 
@@ -126,13 +127,14 @@ REQUESTS = {
     "sleep-force": {"action": "sleep", "reason": "a person", "force": True},
     "status": {"action": "status"},
     "deploy": {"action": "deploy", "holdMinutes": 60, "reason": "pulumi up"},
+    "migration": {"action": "migration", "holdMinutes": 25, "reason": "airflow db migrate"},
     "dag-change": {"action": "wake", "holdMinutes": 10, "reason": "DAG bundle changed", "source": "change"},
 }
 
 
 # The requests the faults are drawn over: each that acts (a status request only reads, and a plain sleep's
 # calls are a subset of a forced one's).
-ACTING_REQUESTS = ("tick", "wake", "sleep-force", "deploy", "dag-change")
+ACTING_REQUESTS = ("tick", "wake", "sleep-force", "deploy", "migration", "dag-change")
 
 
 @dataclasses.dataclass
@@ -163,10 +165,12 @@ class Scene:
 
 @contextlib.contextmanager
 def scene(start: str) -> Iterator[Scene]:
-    """A stack with a database it stops, a load balancer with the waking page, and an alarm topic, brought
-    to `start` by clean runs. The clock is near the real one (SQS's message times are real)."""
+    """A stack with a database it stops, a load balancer with the waking page, the api-server's log group and
+    an alarm topic, brought to `start` by clean runs. The clock is near the real one (SQS's message times are
+    real)."""
     base = datetime.now(UTC).replace(second=0, microsecond=0)
-    with moto_world(database=True, load_balancer=True, stop_database=True, max_workers=4) as world:
+    # Both ways of seeing UI use at once (a stack has one or the other): every call is made in some scene.
+    with moto_world(database=True, load_balancer=True, api_server_log=True, stop_database=True, max_workers=4) as world:
         current = Scene(world, base, start)
         clean = world.clients
         if start == "asleep-due-soon":  # put to sleep with a DAG due 8 minutes after `base`: a one-time wake
@@ -185,7 +189,7 @@ def scene(start: str) -> Iterator[Scene]:
         if start == "awake-busy":
             world.send_broker_messages(base - minutes(1), count=5)
         if start == "awake-stale-broker":
-            timeout = minutes(task_queued_timeout_seconds(world.config.settings) / 60)
+            timeout = minutes(world.config.settings.task_queued_timeout_seconds / 60)
             world.send_broker_messages(base - timeout - minutes(30), count=3)
             world.send_broker_messages(base - minutes(1), count=1)  # young: put back
         yield current
@@ -236,6 +240,8 @@ def story(start: str, request: str, plan: Plan) -> list[str]:
             broken.append(f"the wake was dropped: {answer.get('state')}: {answer.get('reason')}")
         if remembered and request == "deploy" and not answer.get("databaseHeldUntil"):
             broken.append(f"the deploy's database hold was dropped: {answer.get('reason')}")
+        if remembered and request == "migration" and (answer.get("state") != "asleep" or any(world.desired().values())):
+            broken.append(f"the old version ran during the migration: {answer.get('reason')}")
         if first is not None and first.get("ok") and request == "sleep-force" and answer.get("state") != "asleep":
             broken.append(f"the answered sleep was undone: {answer.get('reason')}")
         if answer.get("busy"):

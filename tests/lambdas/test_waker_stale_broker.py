@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contracts.waker import task_queued_timeout_seconds
 from standin.waker_world import World, minutes, moto_world
 
 TICK = {"action": "tick"}
@@ -46,7 +45,7 @@ def test_messages_of_tasks_airflow_failed_are_parked_and_the_stack_sleeps_and_st
     world: World, start: datetime
 ):
     """Regression: the waker counted them as queued work, and kept dev awake around the clock."""
-    timeout = minutes(task_queued_timeout_seconds(world.config.settings) / 60)
+    timeout = minutes(world.config.settings.task_queued_timeout_seconds / 60)
     # Tasks queued, no worker placed, failed by Airflow.
     world.send_broker_messages(start - timeout - minutes(5), count=3)
     assert world.invoke(TICK, start)["state"] == "waking", "messages wake an asleep stack (no reporter to ask)"
@@ -94,3 +93,16 @@ def test_a_parking_queue_that_is_gone_is_logged_and_the_messages_stay_work(world
     assert answer["ok"] and answer["state"] == "awake", "the run still decides"
     assert depth(world, world.queue_url) == 1, "nothing lost: the message is back on the broker"
     assert any('"event": "broker-parking-failed"' in record.getMessage() for record in caplog.records)
+
+
+def test_with_a_short_timeout_a_message_sent_near_the_report_is_kept(start: datetime):
+    """A stack whose timeout is shorter than the reporter's lag (the rehearsal's 60 s): a message past the
+    timeout, but sent less than a minute before the report, may be a task the report could not see yet."""
+    with moto_world(scheduled_grace_minutes=1, task_queued_timeout_seconds=60) as world:
+        assert world.config.settings.task_queued_timeout_seconds == 60
+        world.invoke({"action": "wake", "holdMinutes": 0, "reason": "test"}, start)
+        world.send_broker_messages(start + minutes(1))
+        world.send_broker_messages(start - minutes(5))
+        world.report(start + minutes(1.5))  # sees nothing queued: the first message's task is not yet in it
+        world.invoke(TICK, start + minutes(3))  # both past the 60 s timeout; only the old one is stale
+        assert depth(world, world.queue_url) == 1 and depth(world, parking_url(world)) == 1
