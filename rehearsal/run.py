@@ -477,7 +477,8 @@ class Rehearsal:
 
         # Queued, requeued twice (Airflow's stuck-in-queued retries), then failed: three timeouts and checks.
         ti = self.wait("the task is failed by task_queued_timeout", failed, timeout=9 * QUEUED_TIMEOUT_SECONDS)
-        if ti["start_date"] is not None or self.actuator.running("worker"):
+        # Failing it stamps a start and an end; a task that ran would name the worker it ran on.
+        if ti["hostname"] or self.actuator.running("worker"):
             raise Failed(f"the task ran although no worker could be placed: {ti}")
         self.timeline("check", f"ok: the task was failed by task_queued_timeout, never run ({ti['state']})")
         self.wait("everything back at zero with the stale messages parked", self.asleep, timeout=300)

@@ -99,7 +99,8 @@ class WakingPage(pulumi.ComponentResource):
             description="Answers visitors of a sleeping Airflow stack and wakes it",
             role_arn=role.arn,
             log_group=logs,
-            timeout=10,
+            # It waits for the waker's answer (a visit waits up to 8 s for the waker's lease, then its run).
+            timeout=30,
             memory_size=128,
             environment={
                 "STACK": context.name,

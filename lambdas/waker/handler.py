@@ -223,6 +223,9 @@ def report(
         "databaseHeldUntil": state.database_hold_until.isoformat() if state.database_hold_until else None,
         "maintenance": state.maintenance or None,
         "sleepHoldUntil": state.sleep_hold_until.isoformat() if state.sleep_hold_until else None,
+        "awakeSince": state.awake_since.isoformat() if state.awake_since else None,
+        "visit": decision.visit or None,
+        "visitWakeLimit": settings.max_visit_wakes_per_day,
         # The learned lead (policy.services_lead_minutes) and the measured figures it comes from.
         "lead": {
             "servicesMinutes": services_lead_minutes(settings, state),
@@ -261,6 +264,13 @@ def report(
 # request waits longer.
 LEASE_TTL = timedelta(seconds=90)
 LEASE_WAIT_SECONDS = {"tick": 5.0} | dict.fromkeys(("wake", "sleep", "deploy", "maintenance", "migration"), 40.0)
+VISIT_LEASE_WAIT_SECONDS = 8.0  # the waking page waits for the answer; a burst of visits queues briefly
+
+
+def _lease_wait(request: Request) -> float:
+    if isinstance(request, Wake) and request.source == "visit":
+        return VISIT_LEASE_WAIT_SECONDS
+    return LEASE_WAIT_SECONDS[request.kind]
 
 
 def handle(
@@ -317,7 +327,7 @@ def _under_lease(
         holder,
         now=clock or (lambda: now),
         ttl=LEASE_TTL,
-        wait_seconds=LEASE_WAIT_SECONDS[request.kind] if lease_wait_seconds is None else lease_wait_seconds,
+        wait_seconds=_lease_wait(request) if lease_wait_seconds is None else lease_wait_seconds,
     ):
         log("busy", action=request.kind)
         return {"ok": False, "busy": True, "error": "another waker run is deciding; try again in a minute"}

@@ -202,6 +202,10 @@ class Decision:
     ui_route: UiRoute | None = None  # where the load balancer sends visitors (None: no load balancer)
     not_starting: tuple[str, ...] = ()  # services short of their desired count for longer than the limit
     follow_up: bool = False  # a hold that ends by itself: the minute tick runs so its end is acted on
+    # What a visit did (the waking page tells the visitor): woke the stack, found it already up or waking, was
+    # refused by the day's limit, or found it held asleep ("" for other requests; a refusal by maintenance or
+    # a migration is `refused`).
+    visit: Literal["", "woke", "already", "limit", "held"] = ""
 
     def changes(self, observed: Observation) -> dict[str, int]:
         """Services whose desired count must change (absolute counts, so repeating is harmless)."""

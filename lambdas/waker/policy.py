@@ -119,14 +119,28 @@ def decide(
     if reporter is not None:
         state = state.but(next_due_at=reporter.next_due_at, next_due_first_tasks=reporter.next_due_first_tasks)
     state = measure(now, observed, state, reporter)
-    refused_visit = ""
+    refused_visit, visit = "", ""
     if isinstance(request, Wake) and request.source == "visit":
+        # Only the visit that wakes the stack counts against the day's limit: visits while it is already up or
+        # waking keep it up (the hold) and count for nothing, however many arrive at once.
         day = now.date().isoformat()
         visits = state.visit_wakes if state.visit_wakes_day == day else 0
-        if visits >= settings.max_visit_wakes_per_day:
+        up = any(observed.desired.get(c, 0) > 0 for c in settings.core) or state.wake_pending
+        if state.maintenance or _migration_holds(state, now):
+            visit = "held"  # refused below, and counted for nothing
+        elif _sleep_hold(state, now):
+            assert state.sleep_hold_until is not None
+            visit = "held"
+            refused_visit = f"visit wake ignored: put to sleep until {_fmt(state.sleep_hold_until)}; "
+            request = Tick()  # asleep on purpose: only an explicit wake request ends a forced sleep's hold
+        elif up:
+            visit = "already"
+        elif visits >= settings.max_visit_wakes_per_day:
+            visit = "limit"
             refused_visit = f"visit wake ignored: {visits} today, the most max_visit_wakes_per_day allows; "
             request = Tick()  # a crawler or checker must not keep the stack up: decide as if nobody came
         else:
+            visit = "woke"
             state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
     if isinstance(request, Maintenance):
         if request.on:
@@ -149,7 +163,7 @@ def decide(
         request = Tick()
     if _migration_holds(state, now):  # before a wake is taken in: one refused here is not kept for later either
         held = _held_for_migration(now, settings, observed, state, request)
-        return replace(held, ui_route=ui_route(held, observed))
+        return replace(held, ui_route=ui_route(held, observed), visit="held" if visit else "")
     if isinstance(request, Wake) and _by_person(request) and not _database_serves(settings, observed):
         # The stack cannot be up before its database: a person's wake is kept, however long the database takes,
         # and its hold runs from when the stack is brought up. (The waker's own wake for a due DAG starts the
@@ -166,7 +180,7 @@ def decide(
 
     if state.maintenance and not isinstance(request, Status):
         held = _in_maintenance(now, settings, observed, state, request)
-        return replace(held, ui_route=ui_route(held, observed))
+        return replace(held, ui_route=ui_route(held, observed), visit="held" if visit else "")
     # A status request is decided like a tick; the handler reports the decision and acts on none of it.
     services_up = any(observed.desired.get(c, 0) > 0 for c in settings.core)
     if services_up and observed.database_status in DATABASE_DOWN:
@@ -182,6 +196,8 @@ def decide(
         decision = _decide_asleep(now, settings, observed, state, request)
     if refused_visit:
         decision = replace(decision, reason=refused_visit + decision.reason)
+    if visit:
+        decision = replace(decision, visit=visit)
     short_since, not_starting = services_not_starting(now, settings, observed, state)
     if not_starting:
         since = {c: short_since[c][11:16] for c in not_starting}
