@@ -19,28 +19,48 @@ from typing import Any
 
 from airflow_stack import deploy_dags, operations, preflight, preflight_command, probe, stage_command, staging
 from airflow_stack.operations import StackFactory
-from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, ToolError, WrongStack, read_outputs
+from airflow_stack.outputs import (
+    NotDeployed,
+    StackError,
+    StackOutputs,
+    ToolError,
+    WakerFailed,
+    WrongStack,
+    read_outputs,
+)
 from airflow_stack.preflight_command import ClientFactory
+from airflow_stack.terminal import printable
 from contracts.stacks import STACK_NAME_RULE, is_stack_name
 from contracts.waker import MAX_HOLD_MINUTES, Maintenance, Sleep, Wake, to_event
 
 PROJECT_DIR = Path.cwd()
-EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_WAKER_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 EXIT_WRONG_STACK = EXIT_WAKER_REFUSED  # both refuse to act: 3
 EXIT_CODES: tuple[tuple[type[StackError], int], ...] = (
     (WrongStack, EXIT_WRONG_STACK),
     (ToolError, EXIT_AWS),
+    (WakerFailed, EXIT_WAKER_ERROR),
     (StackError, EXIT_REFUSED),
 )
+# Every AWS call is bounded: a connection in 5 s, an answer in 30 s (70 s from the waker, whose own limit is
+# 60 s), with the SDK's standard retries; past that, one line and exit 4.
+AWS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "retries": {"mode": "standard", "max_attempts": 3}}
+WAKER_READ_TIMEOUT = 70
+
+
+def aws_client(service: str, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    read = WAKER_READ_TIMEOUT if service == "lambda" else AWS_TIMEOUTS["read_timeout"]
+    return boto3.client(service, region_name=region, config=Config(**{**AWS_TIMEOUTS, "read_timeout": read}))
 
 
 def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
-    import boto3
-
     outputs = StackOutputs.of(name, read_outputs(name, outputs_file, cwd=PROJECT_DIR))
 
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=outputs.region)
+        return aws_client(service, outputs.region)
 
     if not outputs.get("wakerFunction"):
         raise NotDeployed(f"stack {name} has no wakerFunction output: deploy the waker first")
@@ -157,9 +177,9 @@ def _checked(args: argparse.Namespace) -> dict[str, int]:
 def _answered(answer: dict[str, Any]) -> bool:
     """Print the waker's answer; False when it refused (or another run held its lease)."""
     if answer.get("ok", False):
-        print(f"{answer.get('state')}: {answer.get('reason')}")
+        print(printable(f"{answer.get('state')}: {answer.get('reason')}"))
         return True
-    print(f"refused: {answer.get('error') or answer.get('reason') or answer}", file=sys.stderr)
+    print(printable(f"refused: {answer.get('error') or answer.get('reason') or answer}"), file=sys.stderr)
     return False
 
 
@@ -174,9 +194,7 @@ def _wait(stack: operations.Stack, up: bool, timeout_minutes: int) -> int:
 
 
 def aws_clients(region: str) -> Callable[[str], Any]:
-    import boto3
-
-    return lambda service: boto3.client(service, region_name=region)
+    return lambda service: aws_client(service, region)
 
 
 def run(
@@ -226,7 +244,9 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
         stack = make_stack(args.stack, args.outputs)
         if args.command == "status":
             report = operations.status(stack)
-            print(json.dumps(report, indent=2) if args.json else operations.render_status(report))
+            print(
+                json.dumps(report, indent=2) if args.json else printable(operations.render_status(report), lines=True)
+            )
             return 0
         if args.command == "wake":
             answer = stack.invoke_waker(to_event(Wake(hold_minutes=minutes["hold"], reason=args.reason)))
@@ -250,12 +270,12 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
         print(f"airflow-stack: interrupted ({interruption or 'Ctrl-C'})", file=sys.stderr)
         return EXIT_INTERRUPTED
     except StackError as error:
-        print(f"airflow-stack: {error}", file=sys.stderr)
+        print(printable(f"airflow-stack: {error}"), file=sys.stderr)
         # The most specific kind decides: another stack's outputs, then a missing or failing tool, then the rest.
         return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
     except Exception as error:
         if type(error).__module__.startswith("botocore"):
-            print(f"airflow-stack: AWS error: {error}", file=sys.stderr)
+            print(f"airflow-stack: AWS error: {printable(str(error))}", file=sys.stderr)
             return EXIT_AWS
         raise
     raise AssertionError(args.command)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_stack.outputs import StackError, StackOutputs
+from airflow_stack.outputs import StackError, StackOutputs, WakerFailed
 from contracts.components import CORE
 from contracts.database import DATABASE_STUCK
 from contracts.waker import Deploy, Status, to_event
@@ -34,12 +34,24 @@ StackFactory = Callable[[str, Path | None], Stack]
 def lambda_invoker(lambda_client: Any, function: str) -> Invoke:
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
-        body = response["Payload"].read().decode()
-        if response.get("FunctionError"):
-            raise StackError(f"the waker failed: {body}")
-        return json.loads(body)
+        body = response["Payload"].read().decode(errors="replace")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if response.get("FunctionError") or not isinstance(answer, dict):
+            raise WakerFailed(f"the waker failed: {_first_line(answer, body)} (its log has the rest)")
+        return answer
 
     return invoke
+
+
+def _first_line(answer: Any, body: str) -> str:
+    """What Lambda says of a failed run: its errorType and the first line of its errorMessage."""
+    if isinstance(answer, dict) and ("errorType" in answer or "errorMessage" in answer):
+        message = str(answer.get("errorMessage") or "").strip().splitlines()
+        return f"{answer.get('errorType', 'Error')}: {message[0] if message else ''}"[:300]
+    return (body.strip().splitlines() or ["no answer"])[0][:300]
 
 
 # --- status ------------------------------------------------------------------------------------------------
@@ -140,9 +152,11 @@ def parse_duration(text: str) -> int:
     """Minutes in '90', '90m', '2h' or '1h30m'."""
     import re
 
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m?)?", text.strip())
+    # At most 6 digits each: a year is 525600 minutes, and no number this long reaches int() (a 5000-digit one
+    # would raise there).
+    match = re.fullmatch(r"(?:(\d{1,6})h)?(?:(\d{1,6})m?)?", text.strip())
     if not text.strip() or match is None or not any(match.groups()):
-        raise StackError(f"a duration like 90m, 2h or 1h30m, not {text!r}")
+        raise StackError(f"a duration like 90m, 2h or 1h30m, not {text[:40]!r}{'...' if len(text) > 40 else ''}")
     return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
 
 

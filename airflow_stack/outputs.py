@@ -26,6 +26,10 @@ class NotDeployed(StackError):
     """The stack has no (or not all of its) outputs: it has not been deployed yet."""
 
 
+class WakerFailed(StackError):
+    """The waker itself failed (its own error, not a refusal): exit 5, its error's first line."""
+
+
 class WrongStack(StackError):
     """The outputs name another stack's resources: nothing is done (exit 3)."""
 
@@ -55,11 +59,33 @@ def check_owner(stack: str, values: Mapping[str, Any]) -> None:
             )
 
 
+MAX_OUTPUTS_BYTES = 1024 * 1024  # a stack's outputs are a few kilobytes
+
+
+def _outputs_text(outputs_file: Path) -> str:
+    """The file's text, read as a stack's outputs can be: a regular file, UTF-8, at most MAX_OUTPUTS_BYTES (so
+    /dev/zero or a FIFO cannot hold the command)."""
+    if not outputs_file.is_file():
+        raise OSError(f"{outputs_file} is not a regular file")
+    with outputs_file.open("rb") as handle:
+        data = handle.read(MAX_OUTPUTS_BYTES + 1)
+    if len(data) > MAX_OUTPUTS_BYTES:
+        raise OSError(f"larger than {MAX_OUTPUTS_BYTES // 1024} KiB: not a stack's outputs")
+    return data.decode("utf-8")
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None = None) -> dict[str, Any]:
     if outputs_file is not None:
         try:
-            values = json.loads(outputs_file.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            values = _json(_outputs_text(outputs_file))
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON
             raise StackError(f"cannot read stack outputs from {outputs_file}: {error}") from None
         if not isinstance(values, dict):
             raise StackError(
@@ -79,7 +105,10 @@ def read_outputs(stack: str, outputs_file: Path | None = None, cwd: Path | None 
         raise ToolError("the Pulumi CLI is not installed: pass --outputs FILE with the stack's outputs") from None
     except subprocess.CalledProcessError as error:
         raise ToolError(f"pulumi stack output --stack {stack} failed: {error.stderr.strip()}") from None
-    return json.loads(result.stdout)
+    try:
+        return _json(result.stdout)
+    except ValueError as error:
+        raise ToolError(f"pulumi stack output --stack {stack} printed no JSON: {error}") from None
 
 
 @dataclass(frozen=True)

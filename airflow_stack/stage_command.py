@@ -13,6 +13,7 @@ from pathlib import Path
 from airflow_stack import operations, staging
 from airflow_stack.operations import StackFactory
 from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, read_outputs
+from airflow_stack.terminal import printable
 from contracts.waker import Maintenance, to_event
 
 
@@ -113,7 +114,7 @@ def _hold_for_restage(args: argparse.Namespace, make_stack: StackFactory) -> ope
     answer = target.invoke_waker(to_event(Maintenance(on=True, reason=f"re-staging {args.stack} from {args.source}")))
     if not answer.get("ok", False):
         raise StackError(f"the waker of {args.stack} did not take the maintenance hold: {answer.get('error')}")
-    print(f"{args.stack}: {answer.get('reason')}")
+    print(printable(f"{args.stack}: {answer.get('reason')}"))
     try:
         if not operations.wait_for_counts(target, operations.all_down, timeout=600):
             raise StackError(f"{args.stack} did not stop within 10 minutes: nothing written; run stage again")

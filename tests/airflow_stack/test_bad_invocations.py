@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from airflow_stack import cli
-from tests.airflow_stack.conftest import cli_run
+from tests.airflow_stack.conftest import cli_run, factory
 
 LONG = "x" * 201
 
@@ -15,6 +15,9 @@ def invocations(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "text.json").write_text("not json")
     (tmp_path / "empty.json").write_text("{}")
+    (tmp_path / "latin1.json").write_bytes('{"region": "caf\xe9"}'.encode("latin-1"))
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "huge.json").write_text('{"padding": "' + "x" * (2 * 1024 * 1024) + '"}')
     return [
         # (argv, exit code, words of the one line)
         (["wake", "--stack", "dev", "--hold", "soon"], 2, "--hold: a duration like 90m"),
@@ -45,6 +48,13 @@ def invocations(tmp_path):
             "airflow:services.workerPolicyArns",
         ),
         (["preflight", "--stack", "nosuch"], 2, "no Pulumi.nosuch.yaml"),
+        # Files that are not a stack's outputs, whatever they hold, and however long they go on.
+        (["status", "--stack", "dev", "--outputs", "/dev/zero"], 2, "not a regular file"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path)], 2, "not a regular file"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "latin1.json")], 2, "cannot read stack outputs"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "deep.json")], 2, "nested too deeply"),
+        (["status", "--stack", "dev", "--outputs", str(tmp_path / "huge.json")], 2, "larger than 1024 KiB"),
+        (["wake", "--stack", "dev", "--hold", "9" * 5000], 2, "--hold"),
     ]
 
 
@@ -93,3 +103,49 @@ def test_a_padded_reason_is_sent_as_the_waker_reads_it(world, capsys):
     # The events the CLI builds are refused before sending if the waker would read them otherwise.
     assert cli_run(world, "wake", "--stack", "dev", "--hold", "0m", "--reason", "  upgrade rehearsal  ") == 0
     assert capsys.readouterr().out.strip().endswith("wake requested: upgrade rehearsal")
+
+
+def test_a_crash_inside_the_waker_is_its_own_exit_code_in_one_line(world, capsys):
+    """Regression: the waker's own failure was reported as exit 2 "bad input", with Lambda's raw trace."""
+    from airflow_stack import operations
+
+    class Payload:
+        def read(self) -> bytes:
+            trace = {
+                "errorMessage": "'NoneType' object is not subscriptable\nmore detail",
+                "errorType": "TypeError",
+                "stackTrace": ['  File "/var/task/waker/handler.py", line 1, in handler\n'],
+            }
+            return json.dumps(trace).encode()
+
+    class Lambda:
+        def invoke(self, **_: object) -> dict:
+            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": Payload()}
+
+    def make_stack(name, outputs_file):
+        stack = factory(world)(name, outputs_file)
+        return operations.Stack(stack.outputs, stack.client, operations.lambda_invoker(Lambda(), "airflow-dev-waker"))
+
+    assert cli.run(["status", "--stack", "dev"], make_stack=make_stack) == cli.EXIT_WAKER_ERROR == 5
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "airflow-stack: the waker failed: TypeError: 'NoneType' object is not subscriptable (its log has the rest)"
+    )
+
+
+def test_text_from_the_stack_is_printed_with_its_control_characters_escaped(world, capsys):
+    """A stored reason is the waker's memory: whatever it holds, the terminal shows it and does not obey it."""
+    hostile = "done\x1b[2J\x1b]0;owned\x07\r\u202eevil"
+    world.invoke({"action": "wake", "holdMinutes": 5, "reason": hostile}, world.now)
+    assert cli_run(world, "status", "--stack", "dev") == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out and "\x07" not in out
+    assert "done\\x1b[2J\\x1b]0;owned\\x07\\r\\u202eevil" in out
+
+
+def test_every_aws_client_of_the_command_is_bounded_in_time():
+    client = cli.aws_client("ecs", "us-gov-east-1")
+    assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 30
+    waker = cli.aws_client("lambda", "us-gov-east-1")
+    assert waker.meta.config.read_timeout > 60, "the waker may take its whole 60 s"
