@@ -18,10 +18,14 @@ def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> 
     """Print the read-only checks of the account for `stack` (its file in `project`); whether none failed.
     The program is run offline to list the resources it declares."""
     from infra.settings import load_settings
+    from infra.settings.schema import SettingsError
     from offline.recording import run_program
 
     config = stack_config(project, stack)
-    settings = load_settings(stack, config)
+    try:
+        settings = load_settings(stack, config)
+    except SettingsError as error:
+        raise StackError(_one_line(error)) from None
     recording = run_program(stack, config)
     checks = run(
         make_clients(settings.region),
@@ -49,11 +53,17 @@ def _printed(checks: list[Check]) -> bool:
 
 
 def stack_config(project: Path, stack: str) -> dict[str, Any]:
-    import yaml
-
-    from infra.settings import stack_config_from_yaml
+    from infra.settings import read_stack_path, stack_config_from_yaml
+    from infra.settings.schema import SettingsError
 
     path = project / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise StackError(f"no {path.name} in {project}")
-    return stack_config_from_yaml(yaml.safe_load(path.read_text()) or {})
+    try:
+        return stack_config_from_yaml(read_stack_path(path))
+    except SettingsError as error:  # read as `make plan` reads it: the file and line of what is wrong
+        raise StackError(_one_line(error)) from None
+
+
+def _one_line(error: Any) -> str:
+    return "invalid stack settings: " + "; ".join(f"{key}: {allowed}" for key, allowed in error.problems)

@@ -28,7 +28,7 @@ def _stage_targets(args: argparse.Namespace) -> staging.StagingTargets:
 
 
 def stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> int:
-    from infra.settings import load_settings, read_stack_file, stack_config_from_yaml
+    from infra.settings import load_settings, read_stack_path, stack_config_from_yaml
     from infra.settings.schema import SettingsError
 
     if args.stack == args.source:
@@ -38,7 +38,7 @@ def stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> 
     if not source_file.exists():
         raise StackError(f"no {source_file.name} to copy settings from")
     target = project / f"Pulumi.{args.stack}.yaml"
-    existing = read_stack_file(target.read_text(), target.name) if target.exists() else None
+    existing = read_stack_path(target) if target.exists() else None
     if existing is not None:
         current = load_settings(args.stack, stack_config_from_yaml(existing))
         if current.database.deletion_protection:
@@ -60,7 +60,7 @@ def stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> 
     staging.check_key(source.client("kms"), snapshot)
 
     document = staging.staging_document(
-        read_stack_file(source_file.read_text(), source_file.name),
+        read_stack_path(source_file),
         existing,
         snapshot=snapshot,
         source=source.outputs,

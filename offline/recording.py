@@ -25,7 +25,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from contracts.stacks import PROJECT
-from infra.settings import REGION_PARTITIONS, read_stack_file, stack_config_from_yaml
+from infra.settings import REGION_PARTITIONS, read_stack_path, stack_config_from_yaml
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 INFRA_DIR = PROJECT_DIR / "infra"  # Pulumi.yaml's main: the program
@@ -274,7 +274,7 @@ def load_stack_file(stack: str) -> dict[str, Any]:
     if not path.exists():
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(stacks)}")
-    return stack_config_from_yaml(read_stack_file(path.read_text(), path.name))
+    return stack_config_from_yaml(read_stack_path(path))
 
 
 @dataclass(frozen=True)

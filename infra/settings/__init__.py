@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import Any
 
 from contracts.stacks import STACK_NAME_RULE, is_stack_name
@@ -22,7 +23,7 @@ from infra.settings.model import (
     OidcSettings,
     Settings,
 )
-from infra.settings.schema import Section, SettingsError, integer, one_of
+from infra.settings.schema import Section, SettingsError, _describe, integer, one_of
 from infra.settings.sections.network import read_database, read_network
 from infra.settings.sections.secrets import read_restored_from, read_secrets
 from infra.settings.sections.services import LAMBDA_RUNTIMES, read_image, read_services
@@ -202,19 +203,63 @@ def change_problems(previous: Settings, current: Settings) -> list[tuple[str, st
     return []
 
 
+MAX_STACK_FILE_BYTES = 256 * 1024  # a stack file is a few kilobytes
+MAX_STACK_FILE_DEPTH = 32  # settings nest three or four levels
+MAX_NUMBER_CHARACTERS = 30  # no setting is a number of more digits (a year is 31536000 seconds)
+
+
+def read_stack_path(path: Path) -> dict[str, Any]:
+    """A Pulumi.<stack>.yaml read as stack files are written: a regular file, UTF-8 (a BOM allowed), at most
+    MAX_STACK_FILE_BYTES; then read_stack_file. Any other file is a SettingsError naming it."""
+    name = path.name
+    if not path.is_file():
+        raise SettingsError([(name, "must be a stack file (a regular file), not a directory or a device")])
+    with path.open("rb") as handle:
+        data = handle.read(MAX_STACK_FILE_BYTES + 1)
+    if len(data) > MAX_STACK_FILE_BYTES:
+        raise SettingsError([(name, f"is larger than {MAX_STACK_FILE_BYTES // 1024} KiB: not a stack file")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SettingsError([(f"{name} byte {error.start}", "is not UTF-8: save the file as UTF-8")]) from None
+    return read_stack_file(text, name)
+
+
 def read_stack_file(text: str, name: str) -> dict[str, Any]:
     """A Pulumi.<stack>.yaml's document, or SettingsError naming the file and line of what is wrong: YAML
-    syntax, a key given twice (YAML would silently keep the last), or a `config:` that is not a mapping."""
+    syntax, a key given twice (YAML would silently keep the last), a key that is not text, an alias (which
+    could expand without bound), nesting deeper than any setting, a number longer than any setting, or a
+    `config:` that is not a mapping."""
     import yaml
 
+    if len(text) > MAX_STACK_FILE_BYTES:
+        raise SettingsError([(name, f"is larger than {MAX_STACK_FILE_BYTES // 1024} KiB: not a stack file")])
+
+    def at(mark: Any) -> str:
+        return f"{name} line {mark.line + 1}"
+
     class StrictLoader(yaml.SafeLoader):
-        pass
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise SettingsError([(at(self.peek_event().start_mark), "uses a YAML alias (*name): write it out")])
+            self.depth += 1
+            if self.depth > MAX_STACK_FILE_DEPTH:
+                mark = self.peek_event().start_mark
+                raise SettingsError([(at(mark), f"nests deeper than {MAX_STACK_FILE_DEPTH} levels: no setting does")])
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+        seen: dict[str, int] = {}
         for key_node, _ in node.value:
             key = loader.construct_object(key_node)
             line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                raise SettingsError([(f"{name} line {line}", f"keys must be text, got {_describe(key)}")])
             if key in seen:
                 raise SettingsError(
                     [(f"{name} line {line}", f"{key} is given twice (first on line {seen[key]}); keep one")]
@@ -222,13 +267,25 @@ def read_stack_file(text: str, name: str) -> dict[str, Any]:
             seen[key] = line
         return loader.construct_mapping(node)
 
+    def number(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        if len(str(node.value)) > MAX_NUMBER_CHARACTERS:
+            raise SettingsError([(at(node.start_mark), f"holds a number of {len(node.value)} characters")])
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", number)
     try:
         document = yaml.load(text, Loader=StrictLoader) or {}  # noqa: S506 (a SafeLoader subclass)
+    except SettingsError:
+        raise
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{name} line {mark.line + 1}, column {mark.column + 1}" if mark else name
         raise SettingsError([(where, f"is not valid YAML: {error.problem or error}")]) from None
+    except Exception as error:  # a reader error, an absurd value or tag (`!!int` with no digits): never a trace
+        raise SettingsError(
+            [(name, f"cannot be read as a stack file: {str(error)[:200] or type(error).__name__}")]
+        ) from None
     if not isinstance(document, Mapping):
         raise SettingsError([(name, "must be a YAML mapping with a config: block")])
     if not isinstance(document.get("config") or {}, Mapping):

@@ -158,9 +158,12 @@ def string_map(value: Any) -> dict[str, str]:
 
 
 def _json(value: str) -> Any:
+    """An object-valued setting as Pulumi hands it over (JSON text), or the text itself when it is not JSON, or
+    not JSON any setting could be (nested without end, a number of thousands of digits): the section's reader
+    then names the setting and what it takes."""
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return value
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from airflow_stack import cli
 from tests.airflow_stack.conftest import cli_run, factory
 
@@ -149,3 +151,22 @@ def test_every_aws_client_of_the_command_is_bounded_in_time():
     assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 30
     waker = cli.aws_client("lambda", "us-gov-east-1")
     assert waker.meta.config.read_timeout > 60, "the waker may take its whole 60 s"
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("config: [\n", "is not valid YAML"),
+        (
+            "config:\n  aws:region: us-gov-east-1\n  airflow:waker:\n    idleMinutes: soon\n",
+            "airflow:waker.idleMinutes",
+        ),
+        ("config:\n  aws:region: us-gov-east-1\n  ? [a]\n  : x\n", "keys must be text"),
+    ],
+)
+def test_preflight_of_a_broken_stack_file_is_one_line_and_exit_2(world, project, capsys, content, words):
+    """Regression: preflight read the file with a plain YAML load and its settings unguarded: a traceback."""
+    (project / "Pulumi.broken.yaml").write_text(content)
+    assert cli_run(world, "preflight", "--stack", "broken", project=project) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err, err
