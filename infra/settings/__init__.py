@@ -7,6 +7,7 @@ declared before it has succeeded. `read_stack_settings` is the thin adapter over
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -116,7 +117,7 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         region=region,
         partition=partition,
         network=network,
-        database=read_database(section("database"), stack, partition),
+        database=read_database(section("database"), stack, partition, region),
         services=read_services(section("services"), partition),
         image=read_image(section("image")),
         ui=ui,
@@ -128,10 +129,52 @@ def load_settings(stack: str, config: Mapping[str, Any], secret_keys: Collection
         tags=root.get("tags", tags, {}),
         restored_from=read_restored_from(section("restoredFrom"), partition),
     )
-    problems += isolation_problems(settings, stack)
+    problems += isolation_problems(settings, stack) + cross_setting_problems(settings)
     if problems:
         raise SettingsError(problems)
     return settings
+
+
+def cross_setting_problems(settings: Settings) -> list[tuple[str, str]]:
+    """Settings each valid alone that cannot work together."""
+    problems = []
+    if settings.waker.event_queue_arns and not settings.services.triggerer_enabled:
+        problems.append(
+            (
+                f"{NAMESPACE}:waker.eventQueueArns",
+                "needs services.triggererEnabled: true: the asset watchers that read the queues run in the triggerer",
+            )
+        )
+    source = _snapshot_stack_prefix(settings.database.restore_from_snapshot or "")
+    if source and source != f"airflow-{settings.stack}" and settings.secrets.fernet_key_from is None:
+        problems.append(
+            (
+                f"{NAMESPACE}:secrets.fernetKeyFrom",
+                f"is required to restore another stack's snapshot ({source}'s): its connections and variables "
+                "are encrypted with that stack's Fernet key; set it to that stack's airflowSecretArn output",
+            )
+        )
+    if settings.ui.load_balancer and settings.ui.wake_on_visit and settings.waker.max_visit_wakes_per_day == 0:
+        problems.append(
+            (
+                f"{NAMESPACE}:waker.maxVisitWakesPerDay",
+                "is 0, so the waking page (ui.wakeOnVisit) would turn every visitor away: set ui.wakeOnVisit: false "
+                "instead, or allow 1 or more",
+            )
+        )
+    return problems
+
+
+def _snapshot_stack_prefix(snapshot: str) -> str | None:
+    """The `airflow-<stack>` a snapshot's name starts with (RDS names automated snapshots after their instance,
+    and this project's final snapshots after the stack), or None where the name does not tell."""
+    name = snapshot.rsplit(":", 1)[-1]
+    if not name.startswith("airflow-"):
+        return None
+    # The stack part ends where a date (automated snapshots) or a known suffix begins.
+    words = name.split("-")
+    stack_words = [w for w in itertools.takewhile(lambda w: not w[:1].isdigit() and w != "final", words[1:])]
+    return "airflow-" + "-".join(stack_words) if stack_words else None
 
 
 def isolation_problems(settings: Settings, stack: str) -> list[tuple[str, str]]:

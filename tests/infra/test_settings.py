@@ -94,7 +94,7 @@ BAD_INPUTS = [
     (
         settings_with(database={"maxAllocatedStorageGb": 30, "allocatedStorageGb": 50}),
         "airflow:database.maxAllocatedStorageGb",
-        "at least allocatedStorageGb",
+        "at least 10% above allocatedStorageGb",
     ),
     (settings_with(database={"sizeGb": 20}), "airflow:database.sizeGb", "known here"),
     (settings_with(network={"vpcCidr": "10.0.0.0/33"}), "airflow:network.vpcCidr", "CIDR"),

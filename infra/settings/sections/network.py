@@ -97,8 +97,9 @@ def read_network(section: Section) -> NetworkSettings:
         for name in ("taskSubnetIds", "databaseSubnetIds"):
             if not section.has(name):
                 section.fail(name, "is required with vpcId (database subnets: at least 2, in 2 zones)")
-        if section.has("natGateway"):
-            section.fail("natGateway", "only applies to a VPC the program creates; remove it with vpcId")
+        for name in ("natGateway", "vpcCidr", "availabilityZones"):
+            if section.has(name):
+                section.fail(name, "only applies to a VPC the program creates; remove it with vpcId")
         if set(task_subnets) & set(db_subnets):
             section.fail(
                 "databaseSubnetIds",
@@ -111,7 +112,7 @@ def read_network(section: Section) -> NetworkSettings:
     )
 
 
-def read_database(section: Section, stack: str, partition: str) -> DatabaseSettings:
+def read_database(section: Section, stack: str, partition: str, region_of_stack: str) -> DatabaseSettings:
     protected = stack == "prod"
     settings = DatabaseSettings(
         engine_version=section.get("engineVersion", one_of(*POSTGRES_MAJOR_VERSIONS), "16"),
@@ -131,9 +132,28 @@ def read_database(section: Section, stack: str, partition: str) -> DatabaseSetti
             "restoring replaces the database, and this stack protects it (deletionProtection: true); restore "
             "into a staging stack (airflow-stack stage), or turn deletionProtection off in a separate update first",
         )
-    if 0 < settings.max_allocated_storage_gb < settings.allocated_storage_gb:
+    # RDS refuses a maximum storage threshold less than 10% above the allocated storage ("Invalid max storage
+    # size"; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html).
+    least = -(-settings.allocated_storage_gb * 11 // 10)
+    if 0 < settings.max_allocated_storage_gb < least:
         section.fail(
             "maxAllocatedStorageGb",
-            f"must be 0 (no autoscaling) or at least allocatedStorageGb ({settings.allocated_storage_gb})",
+            f"must be 0 (no autoscaling) or at least 10% above allocatedStorageGb ({settings.allocated_storage_gb}): "
+            f"{least} or more; got {settings.max_allocated_storage_gb}",
         )
+    snapshot = settings.restore_from_snapshot or ""
+    if snapshot.startswith("arn:"):
+        kind, region = snapshot.split(":")[5], snapshot.split(":")[3]
+        if kind == "cluster-snapshot":
+            section.fail(
+                "restoreFromSnapshot",
+                "is an Aurora cluster snapshot; the stack's database is an RDS for PostgreSQL instance: give a DB "
+                "snapshot (arn:...:snapshot:<name> or its identifier)",
+            )
+        elif region != region_of_stack:
+            section.fail(
+                "restoreFromSnapshot",
+                f"is in {region}; RDS restores a snapshot in the stack's own Region ({region_of_stack}): copy it "
+                "there first (aws rds copy-db-snapshot) and give the copy",
+            )
     return settings

@@ -28,13 +28,22 @@ from infra.settings.schema import (
 _EMAIL = text(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an email address")
 
 
+# Files a system's zoneinfo directory holds beside the zones, which ZoneInfo reads but are no IANA zone names
+# (EventBridge Scheduler takes those only): this machine's own zone, the POSIX default rules, tzdata's
+# placeholder, and the duplicate trees.
+NOT_ZONE_NAMES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def _timezone(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    allowed = f"must be an IANA time zone like America/New_York or UTC, got {value!r}"
+    if not isinstance(value, str) or value in NOT_ZONE_NAMES or value.startswith(("posix/", "right/")):
+        raise InvalidSetting(allowed)
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InvalidSetting(f"must be an IANA time zone like America/New_York or UTC, got {value!r}") from None
+        raise InvalidSetting(allowed) from None
     return value
 
 
@@ -128,6 +137,13 @@ def read_waker(section: Section, partition: str, stack: str) -> WakerSettings:
             "wakeLeadMinMinutes",
             f"must be at most wakeLeadMaxMinutes ({settings.wake_lead_max_minutes}); "
             f"got {settings.wake_lead_min_minutes}",
+        )
+    elif not settings.wake_lead_min_minutes <= settings.wake_lead_minutes <= settings.wake_lead_max_minutes:
+        section.fail(
+            "wakeLeadMinutes",
+            f"is the lead until wakes are measured, then learned within wakeLeadMinMinutes..wakeLeadMaxMinutes "
+            f"({settings.wake_lead_min_minutes}..{settings.wake_lead_max_minutes}): it must be within them too; "
+            f"got {settings.wake_lead_minutes}",
         )
     section.reject_unknown()
     return settings
