@@ -5,6 +5,7 @@ replaced."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -38,7 +39,15 @@ def stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> 
     if not source_file.exists():
         raise StackError(f"no {source_file.name} to copy settings from")
     target = project / f"Pulumi.{args.stack}.yaml"
-    existing = read_stack_path(target) if target.exists() else None
+    try:
+        existing = read_stack_path(target) if target.exists() else None
+        source_document = read_stack_path(source_file)
+    except SettingsError as error:
+        problems = "; ".join(f"{where}: {allowed}" for where, allowed in error.problems)
+        raise StackError(f"nothing written: {problems}; fix the file (or remove {target.name} to start anew)") from None
+    writable = os.access(target, os.W_OK) if target.exists() else os.access(project, os.W_OK | os.X_OK)
+    if not writable:
+        raise StackError(f"nothing done: {target if target.exists() else project} is not writable by this user")
     if existing is not None:
         current = load_settings(args.stack, stack_config_from_yaml(existing))
         if current.database.deletion_protection:
@@ -60,7 +69,7 @@ def stage(args: argparse.Namespace, make_stack: StackFactory, project: Path) -> 
     staging.check_key(source.client("kms"), snapshot)
 
     document = staging.staging_document(
-        read_stack_path(source_file),
+        source_document,
         existing,
         snapshot=snapshot,
         source=source.outputs,

@@ -170,3 +170,13 @@ def test_preflight_of_a_broken_stack_file_is_one_line_and_exit_2(world, project,
     assert cli_run(world, "preflight", "--stack", "broken", project=project) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err, err
+
+
+def test_stage_over_an_unreadable_staging_file_is_one_line_and_touches_nothing(world, project, capsys):
+    """Regression: an invalid existing staging file ended `stage` in a traceback."""
+    (project / "Pulumi.staging.yaml").write_text("config:\n  aws:region: a\n  aws:region: b\n")
+    before = state(world, project)
+    assert cli_run(world, "stage", "--from", "prod", "--stack", "staging", project=project) == 2
+    err = capsys.readouterr().err
+    assert "nothing written" in err and "given twice" in err and "Traceback" not in err, err
+    assert state(world, project) == before
