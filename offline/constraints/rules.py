@@ -193,6 +193,30 @@ def container_definitions(recording: Recording) -> Iterator[Problem]:
                     yield Problem(label(r), f"{where}.healthCheck.{key}", f"must be {low} to {high}", "ECS HealthCheck")
 
 
+# ECS refuses a task definition larger than 64 KiB (its JSON as registered; "Amazon ECS service quotas":
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html, "Task definition size").
+TASK_DEFINITION_MAX_BYTES = 64 * 1024
+
+
+@rule
+def task_definition_size(recording: Recording) -> Iterator[Problem]:
+    """Each task definition's size as RegisterTaskDefinition receives it: the stack's own environment plus
+    `services.environment` repeated in every container of every component."""
+    for r in recording.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        containers = json.loads(r.inputs.get("containerDefinitions") or "[]")
+        others = {k: v for k, v in r.inputs.items() if k != "containerDefinitions"}
+        size = len(json.dumps({"containerDefinitions": containers, **others}, default=str).encode())
+        if size > TASK_DEFINITION_MAX_BYTES:
+            yield Problem(
+                label(r),
+                "containerDefinitions",
+                f"make the task definition {size // 1024} KiB, over ECS's 64 KiB: shorten or drop values of "
+                "airflow:services.environment (each is repeated in every container), or keep them in Secrets "
+                "Manager as variables",
+                "ECS service quotas (task definition size)",
+            )
+
+
 def _strategy_problems(service: Any, strategy: list[dict[str, Any]], associated: set[str]) -> Iterator[Problem]:
     """AWS: each provider of a strategy is associated with the cluster, at most one has a base, and at least one
     has a weight above 0 (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html).

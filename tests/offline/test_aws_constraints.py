@@ -215,3 +215,16 @@ def test_protection_off_and_a_restore_in_one_change_is_refused_with_the_two_step
     assert problems and "in a change of its own" in problems[0][1]
     unprotected = load_settings("prod-dr", {**base, "airflow:database": json.dumps({"deletionProtection": False})})
     assert change_problems(unprotected, flipped) == [], "the second step is allowed"
+
+
+def test_a_task_definition_over_ecs_size_limit_is_caught_before_any_resource():
+    """Regression: 400 long DAG settings were accepted; every container of every component carries them, and
+    ECS refuses a task definition over 64 KiB."""
+    from offline.recording import run_stack
+
+    many = {f"ORDERS_SETTING_{i}": "v" * 150 for i in range(400)}
+    recording = run_stack("dev", {"airflow:services": json.dumps({"environment": many})})
+    found = [m for m in messages(recording) if "over ECS's 64 KiB" in m]
+    assert found and "airflow:services.environment" in found[0]
+    few = run_stack("dev", {"airflow:services": json.dumps({"environment": dict(list(many.items())[:5])})})
+    assert messages(few) == []
