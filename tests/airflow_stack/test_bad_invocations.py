@@ -4,6 +4,7 @@ code, no traceback, and nothing changed: no count, no waker state, no snapshot, 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -179,4 +180,27 @@ def test_stage_over_an_unreadable_staging_file_is_one_line_and_touches_nothing(w
     assert cli_run(world, "stage", "--from", "prod", "--stack", "staging", project=project) == 2
     err = capsys.readouterr().err
     assert "nothing written" in err and "given twice" in err and "Traceback" not in err, err
+    assert state(world, project) == before
+
+
+def test_stage_into_a_staging_file_it_may_not_write_is_refused_before_anything_is_held(
+    world, project, capsys, monkeypatch
+):
+    """Root may write any file, so the refusal a read-only file gets is shown with the permission check
+    answering as it does for another user (os.access)."""
+    import os
+
+    from airflow_stack import stage_command
+
+    target = project / "Pulumi.staging.yaml"
+    target.write_text("config:\n  aws:region: us-gov-east-1\n")
+    target.chmod(0o444)
+    real_access = os.access
+    monkeypatch.setattr(
+        stage_command.os, "access", lambda path, mode: False if Path(path) == target else real_access(path, mode)
+    )
+    before = state(world, project)
+    assert cli_run(world, "stage", "--from", "prod", "--stack", "staging", project=project) == 2
+    err = capsys.readouterr().err
+    assert "is not writable" in err and "Traceback" not in err, err
     assert state(world, project) == before
