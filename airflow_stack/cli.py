@@ -267,7 +267,7 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             answer = stack.invoke_waker(to_event(Maintenance(on=False, reason=args.reason)))
             return 0 if _answered(answer) else EXIT_WAKER_REFUSED
     except KeyboardInterrupt as interruption:
-        print(f"airflow-stack: interrupted ({interruption or 'Ctrl-C'})", file=sys.stderr)
+        print(f"airflow-stack: interrupted ({str(interruption) or 'Ctrl-C'})", file=sys.stderr)
         return EXIT_INTERRUPTED
     except StackError as error:
         print(printable(f"airflow-stack: {error}"), file=sys.stderr)

@@ -204,3 +204,16 @@ def test_stage_into_a_staging_file_it_may_not_write_is_refused_before_anything_i
     err = capsys.readouterr().err
     assert "is not writable" in err and "Traceback" not in err, err
     assert state(world, project) == before
+
+
+def test_ctrl_c_while_sleep_waits_is_one_line_and_exit_130(world, capsys, monkeypatch):
+    from airflow_stack import operations
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(operations, "wait_for_counts", interrupted)
+    world.invoke({"action": "wake", "holdMinutes": 0, "reason": "t"}, world.now)
+    assert cli_run(world, "sleep", "--stack", "dev", "--force", "--wait") == cli.EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert err.strip() == "airflow-stack: interrupted (Ctrl-C)" and "Traceback" not in err
