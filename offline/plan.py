@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -197,6 +198,29 @@ def check_change(stack: str, ref: str) -> None:
         raise SettingsError(problems)
 
 
+# Values a stack file ships with that are no one's real resource: the account AWS's documentation uses, an
+# all-zero certificate id, an angle-bracket blank.
+PLACEHOLDERS = (
+    re.compile(r"\b123456789012\b"),
+    re.compile(r"00000000-0000-0000-0000-000000000000"),
+    re.compile(r"<[^<>]+>"),
+)
+
+
+def placeholder_lines(stack: str) -> list[str]:
+    """Each line of Pulumi.<stack>.yaml (comments aside) that still holds a placeholder, numbered, for the reader
+    to change before `pulumi up`."""
+    from offline.recording import PROJECT_DIR
+
+    path = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        value = line.split("#", 1)[0]
+        if any(pattern.search(value) for pattern in PLACEHOLDERS):
+            found.append(f"{path.name} line {number}: {value.strip()}")
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Offline plan: what `pulumi up -s STACK` would create.")
     parser.add_argument("stack", nargs="+", help="stack name(s): Pulumi.<stack>.yaml")
@@ -225,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
             f"\nAWS constraints: every declared resource checked, none refused ({len(recording.resources)} resources)"
         )
         print()
+        placeholders = placeholder_lines(stack)
+        if placeholders:
+            print(f"stack {stack}: settings still hold placeholders; change each before pulumi up:", file=sys.stderr)
+            for line in placeholders:
+                print(f"  {line}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -17,7 +17,10 @@ def plan(*stacks: str) -> subprocess.CompletedProcess:
 
 def test_plan_prints_the_dev_and_prod_stacks():
     result = plan("dev", "prod")
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Printed whole, and then refused: prod's file ships with a placeholder certificate to replace.
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "stack prod: settings still hold placeholders" in result.stderr
+    assert "Pulumi.prod.yaml line " in result.stderr and "certificateArn:" in result.stderr
     out = result.stdout
     assert "Offline plan for stack 'dev'" in out and "Offline plan for stack 'prod'" in out
     dev, prod = out.split("Offline plan for stack 'prod'")
@@ -41,3 +44,21 @@ def test_plan_names_the_stacks_there_are_when_asked_for_another():
     result = plan("nosuch")
     assert result.returncode == 2
     assert "Pulumi.nosuch.yaml" in result.stderr and "dev" in result.stderr and "prod" in result.stderr
+
+
+def test_a_stack_file_without_placeholders_passes_and_one_with_them_names_each_line(tmp_path, monkeypatch):
+    from offline import plan as offline_plan
+    from offline import recording
+
+    real = (ROOT / "Pulumi.prod.yaml").read_text()
+    monkeypatch.setattr(recording, "PROJECT_DIR", tmp_path)
+    (tmp_path / "Pulumi.prod.yaml").write_text(real)
+    (line,) = offline_plan.placeholder_lines("prod")
+    assert line.startswith("Pulumi.prod.yaml line ") and "certificate/00000000-0000-0000-0000-000000000000" in line
+    mine = "arn:aws-us-gov:acm:us-gov-east-1:210987654321:certificate/6f0c2d1e-1111-4a2b-9c3d-0e1f2a3b4c5d"
+    (tmp_path / "Pulumi.prod.yaml").write_text(
+        real.replace(
+            "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000", mine
+        )
+    )
+    assert offline_plan.placeholder_lines("prod") == []
