@@ -11,13 +11,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_stack import deploy_dags, operations, preflight, preflight_command, probe, stage_command, staging
+from airflow_stack import (
+    bootstrap,
+    deploy_dags,
+    operations,
+    preflight,
+    preflight_command,
+    probe,
+    stage_command,
+    staging,
+)
 from airflow_stack.operations import StackFactory
 from airflow_stack.outputs import (
     NotDeployed,
@@ -32,6 +42,7 @@ from airflow_stack.preflight_command import ClientFactory
 from airflow_stack.terminal import printable
 from contracts.stacks import STACK_NAME_RULE, is_stack_name
 from contracts.waker import MAX_HOLD_MINUTES, Maintenance, Sleep, Wake, to_event
+from infra.settings.model import REGION_PARTITIONS
 
 PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_WAKER_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
@@ -133,6 +144,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     deploy_dags.add_arguments(shipping)
 
+    setup = commands.add_parser(
+        "bootstrap",
+        help="before the first `pulumi up` in an account: Pulumi's state bucket and secrets key (idempotent)",
+        description=bootstrap.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    setup.add_argument("--region", required=True, choices=sorted(REGION_PARTITIONS), help="the stacks' Region")
+    setup.add_argument("--bucket", help="the state bucket's name (default airflow-pulumi-state-<account>-<region>)")
+    setup.add_argument(
+        "--print-policy",
+        action="store_true",
+        help="print the IAM policy a principal needs to run bootstrap, and do nothing else",
+    )
+
     stage = commands.add_parser(
         "stage", help="write the config of a staging stack restored from a prod snapshot", description=staging.__doc__
     )
@@ -149,6 +174,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _checked(args: argparse.Namespace) -> dict[str, int]:
     """The options as minutes, or StackError naming the option and what it takes: nothing has been done yet."""
+    if args.command == "bootstrap":
+        if args.bucket is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", args.bucket):
+            raise StackError(
+                f"--bucket must be an S3 bucket name (3-63 lowercase letters, digits, . -), got {args.bucket!r}"
+            )
+        return {}
     if not is_stack_name(args.stack):
         raise StackError(f"--stack must be {STACK_NAME_RULE}; got {args.stack!r}")
     source = getattr(args, "source", None)
@@ -233,6 +264,8 @@ def _interrupted_by_sigterm() -> Any:
 def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make_clients: ClientFactory) -> int:
     try:
         minutes = _checked(args)  # every input is checked before anything is asked of AWS
+        if args.command == "bootstrap":
+            return _bootstrap(args, make_clients)
         if args.command == "stage":
             return stage_command.stage(args, make_stack, project)
         if args.command == "preflight" and args.probe:
@@ -279,6 +312,26 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             return EXIT_AWS
         raise
     raise AssertionError(args.command)
+
+
+def _bootstrap(args: argparse.Namespace, make_clients: ClientFactory) -> int:
+    client = make_clients(args.region)
+    if args.print_policy:
+        account = client("sts").get_caller_identity()["Account"]
+        bucket = args.bucket or bootstrap.state_bucket_name(account, args.region)
+        print(
+            json.dumps(
+                bootstrap.bootstrap_policy(REGION_PARTITIONS[args.region], account, args.region, bucket), indent=2
+            )
+        )
+        return 0
+    done = bootstrap.bootstrap(client, args.region, args.bucket)
+    for line in done.created or ("nothing to create: the state bucket and the secrets key are there",):
+        print(f"created: {line}" if done.created else line)
+    print(f"state bucket {done.bucket} (versioned, encrypted with {done.key_arn}, private, TLS only)")
+    print("next:")
+    print("\n".join(f"  {line}" for line in done.lines(args.region)))
+    return 0
 
 
 def _predeploy(args: argparse.Namespace, make_stack: StackFactory) -> int:

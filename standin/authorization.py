@@ -253,6 +253,24 @@ def _kms_key(action: str) -> Rule:
     return rule
 
 
+def _create_key(r: Request, lookups: Lookups) -> list[Check]:
+    """CreateKey is authorised on `*`; tags given with it need kms:TagResource too (AWS KMS Developer Guide,
+    "Tags in AWS KMS": permission to tag on creation)."""
+    checks = [Check("kms:CreateKey", "*", r.base())]
+    if r.params.get("Tags"):
+        checks.append(Check("kms:TagResource", "*", r.base()))
+    return checks
+
+
+def _create_alias(r: Request, lookups: Lookups) -> list[Check]:
+    """CreateAlias needs kms:CreateAlias on the alias and on the key (AWS KMS Developer Guide, "Controlling
+    access to aliases")."""
+    key = str(r.params.get("TargetKeyId"))
+    key_arn = key if key.startswith("arn:") else r.arn("kms", f"key/{key}")
+    alias_arn = r.arn("kms", str(r.params.get("AliasName")))
+    return [Check("kms:CreateAlias", alias_arn, r.base()), Check("kms:CreateAlias", key_arn, r.base())]
+
+
 RULES: dict[str, Rule] = {
     # SQS: Celery's broker (kombu), the waker's queue depths, asset watchers
     "sqs:GetQueueUrl": _sqs("GetQueueUrl"),
@@ -316,6 +334,11 @@ RULES: dict[str, Rule] = {
     "iam:SimulatePrincipalPolicy": _simulate,
     "acm:DescribeCertificate": _certificate,
     "kms:DescribeKey": _kms_key("DescribeKey"),
+    # airflow-stack bootstrap: Pulumi's secrets key
+    "kms:ListAliases": _everything("kms:ListAliases"),
+    "kms:CreateKey": _create_key,
+    "kms:EnableKeyRotation": _kms_key("EnableKeyRotation"),
+    "kms:CreateAlias": _create_alias,
     "servicequotas:GetServiceQuota": _everything("servicequotas:GetServiceQuota"),
     "ecs:ListAccountSettings": _everything("ecs:ListAccountSettings"),
     "sts:AssumeRole": _assume_role,
@@ -329,6 +352,17 @@ _S3_OBJECT_ACTIONS = {
     "DeleteObject": "s3:DeleteObject",
     "GetObjectTagging": "s3:GetObjectTagging",
 }
+# Bucket configuration by its subresource (moto names several of these requests CreateBucket).
+_S3_BUCKET_SUBRESOURCES = {
+    "versioning": "s3:PutBucketVersioning",
+    "encryption": "s3:PutEncryptionConfiguration",
+    "policy": "s3:PutBucketPolicy",
+    "publicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "public_access_block": "s3:PutBucketPublicAccessBlock",
+    "ownershipControls": "s3:PutBucketOwnershipControls",
+    "tagging": "s3:PutBucketTagging",
+}
+_S3_BUCKET_PUTS = {"CreateBucket", "PutBucketVersioning", "PutBucketPolicy", "PutPublicAccessBlock", "PutBucketTagging"}
 _S3_BUCKET_ACTIONS = {
     "HeadBucket": "s3:ListBucket",
     "ListBucket": "s3:ListBucket",
@@ -359,6 +393,9 @@ def s3_checks(
         if action == "GetObject" and bucket and not lookups.object_exists(bucket, key):
             checks.append(Check("s3:ListBucket", bucket_arn, base, only_if_missing=True))
         return checks
+    if key is None and action in _S3_BUCKET_PUTS:
+        named = [iam for sub, iam in _S3_BUCKET_SUBRESOURCES.items() if sub in query]
+        return [Check(named[0] if named else "s3:CreateBucket", bucket_arn, base)]
     if action in _S3_BUCKET_ACTIONS:
         context: dict[str, str] = dict(base)
         for name in ("prefix", "delimiter", "max-keys"):
