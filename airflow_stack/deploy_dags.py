@@ -179,16 +179,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def ship(args: argparse.Namespace) -> int:
-    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    result = deploy(
-        stack_outputs(args.stack, args.outputs),
-        folder=DAGS,
-        clients=lambda name, region: boto3.client(name, region_name=region),
-        tests_pass=run_dag_tests,
-        wake=not args.no_wake,
-        all_tests=args.all_tests,
-    )
+    from airflow_stack.cli import aws_client
+    from airflow_stack.terminal import printable
+
+    outputs = stack_outputs(args.stack, args.outputs)
+    try:
+        result = deploy(
+            outputs,
+            folder=DAGS,
+            clients=lambda name, region: aws_client(name, region),
+            tests_pass=run_dag_tests,
+            wake=not args.no_wake,
+            all_tests=args.all_tests,
+        )
+    except NoCredentialsError:
+        print(
+            "airflow-stack deploy-dags: no AWS credentials found: sign in first (for example `aws sso login`, or set "
+            "AWS_PROFILE), then run it again",
+            file=sys.stderr,
+        )
+        return EXIT_TOOL
+    except (BotoCoreError, ClientError) as error:
+        print(f"airflow-stack deploy-dags: AWS error: {printable(str(error))}", file=sys.stderr)
+        return EXIT_TOOL
     runs = result["tested_runs_of"]
     which = "every DAG" if runs is None else (", ".join(runs) or "none: nothing changed")
     print(

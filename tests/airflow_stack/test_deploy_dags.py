@@ -150,3 +150,21 @@ def test_a_missing_pulumi_cli_exits_4_and_says_how_to_pass_outputs(monkeypatch, 
         deploy_dags.stack_outputs("dev", None)
     assert stopped.value.code == 4
     assert "make deploy-dags OUTPUTS=FILE" in capsys.readouterr().err
+
+
+def test_without_aws_credentials_it_says_so_in_one_line_and_exits_4(monkeypatch, capsys, tmp_path, recorded_outputs):
+    """Regression: `make deploy-dags` without credentials printed botocore's 60-line traceback."""
+    import argparse
+    import json
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    outputs = tmp_path / "dev-outputs.json"
+    outputs.write_text(json.dumps(recorded_outputs["dev"]))
+    args = argparse.Namespace(stack=None, outputs=outputs, no_wake=True, all_tests=False)
+    assert deploy_dags.ship(args) == 4
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no AWS credentials found" in err and "Traceback" not in err
