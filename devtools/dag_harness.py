@@ -120,7 +120,7 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
 
         bag = BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, bundle_name="dags-folder", safe_mode=False)
         if dag_id not in bag.dags:
-            raise SystemExit(f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(bag.dags))}")
+            raise SystemExit(missing_dag_message(dag_id, bag.dags, bag.import_errors))
 
         extra: dict[str, Any] = {}
         if dag_id == "orders_events" and conf is None:
@@ -209,6 +209,15 @@ class quiet_output:
         self.file.close()
         if kind is not None and kind is not SystemExit:  # an unexpected error: the log says what led to it
             print(f"Airflow's log up to the failure: {self.log}", file=sys.stderr)
+
+
+def missing_dag_message(dag_id: str, dags: Any, import_errors: Any) -> str:
+    """Why a DAG is not there: a file that does not import (syntax, a missing module, a cycle) says so whole,
+    with its file, line and exception, rather than as a DAG that does not exist."""
+    lines = [f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(dags)) or 'none'}"]
+    for path, error in sorted(import_errors.items()):
+        lines += ["", f"{path} does not import:", str(error).rstrip()]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
