@@ -139,6 +139,12 @@ def watch_parent(alive: threading.Event) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Airflow locally with dags/ and AWS stand-ins.")
     parser.add_argument("--port", type=int, default=8080, help="port of the Airflow UI (default 8080)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the UI listens on (default 127.0.0.1: this machine only; every local user is an admin, so "
+        "0.0.0.0 lets anyone on the network trigger DAGs)",
+    )
     parser.add_argument("--startup-timeout", type=float, default=300, help="seconds to wait for the UI")
     args = parser.parse_args(argv)
 
@@ -181,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             **os.environ,
             **airflow_environment(home),
             "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__API__HOST": args.host,
+            # The LocalExecutor starts `parallelism` worker processes (32 by default): one per core is plenty here.
+            "AIRFLOW__CORE__PARALLELISM": str(max(2, os.cpu_count() or 2)),
             "AIRFLOW__API__BASE_URL": f"http://localhost:{args.port}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",

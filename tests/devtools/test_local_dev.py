@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from devtools.dev import group_commands, port_taken
 from devtools.local_airflow import free_port
 
@@ -69,6 +71,11 @@ def test_local_airflow_starts_with_the_dags_and_sigterm_to_make_stops_all_of_it(
                 break
             time.sleep(2)
         assert {"orders_ingest", "orders_events", "orders_transform"} <= dag_ids
+        # This machine only, by default (every local user is an admin), and no more processes than it needs.
+        addresses = [c.laddr for c in psutil.net_connections(kind="inet") if c.status == "LISTEN"]
+        listening = {a[0] for a in addresses if len(a) == 2 and a[1] == port}
+
+        assert listening == {"127.0.0.1"}, listening
 
         # `kill <pid of make>`: only make gets the signal, not its process group (unlike Ctrl-C).
         record = json.loads((tmp_path / "home" / "dev.json").read_text())
