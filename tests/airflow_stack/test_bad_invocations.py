@@ -217,3 +217,41 @@ def test_ctrl_c_while_sleep_waits_is_one_line_and_exit_130(world, capsys, monkey
     assert cli_run(world, "sleep", "--stack", "dev", "--force", "--wait") == cli.EXIT_INTERRUPTED
     err = capsys.readouterr().err
     assert err.strip() == "airflow-stack: interrupted (Ctrl-C)" and "Traceback" not in err
+
+
+def test_an_endpoint_that_never_answers_ends_the_command_in_bounded_time(tmp_path, monkeypatch, capsys):
+    """Regression: an AWS endpoint that accepted the connection and never answered held `status` for five
+    minutes with no output. Every client is bounded (here shortened to a second), then one line, exit 4."""
+    import socket
+    import threading
+    import time as clock
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(16)], daemon=True).start()
+    monkeypatch.setattr(cli, "AWS_TIMEOUTS", {**cli.AWS_TIMEOUTS, "read_timeout": 1, "retries": {"max_attempts": 1}})
+    monkeypatch.setattr(cli, "WAKER_READ_TIMEOUT", 1)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    outputs = tmp_path / "dev.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "region": "us-gov-east-1",
+                "clusterName": "airflow-dev",
+                "serviceNames": {"scheduler": "airflow-dev-scheduler"},
+                "databaseIdentifier": "airflow-dev",
+                "dagBucket": "airflow-dev-dags",
+                "wakerFunction": "airflow-dev-waker",
+            }
+        )
+    )
+    started = clock.monotonic()
+    assert cli.run(["status", "--stack", "dev", "--outputs", str(outputs)]) == cli.EXIT_AWS
+    assert clock.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Read timeout" in err, err
+    server.close()
