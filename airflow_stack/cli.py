@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_stack import (
+    aws,
     bootstrap,
     deploy_dags,
     operations,
@@ -53,25 +54,13 @@ EXIT_CODES: tuple[tuple[type[StackError], int], ...] = (
     (WakerFailed, EXIT_WAKER_ERROR),
     (StackError, EXIT_REFUSED),
 )
-# Every AWS call is bounded: a connection in 5 s, an answer in 30 s (70 s from the waker, whose own limit is
-# 60 s), with the SDK's standard retries; past that, one line and exit 4.
-AWS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30, "retries": {"mode": "standard", "max_attempts": 3}}
-WAKER_READ_TIMEOUT = 70
-
-
-def aws_client(service: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    read = WAKER_READ_TIMEOUT if service == "lambda" else AWS_TIMEOUTS["read_timeout"]
-    return boto3.client(service, region_name=region, config=Config(**{**AWS_TIMEOUTS, "read_timeout": read}))
 
 
 def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
     outputs = StackOutputs.of(name, read_outputs(name, outputs_file, cwd=PROJECT_DIR))
 
     def client(service: str) -> Any:
-        return aws_client(service, outputs.region)
+        return aws.client(service, outputs.region)
 
     if not outputs.get("wakerFunction"):
         raise NotDeployed(f"stack {name} has no wakerFunction output: deploy the waker first")
@@ -225,7 +214,7 @@ def _wait(stack: operations.Stack, up: bool, timeout_minutes: int) -> int:
 
 
 def aws_clients(region: str) -> Callable[[str], Any]:
-    return lambda service: aws_client(service, region)
+    return lambda service: aws.client(service, region)
 
 
 def run(

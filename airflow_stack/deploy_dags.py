@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 def ship(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from airflow_stack.cli import aws_client
+    from airflow_stack import aws
     from airflow_stack.terminal import printable
 
     outputs = stack_outputs(args.stack, args.outputs)
@@ -189,7 +189,7 @@ def ship(args: argparse.Namespace) -> int:
         result = deploy(
             outputs,
             folder=DAGS,
-            clients=lambda name, region: aws_client(name, region),
+            clients=aws.client,
             tests_pass=run_dag_tests,
             wake=not args.no_wake,
             all_tests=args.all_tests,

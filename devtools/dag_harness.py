@@ -211,13 +211,17 @@ class quiet_output:
             print(f"Airflow's log up to the failure: {self.log}", file=sys.stderr)
 
 
+def import_error_report(import_errors: Any) -> str:
+    """Each file that does not import (syntax, a missing module, a cycle), whole: its file, line and exception."""
+    return "\n\n".join(
+        f"{path} does not import:\n{str(error).rstrip()}" for path, error in sorted(import_errors.items())
+    )
+
+
 def missing_dag_message(dag_id: str, dags: Any, import_errors: Any) -> str:
-    """Why a DAG is not there: a file that does not import (syntax, a missing module, a cycle) says so whole,
-    with its file, line and exception, rather than as a DAG that does not exist."""
-    lines = [f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(dags)) or 'none'}"]
-    for path, error in sorted(import_errors.items()):
-        lines += ["", f"{path} does not import:", str(error).rstrip()]
-    return "\n".join(lines)
+    """Why a DAG is not there: a file that does not import says so, rather than as a DAG that does not exist."""
+    found = f"no DAG {dag_id!r} in dags/; DAGs: {', '.join(sorted(dags)) or 'none'}"
+    return f"{found}\n\n{import_error_report(import_errors)}" if import_errors else found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_stack import cli
+from airflow_stack import aws, cli
 from tests.airflow_stack.conftest import cli_run, factory
 
 LONG = "x" * 201
@@ -148,9 +148,9 @@ def test_text_from_the_stack_is_printed_with_its_control_characters_escaped(worl
 
 
 def test_every_aws_client_of_the_command_is_bounded_in_time():
-    client = cli.aws_client("ecs", "us-gov-east-1")
+    client = aws.client("ecs", "us-gov-east-1")
     assert client.meta.config.connect_timeout == 5 and client.meta.config.read_timeout == 30
-    waker = cli.aws_client("lambda", "us-gov-east-1")
+    waker = aws.client("lambda", "us-gov-east-1")
     assert waker.meta.config.read_timeout > 60, "the waker may take its whole 60 s"
 
 
@@ -231,8 +231,8 @@ def test_an_endpoint_that_never_answers_ends_the_command_in_bounded_time(tmp_pat
     server.listen(16)
     held: list[socket.socket] = []
     threading.Thread(target=lambda: [held.append(server.accept()[0]) for _ in range(16)], daemon=True).start()
-    monkeypatch.setattr(cli, "AWS_TIMEOUTS", {**cli.AWS_TIMEOUTS, "read_timeout": 1, "retries": {"max_attempts": 1}})
-    monkeypatch.setattr(cli, "WAKER_READ_TIMEOUT", 1)
+    monkeypatch.setattr(aws, "AWS_TIMEOUTS", {**aws.AWS_TIMEOUTS, "read_timeout": 1, "retries": {"max_attempts": 1}})
+    monkeypatch.setattr(aws, "WAKER_READ_TIMEOUT", 1)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
