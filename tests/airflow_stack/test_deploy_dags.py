@@ -162,6 +162,9 @@ def test_without_aws_credentials_it_says_so_in_one_line_and_exits_4(monkeypatch,
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its credentials are resolved once per process
     outputs = tmp_path / "dev-outputs.json"
     outputs.write_text(json.dumps(recorded_outputs["dev"]))
     args = argparse.Namespace(stack=None, outputs=outputs, no_wake=True, all_tests=False)
