@@ -241,21 +241,23 @@ def main(argv: list[str] | None = None) -> int:
         print(render(recording))
         problems = resource_problems(recording)
         if problems:
-            print(f"\nstack {stack}: AWS would refuse {len(problems)} declaration(s):", file=sys.stderr)
-            for problem in problems:
-                print(f"  {problem}", file=sys.stderr)
-            return 3
+            return _refused(f"\nstack {stack}: AWS would refuse {len(problems)} declaration(s):", problems, 3)
         print(
             f"\nAWS constraints: every declared resource checked, none refused ({len(recording.resources)} resources)"
         )
         print()
         placeholders = placeholder_lines(stack)
         if placeholders:
-            print(f"stack {stack}: settings still hold placeholders; change each before pulumi up:", file=sys.stderr)
-            for line in placeholders:
-                print(f"  {line}", file=sys.stderr)
-            return 2
+            header = f"stack {stack}: settings still hold placeholders; change each before pulumi up:"
+            return _refused(header, placeholders, 2)
     return 0
+
+
+def _refused(header: str, items: list[Any], code: int) -> int:
+    print(header, file=sys.stderr)
+    for item in items:
+        print(f"  {item}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

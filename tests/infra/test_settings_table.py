@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra.settings import load_settings, schema
+from tests.support.variants import OIDC
 
 ROOT = Path(__file__).resolve().parents[2]
 # Configurations that between them make the reader read every setting it has (some are read only with others).
@@ -28,13 +29,7 @@ CONFIGS = [
                     "certificateArn": "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/"
                     "0a1b2c3d-1111-2222-3333-444455556666",
                     "allowedCidrs": ["10.0.0.0/8"],
-                    "oidc": {
-                        "issuer": "https://login.example.gov",
-                        "authorizationEndpoint": "https://login.example.gov/authorize",
-                        "tokenEndpoint": "https://login.example.gov/token",
-                        "userInfoEndpoint": "https://login.example.gov/userinfo",
-                        "clientId": "airflow",
-                    },
+                    "oidc": OIDC,
                 }
             ),
             "airflow:uiOidcClientSecret": "[secret]",

@@ -174,17 +174,21 @@ def test_the_outcome_is_recorded_for_operators(aws, monkeypatch):
     assert recorded["status"] == "failed" and "still" in recorded["reason"]
 
 
-def test_a_failed_migration_fails_the_invocation(aws, monkeypatch):
+@pytest.fixture
+def migration_exits_3(monkeypatch):
+    """ECS's migration task stops as `airflow db migrate` exiting 3 would leave it."""
     original = EC2ContainerServiceBackend.run_task
 
     def run_task_that_fails(self, *args, **kwargs):
         tasks = original(self, *args, **kwargs)
         for task in tasks:
-            # as `airflow db migrate` exiting 3 would leave it
             task.containers[0].exitCode = 3  # pyright: ignore[reportAttributeAccessIssue]
         return tasks
 
     monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task_that_fails)
+
+
+def test_a_failed_migration_fails_the_invocation(aws, migration_exits_3):
     with pytest.raises(migrator.MigrationFailed, match="exit code 3"):
         run_migration(aws, {"taskDefinitionArn": aws.task_definition})
 
@@ -357,17 +361,8 @@ def test_old_tasks_that_do_not_stop_keep_the_migration_from_running(aws):
     assert released["action"] == "migration" and released["holdMinutes"] == 0  # the old version may run again
 
 
-def test_a_failed_migration_ends_the_hold_at_once(aws, monkeypatch):
+def test_a_failed_migration_ends_the_hold_at_once(aws, migration_exits_3):
     world = awake_world(aws)
-    original = EC2ContainerServiceBackend.run_task
-
-    def run_task_that_fails(self, *args, **kwargs):
-        tasks = original(self, *args, **kwargs)
-        for task in tasks:
-            task.containers[0].exitCode = 3  # pyright: ignore[reportAttributeAccessIssue]
-        return tasks
-
-    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", run_task_that_fails)
     at = START + timedelta(minutes=5)
     with pytest.raises(migrator.MigrationFailed, match="exit code 3"):
         migrate_with_waker(aws, WakerLambda(world, lambda: at))

@@ -17,6 +17,7 @@ from offline.constraints.model import operation_problems
 from offline.constraints.requests import request_problem
 from offline.constraints.resources import resource_problems
 from offline.recording import Recording
+from tests.support.variants import OIDC
 
 
 def messages(recording: Recording) -> list[str]:
@@ -109,13 +110,7 @@ def test_an_internal_load_balancer_with_oidc_needs_a_nat_gateway():
         "certificateArn": "arn:aws-us-gov:acm:us-gov-east-1:123456789012:certificate/"
         "11111111-2222-3333-4444-555555555555",
         "allowedCidrs": ["10.0.0.0/8"],
-        "oidc": {
-            "issuer": "https://login.example.gov",
-            "authorizationEndpoint": "https://login.example.gov/authorize",
-            "tokenEndpoint": "https://login.example.gov/token",
-            "userInfoEndpoint": "https://login.example.gov/userinfo",
-            "clientId": "airflow",
-        },
+        "oidc": OIDC,
     }
     config = {"aws:region": "us-gov-east-1", "airflow:ui": json.dumps(ui), "airflow:uiOidcClientSecret": "[secret]"}
     with pytest.raises(SettingsError) as error:

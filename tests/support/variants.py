@@ -9,6 +9,14 @@ from infra.airflow_env import AirflowEndpoints
 from offline.recording import Secret, load_stack_file
 
 SNAPSHOT = "airflow-prod-2026-11-20"
+# An identity provider's settings (`ui.oidc`), as a stack file gives them.
+OIDC = {
+    "issuer": "https://login.example.gov",
+    "authorizationEndpoint": "https://login.example.gov/authorize",
+    "tokenEndpoint": "https://login.example.gov/token",
+    "userInfoEndpoint": "https://login.example.gov/userinfo",
+    "clientId": "airflow",
+}
 # Prod's Airflow secret, whose fernet_key a restored stack's `pulumi up` copies into its own secret.
 PROD_SECRET = "arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:airflow-prod-airflow-1a2b3c4d-AbCdEf"
 
@@ -44,13 +52,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                     "11111111-2222-3333-4444-555555555555",
                     "allowedCidrs": ["198.51.100.0/24"],
                     "hostName": "airflow.example.gov",
-                    "oidc": {
-                        "issuer": "https://login.example.gov",
-                        "authorizationEndpoint": "https://login.example.gov/authorize",
-                        "tokenEndpoint": "https://login.example.gov/token",
-                        "userInfoEndpoint": "https://login.example.gov/userinfo",
-                        "clientId": "airflow",
-                    },
+                    "oidc": OIDC,
                 }
             ),
             "airflow:uiOidcClientSecret": Secret("oidc-client-secret-value-for-tests"),
