@@ -130,11 +130,6 @@ def build_report(stack: str, sensitivity: bool = True) -> Report:
     return Report(stack, cost, prices, rows, more if sensitivity else [], option)
 
 
-def build_rows(stack: str) -> tuple[StackCost, Prices, list[Row]]:
-    report = build_report(stack, sensitivity=False)
-    return report.cost, report.prices, report.rows
-
-
 def render_rows(rows: list[Row]) -> str:
     header = (
         f"{'workload':<15}{'awake h':>8}{'wakes/d':>8}{'late':>6}{'max late':>9}{'cost/mo':>10}"

@@ -4,6 +4,8 @@ schedule group. Used by the waker's handler tests and its benchmark."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -27,6 +29,22 @@ SERVICES = {c: c for c in COMPONENTS}
 FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
 SCHEDULER_ROLE_ARN = "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler"
 START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
+
+
+@functools.cache
+def moto_client(service: str) -> Any:
+    """One client per service for every moto account this process makes: moto intercepts a client's calls
+    whenever a mock is active, and making a client (its endpoint rules) costs more than a test's calls."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        aws_access_key_id="testing",  # moto's fixed test keys
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+
+
+def world_clients() -> Clients:
+    return Clients(*(moto_client(f.name) for f in dataclasses.fields(Clients)))
 
 
 def minutes(n: float) -> timedelta:
@@ -131,7 +149,7 @@ def ui_load_balancer(vpc: str, subnet: str, ec2: Any) -> dict[str, str]:
     to the api-server; the waking page's rule authenticates, then forwards to the page, and catches every
     path (a new stack sleeps)."""
     other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.4.0/22", AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
-    elbv2 = boto3.client("elbv2")
+    elbv2 = moto_client("elbv2")
     alb = elbv2.create_load_balancer(Name=f"{STACK}-ui", Subnets=[subnet, other], Type="application")
     alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
     api = elbv2.create_target_group(Name=f"{STACK}-api", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip")[
@@ -169,13 +187,13 @@ def moto_world(
     os.environ.update(AWS_DEFAULT_REGION=REGION, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")  # noqa: S106 (moto's fixed test keys)
     try:
         with mock_aws():
-            ec2 = boto3.client("ec2")
+            ec2 = moto_client("ec2")
             vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
             subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/22")["Subnet"]["SubnetId"]
             group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
             function_arn = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{stack}-waker"
             scheduler_role_arn = f"arn:aws-us-gov:iam::123456789012:role/{stack}-scheduler"
-            ecs = boto3.client("ecs")
+            ecs = moto_client("ecs")
             ecs.create_cluster(clusterName=stack)
             for name in SERVICES:
                 ecs.register_task_definition(
@@ -194,15 +212,15 @@ def moto_world(
                     launchType="FARGATE",
                     networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}},
                 )
-            queue_url = boto3.client("sqs").create_queue(QueueName=f"{stack}-celery")["QueueUrl"]
-            parking_url = boto3.client("sqs").create_queue(QueueName=f"{stack}-celery-dead-letter")["QueueUrl"]
+            queue_url = moto_client("sqs").create_queue(QueueName=f"{stack}-celery")["QueueUrl"]
+            parking_url = moto_client("sqs").create_queue(QueueName=f"{stack}-celery-dead-letter")["QueueUrl"]
             # The alarm topic, and a queue subscribed to it standing in for an operator's inbox.
-            topic = boto3.client("sns").create_topic(Name=f"{stack}-alarms")["TopicArn"]
-            inbox = boto3.client("sqs").create_queue(QueueName=f"{stack}-alarm-inbox")["QueueUrl"]
-            inbox_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
-            boto3.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
-            boto3.client("scheduler").create_schedule_group(Name=stack)
-            boto3.client("scheduler").create_schedule(
+            topic = moto_client("sns").create_topic(Name=f"{stack}-alarms")["TopicArn"]
+            inbox = moto_client("sqs").create_queue(QueueName=f"{stack}-alarm-inbox")["QueueUrl"]
+            inbox_arn = moto_client("sqs").get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])
+            moto_client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
+            moto_client("scheduler").create_schedule_group(Name=stack)
+            moto_client("scheduler").create_schedule(
                 GroupName=stack,
                 Name=f"{stack}-tick",
                 ScheduleExpression="rate(1 minute)",
@@ -214,7 +232,7 @@ def moto_world(
             if load_balancer:
                 balancer = ui_load_balancer(vpc, subnet, ec2)
             if database:
-                boto3.client("rds").create_db_instance(
+                moto_client("rds").create_db_instance(
                     DBInstanceIdentifier=stack,
                     Engine="postgres",
                     DBInstanceClass="db.t4g.micro",
@@ -225,7 +243,7 @@ def moto_world(
             log_group: dict[str, str] = {}
             if api_server_log:
                 log_group[WakerVariable.API_SERVER_LOG_GROUP] = component_log_group(stack, "api-server")
-                boto3.client("logs").create_log_group(logGroupName=log_group[WakerVariable.API_SERVER_LOG_GROUP])
+                moto_client("logs").create_log_group(logGroupName=log_group[WakerVariable.API_SERVER_LOG_GROUP])
             settings = {
                 "services": SERVICES,
                 "idle_minutes": 15,
@@ -253,7 +271,7 @@ def moto_world(
                     **log_group,
                 }
             )
-            yield World(Clients.from_boto3(), config, queue_url, inbox, stack)
+            yield World(world_clients(), config, queue_url, inbox, stack)
     finally:
         for key, value in saved.items():
             if value is None:

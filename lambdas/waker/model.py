@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -142,9 +142,17 @@ class WakerState:
         return cls(**values), repairs
 
     def but(self, **changes: Any) -> WakerState:
-        return replace(self, **changes)
+        """A copy with `changes`. The same as dataclasses.replace (there is no __post_init__ to run) at a
+        tenth of its cost: the cost simulator calls it a million times a month of minutes."""
+        unknown = changes.keys() - _STATE_FIELDS
+        if unknown:
+            raise TypeError(f"WakerState has no field {', '.join(sorted(unknown))}")
+        copied = object.__new__(WakerState)
+        copied.__dict__.update(self.__dict__, **changes)
+        return copied
 
 
+_STATE_FIELDS = frozenset(f.name for f in fields(WakerState))
 _MAX_STORED_NUMBER = 10**6  # counts and minutes the state keeps are far below this
 
 

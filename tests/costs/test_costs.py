@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -11,14 +13,16 @@ from contracts.waker import WakerSettings
 from costs.billing import minute_costs, monthly
 from costs.chart import chart
 from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_stack
-from costs.report import RATIO_GOAL, build_rows, why
+from costs.report import RATIO_GOAL, Report, build_report, figures, why
 from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
+from devtools import docs_check
 from infra.settings import load_settings
-from offline.recording import Secret, load_stack_file, run_stack
+from offline.recording import Secret, load_stack_file
 from tests.support.variants import VARIANTS
 
 SERVICES = {c: c for c in COMPONENTS}
 DAY = 24 * 60
+README = docs_check.ROOT / "README.md"
 
 
 def test_every_price_says_where_it_comes_from():
@@ -31,12 +35,14 @@ def test_every_price_says_where_it_comes_from():
 
 
 @pytest.fixture(scope="module")
-def stack_costs():
-    prices = Prices.load()
-    return {
-        stack: price_stack(run_stack(stack), load_settings(stack, load_stack_file(stack)), prices)
-        for stack in ("dev", "prod")
-    }
+def reports() -> Iterator[Callable[[str], Report]]:
+    """Each stack's whole cost report, computed once (30 simulated days per workload and sensitivity)."""
+    yield functools.cache(build_report)
+
+
+@pytest.fixture(scope="module")
+def stack_costs(reports):
+    return {stack: reports(stack).cost for stack in ("dev", "prod")}
 
 
 def test_idle_cost_is_itemised_from_the_programs_resources(stack_costs):
@@ -175,8 +181,23 @@ def test_a_stopped_database_is_started_in_time_for_scheduled_runs():
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_standard_workloads_with_default_settings(stack, tmp_path):
-    cost, prices, rows = build_rows(stack)
+def test_the_readme_quotes_todays_cost_report(stack, reports):
+    # The figures `python -m costs <stack> --json` prints (the README's source for them), from the same report.
+    measured = json.loads(json.dumps(figures(reports(stack))))
+    problems = docs_check.check(
+        README,
+        quick=True,
+        write=False,
+        skip=set(docs_check.SOURCES) - {f"cost-{stack}"},
+        measured={f"cost-{stack}": measured},
+    )
+    assert problems == [], "\n".join(problems) + "\n(when meant: make docs-check WRITE=1)"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_standard_workloads_with_default_settings(stack, tmp_path, reports):
+    report = reports(stack)
+    cost, prices, rows = report.cost, report.prices, report.rows
     assert {row.workload.name for row in rows} == {
         "hourly-5min",
         "daily-1h",

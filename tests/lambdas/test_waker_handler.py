@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from standin.waker_world import NAMESPACE, SERVICES, STACK, START, World, minutes, moto_world
@@ -186,13 +188,17 @@ def test_the_database_sleeps_with_the_cluster_and_is_up_again_before_the_next_wa
         assert up["state"] == "waking" and world.desired() == {**AWAKE, "worker": 1}
 
 
-def test_asleep_and_still_the_waker_reads_and_writes_no_metric(world: World):
+def test_asleep_and_still_the_waker_reads_and_writes_no_metric(world: World, request: pytest.FixtureRequest):
     # CloudWatch bills metric reads per metric requested, writes per request, and custom metrics by the
     # hours they receive data (https://aws.amazon.com/cloudwatch/pricing/): a sleeping stack pays for none.
     calls: list[str] = []
-    world.clients.cloudwatch.meta.events.register(
-        "before-call.cloudwatch.*", lambda model, **_: calls.append(model.name)
-    )
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    events = world.clients.cloudwatch.meta.events
+    events.register("before-call.cloudwatch.*", count)
+    request.addfinalizer(lambda: events.unregister("before-call.cloudwatch.*", count))  # the client is shared
     world.report(START, dag_runs_running=1)
     world.invoke({"action": "wake", "holdMinutes": 0, "reason": "work"}, START)
     awake = world.invoke(TICK, START + minutes(1))
