@@ -22,6 +22,8 @@ from airflow_stack import (
     aws,
     bootstrap,
     deploy_dags,
+    deployer,
+    deployer_command,
     operations,
     preflight,
     preflight_command,
@@ -147,6 +149,17 @@ def _parser() -> argparse.ArgumentParser:
         help="print the IAM policy a principal needs to run bootstrap, and do nothing else",
     )
 
+    policy = commands.add_parser(
+        "deployer-policy",
+        help="write the least-privilege IAM policies of the role that runs `pulumi up` for a stack (offline)",
+        description=deployer.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    policy.add_argument("--stack", required=True, help="the stack: Pulumi.<stack>.yaml")
+    policy.add_argument("--account", required=True, help="the 12-digit ID of the account the stack deploys to")
+    policy.add_argument("--state-bucket", help="Pulumi's state bucket (default: the one `bootstrap` creates)")
+    policy.add_argument("--out", type=Path, default=Path("build"), help="where to write the policies (default build/)")
+
     stage = commands.add_parser(
         "stage", help="write the config of a staging stack restored from a prod snapshot", description=staging.__doc__
     )
@@ -257,6 +270,8 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             return _bootstrap(args, make_clients)
         if args.command == "stage":
             return stage_command.stage(args, make_stack, project)
+        if args.command == "deployer-policy":
+            return deployer_command.write_policies(args.stack, args.account, project, args.out, args.state_bucket)
         if args.command == "preflight" and args.probe:
             return 0 if preflight_command.probe_passes(make_stack(args.stack, args.outputs)) else EXIT_REFUSED
         if args.command == "preflight":

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from airflow_stack import deployer
+
 Level = Literal["ok", "warn", "FAIL"]
 
 
@@ -25,75 +27,6 @@ class Check:
     def line(self) -> str:
         return f"{self.level:<4}  {self.name}: {self.detail}" + (f"\n      fix: {self.fix}" if self.fix else "")
 
-
-# The actions `pulumi up` needs for each kind of resource the program declares (create, tag, describe and
-# delete, as the AWS provider calls them).
-DEPLOY_ACTIONS: dict[str, tuple[str, ...]] = {
-    "aws:cloudwatch/dashboard:Dashboard": ("cloudwatch:PutDashboard", "cloudwatch:GetDashboard"),
-    "aws:cloudwatch/eventRule:EventRule": ("events:PutRule", "events:DescribeRule", "events:TagResource"),
-    "aws:cloudwatch/eventTarget:EventTarget": ("events:PutTargets", "events:ListTargetsByRule"),
-    "aws:cloudwatch/logGroup:LogGroup": ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DescribeLogGroups"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"),
-    "aws:ec2/securityGroup:SecurityGroup": ("ec2:CreateSecurityGroup", "ec2:DescribeSecurityGroups", "ec2:CreateTags"),
-    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("ecr:PutLifecyclePolicy",),
-    "aws:ecr/repository:Repository": ("ecr:CreateRepository", "ecr:DescribeRepositories"),
-    "aws:ecs/cluster:Cluster": ("ecs:CreateCluster", "ecs:DescribeClusters", "ecs:TagResource"),
-    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": ("ecs:PutClusterCapacityProviders",),
-    "aws:ecs/service:Service": ("ecs:CreateService", "ecs:DescribeServices", "ecs:UpdateService"),
-    "aws:ecs/taskDefinition:TaskDefinition": ("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"),
-    "aws:iam/policy:Policy": ("iam:CreatePolicy", "iam:GetPolicy", "iam:GetPolicyVersion"),
-    "aws:iam/role:Role": ("iam:CreateRole", "iam:GetRole", "iam:TagRole", "iam:PassRole"),
-    "aws:iam/rolePolicy:RolePolicy": ("iam:PutRolePolicy", "iam:GetRolePolicy"),
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("iam:AttachRolePolicy",),
-    "aws:kms/key:Key": ("kms:CreateKey", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:PutKeyPolicy"),
-    "aws:lambda/function:Function": ("lambda:CreateFunction", "lambda:GetFunction", "lambda:UpdateFunctionCode"),
-    "aws:lambda/invocation:Invocation": ("lambda:InvokeFunction",),
-    "aws:lambda/permission:Permission": ("lambda:AddPermission", "lambda:GetPolicy"),
-    "aws:lb/listener:Listener": ("elasticloadbalancing:CreateListener", "elasticloadbalancing:DescribeListeners"),
-    "aws:lb/listenerRule:ListenerRule": ("elasticloadbalancing:CreateRule", "elasticloadbalancing:DescribeRules"),
-    "aws:lb/loadBalancer:LoadBalancer": (
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
-    ),
-    "aws:lb/targetGroup:TargetGroup": (
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:DescribeTargetGroups",
-    ),
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": ("elasticloadbalancing:RegisterTargets",),
-    "aws:rds/instance:Instance": (
-        "rds:CreateDBInstance",
-        "rds:DescribeDBInstances",
-        "rds:ModifyDBInstance",
-        "rds:AddTagsToResource",
-    ),
-    "aws:rds/parameterGroup:ParameterGroup": ("rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup"),
-    "aws:rds/subnetGroup:SubnetGroup": ("rds:CreateDBSubnetGroup", "rds:DescribeDBSubnetGroups"),
-    "aws:s3/bucket:Bucket": ("s3:CreateBucket", "s3:ListBucket", "s3:PutBucketTagging"),
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration",),
-    "aws:s3/bucketNotification:BucketNotification": ("s3:PutBucketNotification",),
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("s3:PutBucketOwnershipControls",),
-    "aws:s3/bucketPolicy:BucketPolicy": ("s3:PutBucketPolicy",),
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ("s3:PutBucketPublicAccessBlock",),
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        "s3:PutEncryptionConfiguration",
-    ),
-    "aws:s3/bucketVersioning:BucketVersioning": ("s3:PutBucketVersioning",),
-    "aws:scheduler/schedule:Schedule": ("scheduler:CreateSchedule", "scheduler:GetSchedule"),
-    "aws:scheduler/scheduleGroup:ScheduleGroup": ("scheduler:CreateScheduleGroup", "scheduler:GetScheduleGroup"),
-    "aws:secretsmanager/secret:Secret": ("secretsmanager:CreateSecret", "secretsmanager:DescribeSecret"),
-    "aws:secretsmanager/secretVersion:SecretVersion": ("secretsmanager:PutSecretValue",),
-    "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace": ("servicediscovery:CreatePrivateDnsNamespace",),
-    "aws:servicediscovery/service:Service": ("servicediscovery:CreateService",),
-    "aws:sns/topic:Topic": ("sns:CreateTopic", "sns:GetTopicAttributes"),
-    "aws:sqs/queue:Queue": ("sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes"),
-    "aws:sqs/queuePolicy:QueuePolicy": ("sqs:SetQueueAttributes",),
-    "aws:ssm/parameter:Parameter": ("ssm:PutParameter", "ssm:GetParameter"),
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("ec2:AuthorizeSecurityGroupEgress",),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("ec2:AuthorizeSecurityGroupIngress",),
-    "awsx:ec2:Vpc": ("ec2:CreateVpc", "ec2:CreateSubnet", "ec2:CreateRouteTable", "ec2:CreateInternetGateway"),
-    "awsx:ecr:Image": ("ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload", "ecr:PutImage"),
-}
 
 LAMBDA_CONCURRENCY_QUOTA = "L-B99A9384"  # Service Quotas code of Lambda's concurrent executions
 
@@ -199,21 +132,38 @@ def principal_arn(caller_arn: str) -> str:
     return caller_arn
 
 
-def deployer_permissions(iam: Any, caller_arn: str, resource_types: Iterable[str]) -> Check:
-    needed = sorted({a for t in resource_types for a in DEPLOY_ACTIONS.get(t, ())})
+def deployer_permissions(iam: Any, caller_arn: str, target: deployer.Target, resource_types: Iterable[str]) -> Check:
+    """Simulate each of the deploying role's grants (airflow_stack/deployer.py: the same declaration the
+    generated policy comes from) on the stack's resources, with the request context its conditions read."""
     principal = principal_arn(caller_arn)
     denied: list[str] = []
-    for start in range(0, len(needed), 100):
-        answer = iam.simulate_principal_policy(PolicySourceArn=principal, ActionNames=needed[start : start + 100])
-        denied += [r["EvalActionName"] for r in answer["EvaluationResults"] if r["EvalDecision"] != "allowed"]
+    needed = 0
+    for grant in deployer.grants_for(resource_types):
+        actions = sorted(a for a in grant.actions if "*" not in a)
+        needed += len(actions)
+        resources = target.fill(list(grant.resources))
+        context = [
+            {"ContextKeyName": key, "ContextKeyValues": [_first(value)], "ContextKeyType": "string"}
+            for conditions in target.fill(dict(grant.condition)).values()
+            for key, value in conditions.items()
+        ]
+        answer = iam.simulate_principal_policy(
+            PolicySourceArn=principal, ActionNames=actions, ResourceArns=resources, ContextEntries=context
+        )
+        denied += sorted({r["EvalActionName"] for r in answer["EvaluationResults"] if r["EvalDecision"] != "allowed"})
     if denied:
         return Check(
             "FAIL",
             "deployer",
-            f"{principal} may not {len(denied)} of the {len(needed)} actions `pulumi up` needs: {', '.join(denied)}",
-            "grant them to the deploying role (the CI role in .github/workflows/deploy.yml too)",
+            f"{principal} may not {len(denied)} of the {needed} actions `pulumi up` needs: {', '.join(denied)}",
+            f"attach the policies `airflow-stack deployer-policy --stack {target.stack} --account {target.account}` "
+            "writes to the deploying role (the CI role in .github/workflows/deploy.yml too)",
         )
-    return Check("ok", "deployer", f"{principal} may do all {len(needed)} actions `pulumi up` needs")
+    return Check("ok", "deployer", f"{principal} may do all {needed} actions `pulumi up` needs")
+
+
+def _first(value: Any) -> str:
+    return str(value[0] if isinstance(value, list) else value)
 
 
 def fernet_key_source(iam: Any, caller_arn: str, source_secret_arn: str) -> Check:
@@ -252,8 +202,10 @@ def run(
         checks.append(cert)
     checks += service_linked_roles(client("iam"), settings.ui.load_balancer)
     checks.append(fargate_architecture(settings.image.architecture, settings.services.worker_spot))
-    caller = client("sts").get_caller_identity()["Arn"]
-    checks.append(deployer_permissions(client("iam"), caller, resource_types))
+    identity = client("sts").get_caller_identity()
+    caller = identity["Arn"]
+    target = deployer.target_of(settings, identity["Account"])
+    checks.append(deployer_permissions(client("iam"), caller, target, resource_types))
     if settings.secrets.fernet_key_from:
         checks.append(fernet_key_source(client("iam"), caller, settings.secrets.fernet_key_from))
     return checks

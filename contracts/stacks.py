@@ -19,6 +19,12 @@ def stack_prefix(stack: str) -> str:
     return f"{PROJECT}-{stack}"
 
 
+def iam_path(prefix: str) -> str:
+    """The IAM path of every role and policy of the stack (`/airflow-dev/`): their names are Pulumi's
+    (logical name and a random suffix), so the path is what lets a deploying role be limited to its stack's."""
+    return f"/{prefix}/"
+
+
 def stack_of_prefix(prefix: str) -> str | None:
     """The stack a physical-name prefix belongs to, or None if it is not this project's."""
     stack = prefix.removeprefix(f"{PROJECT}-")

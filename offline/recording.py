@@ -168,10 +168,12 @@ class StackMocks(pulumi_mocks.Mocks):
         if resource_type == "aws:rds/instance:Instance" and not inputs.get("kmsKeyId"):
             # RDS encrypts with the account's aws/rds key when none is given, and reports that key's ARN.
             outputs["kmsKeyId"] = self.arn("kms", "key/00000000-0000-4000-8000-0000000a0e55")
+        # IAM puts a role's or policy's path in its ARN (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html).
+        path = str(inputs.get("path") or "/")
         if resource_type == "aws:iam/policy:Policy":
-            outputs["arn"] = self.arn("iam", f"policy/{name}", regional=False)
+            outputs["arn"] = self.arn("iam", f"policy{path}{name}", regional=False)
         elif service == "iam":
-            outputs["arn"] = self.arn("iam", f"role/{name}", regional=False)
+            outputs["arn"] = self.arn("iam", f"role{path}{name}", regional=False)
         elif resource_type == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}{_short_hash(args.name)}"
             outputs.update(bucket=bucket, arn=f"arn:{self.partition}:s3:::{bucket}")

@@ -48,6 +48,8 @@ class Lookups(Protocol):
 
     def object_exists(self, bucket: str, key: str) -> bool: ...
 
+    def role_arn(self, role_name: str) -> str | None: ...  # with its path, as IAM holds it
+
 
 @dataclass(frozen=True)
 class Request:
@@ -271,6 +273,65 @@ def _create_alias(r: Request, lookups: Lookups) -> list[Check]:
     return [Check("kms:CreateAlias", alias_arn, r.base()), Check("kms:CreateAlias", key_arn, r.base())]
 
 
+# --- What `pulumi up` creates (the deploying role's policy, airflow_stack/deployer.py) ----------------------------
+
+
+def _one(action: str, resource: Callable[[Request], str]) -> Rule:
+    return lambda r, lookups: [Check(action, resource(r), r.base())]
+
+
+def _named_role(r: Request, lookups: Lookups, key: str = "RoleName") -> str:
+    name = str(r.params.get(key))
+    return lookups.role_arn(name) or r.arn("iam", f"role/{name}", regional=False)
+
+
+def _create_role(r: Request, lookups: Lookups) -> list[Check]:
+    path = str(r.params.get("Path") or "/")
+    checks = [Check("iam:CreateRole", r.arn("iam", f"role{path}{r.params.get('RoleName')}", regional=False), r.base())]
+    if r.params.get("Tags"):
+        checks.append(Check("iam:TagRole", checks[0].resource, r.base()))
+    return checks
+
+
+def _create_policy(r: Request, lookups: Lookups) -> list[Check]:
+    path = str(r.params.get("Path") or "/")
+    arn = r.arn("iam", f"policy{path}{r.params.get('PolicyName')}", regional=False)
+    return [Check("iam:CreatePolicy", arn, r.base())]
+
+
+def _attach_role_policy(r: Request, lookups: Lookups) -> list[Check]:
+    """Authorised on the role, with the policy's ARN as `iam:PolicyARN` (IAM User Guide, "IAM condition keys")."""
+    context = {**r.base(), "iam:PolicyARN": str(r.params.get("PolicyArn"))}
+    return [Check("iam:AttachRolePolicy", _named_role(r, lookups), context)]
+
+
+def _register_task_definition(r: Request, lookups: Lookups) -> list[Check]:
+    """No resource-level permission; the task and execution roles are passed to ECS tasks."""
+    roles = [str(r.params[k]) for k in ("taskRoleArn", "executionRoleArn") if r.params.get(k)]
+    return [Check("ecs:RegisterTaskDefinition", "*", r.base())] + [_pass_role(r, role, "ecs-tasks") for role in roles]
+
+
+def _create_service(r: Request, lookups: Lookups) -> list[Check]:
+    arn = r.arn("ecs", f"service/{_cluster_name(r)}/{r.params.get('serviceName')}")
+    return [Check("ecs:CreateService", arn, {**r.base(), "ecs:cluster": _cluster_arn(r)})]
+
+
+def _create_function(r: Request, lookups: Lookups) -> list[Check]:
+    arn = r.arn("lambda", f"function:{r.params.get('FunctionName')}")
+    return [Check("lambda:CreateFunction", arn, r.base()), _pass_role(r, str(r.params.get("Role")), "lambda")]
+
+
+def _balancer_child(kind: str, key: str) -> Callable[[Request], str]:
+    """A listener of a load balancer, or a rule of a listener: its ARN's path under the parent's."""
+
+    def resource(r: Request) -> str:
+        parent = str(r.params.get(key))
+        base, _, path = parent.partition(":loadbalancer/" if key == "LoadBalancerArn" else ":listener/")
+        return f"{base}:{kind}/{path}/*"
+
+    return resource
+
+
 RULES: dict[str, Rule] = {
     # SQS: Celery's broker (kombu), the waker's queue depths, asset watchers
     "sqs:GetQueueUrl": _sqs("GetQueueUrl"),
@@ -343,6 +404,46 @@ RULES: dict[str, Rule] = {
     "ecs:ListAccountSettings": _everything("ecs:ListAccountSettings"),
     "sts:AssumeRole": _assume_role,
     "sts:GetCallerIdentity": lambda r, lookups: [],  # needs no permission
+    # What `pulumi up` creates: the calls the stand-in's seed makes for a recorded stack (standin/seed.py)
+    "ec2:CreateVpc": _everything("ec2:CreateVpc"),
+    "ec2:ModifyVpcAttribute": _everything("ec2:ModifyVpcAttribute"),
+    "ec2:CreateSubnet": _everything("ec2:CreateSubnet"),
+    "ec2:CreateSecurityGroup": _everything("ec2:CreateSecurityGroup"),
+    "sqs:CreateQueue": _sqs("CreateQueue"),
+    "secretsmanager:CreateSecret": _one(
+        "secretsmanager:CreateSecret", lambda r: r.arn("secretsmanager", f"secret:{r.params.get('Name')}")
+    ),
+    "logs:CreateLogGroup": _one(
+        "logs:CreateLogGroup", lambda r: r.arn("logs", f"log-group:{r.params.get('logGroupName')}")
+    ),
+    "scheduler:CreateScheduleGroup": _one(
+        "scheduler:CreateScheduleGroup", lambda r: r.arn("scheduler", f"schedule-group/{r.params.get('Name')}")
+    ),
+    "sns:CreateTopic": _one("sns:CreateTopic", lambda r: r.arn("sns", str(r.params.get("Name")))),
+    "elasticloadbalancing:CreateLoadBalancer": _one(
+        "elasticloadbalancing:CreateLoadBalancer",
+        lambda r: r.arn("elasticloadbalancing", f"loadbalancer/app/{r.params.get('Name')}/*"),
+    ),
+    "elasticloadbalancing:CreateTargetGroup": _one(
+        "elasticloadbalancing:CreateTargetGroup",
+        lambda r: r.arn("elasticloadbalancing", f"targetgroup/{r.params.get('Name')}/*"),
+    ),
+    "elasticloadbalancing:CreateListener": _one(
+        "elasticloadbalancing:CreateListener", _balancer_child("listener", "LoadBalancerArn")
+    ),
+    "elasticloadbalancing:CreateRule": _one(
+        "elasticloadbalancing:CreateRule", _balancer_child("listener-rule", "ListenerArn")
+    ),
+    "iam:CreateRole": _create_role,
+    "iam:PutRolePolicy": lambda r, lookups: [Check("iam:PutRolePolicy", _named_role(r, lookups), r.base())],
+    "iam:CreatePolicy": _create_policy,
+    "iam:AttachRolePolicy": _attach_role_policy,
+    "ecs:CreateCluster": _one("ecs:CreateCluster", lambda r: r.arn("ecs", f"cluster/{r.params.get('clusterName')}")),
+    "ecs:RegisterTaskDefinition": _register_task_definition,
+    "ecs:PutClusterCapacityProviders": _one("ecs:PutClusterCapacityProviders", _cluster_arn),
+    "ecs:CreateService": _create_service,
+    "rds:CreateDBInstance": _db("CreateDBInstance"),
+    "lambda:CreateFunction": _create_function,
 }
 
 # Object-level S3 actions by moto's name of the request.

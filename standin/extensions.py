@@ -47,9 +47,16 @@ def _simulate_principal_policy(self: Any) -> Any:
     kind, _, name = source.split(":", 5)[5].partition("/")
     policies = role_policies(account, partition, name.rsplit("/", 1)[-1]) if kind == "role" else []
     results = []
+    context: dict[str, Any] = {}  # ContextEntries.member.N.ContextKeyName / .ContextKeyValues.member.M
+    for index in range(1, 100):
+        key = query.get(f"ContextEntries.member.{index}.ContextKeyName")
+        if not key:
+            break
+        values = members(f"ContextEntries.member.{index}.ContextKeyValues")
+        context[key[0]] = values[0] if len(values) == 1 else values
     for action in actions:
         for resource in resources:
-            verdict = evaluate(policies, action, resource, {})
+            verdict = evaluate(policies, action, resource, context)
             results.append(
                 {
                     "EvalActionName": action,

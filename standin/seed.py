@@ -50,6 +50,10 @@ class SeededStack:
     secret_values: dict[str, str] = field(default_factory=dict)  # secret resource name -> value
     subnets: list[str] = field(default_factory=list)
     security_group: str = ""
+    credentials: dict[str, str] | None = None  # whose calls create it (None: the stand-in's admin)
+
+    def client(self, service: str) -> Any:
+        return self.stand_in.client(service, self.credentials)
 
     def substitute(self, text: str) -> str:
         for recorded in sorted(self.replacements, key=len, reverse=True):
@@ -105,15 +109,21 @@ def _role_of_policy(recording: Recording, policy: RecordedResource) -> str:
     return str(recording.one("aws:iam/role:Role", logical).outputs["name"])
 
 
-def seed(stand_in: StandIn, recording: Recording, *, database_connection: str | None = None) -> SeededStack:
+def seed(
+    stand_in: StandIn,
+    recording: Recording,
+    *,
+    database_connection: str | None = None,
+    credentials: dict[str, str] | None = None,
+) -> SeededStack:
     """Create the recorded stack's run-time resources in the stand-in; returns how to reach them.
-    `database_connection`: the JSON of a real database for Airflow to use (by default one nobody reaches)."""
+    `database_connection`: the JSON of a real database for Airflow to use (by default one nobody reaches);
+    `credentials`: a deploying role's, to make every create call as that role (by default the admin's)."""
     if database_connection is None:
         from infra.components.database import connection_document
 
         database_connection = connection_document("airflow", generated_secret(), "database.invalid", 5432, "airflow")
-    seeded = SeededStack(recording, stand_in)
-    client = stand_in.client
+    seeded = SeededStack(recording, stand_in, credentials=credentials)
     _network(seeded)
     _storage_and_queues(seeded)
     _secrets(seeded, {AIRFLOW_SECRET: airflow_secret(database_connection)})
@@ -125,12 +135,11 @@ def seed(stand_in: StandIn, recording: Recording, *, database_connection: str | 
     _database(seeded)
     _functions(seeded)
     _schedules(seeded)
-    del client
     return seeded
 
 
 def _network(seeded: SeededStack) -> None:
-    ec2 = seeded.stand_in.client("ec2")
+    ec2 = seeded.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as the stack's VPC
     for index, zone in enumerate(("a", "b")):
@@ -143,12 +152,12 @@ def _network(seeded: SeededStack) -> None:
 
 
 def _storage_and_queues(seeded: SeededStack) -> None:
-    s3 = seeded.stand_in.client("s3")
+    s3 = seeded.client("s3")
     for bucket in seeded.recording.of_type("aws:s3/bucket:Bucket"):
         s3.create_bucket(
             Bucket=bucket.outputs["bucket"], CreateBucketConfiguration={"LocationConstraint": "us-gov-east-1"}
         )
-    sqs = seeded.stand_in.client("sqs")
+    sqs = seeded.client("sqs")
     queues = sorted(seeded.recording.of_type("aws:sqs/queue:Queue"), key=lambda q: "redrivePolicy" in q.inputs)
     for queue in queues:  # the dead-letter queue first: the main queue's redrive names it
         attributes = {
@@ -162,7 +171,7 @@ def _storage_and_queues(seeded: SeededStack) -> None:
 
 
 def _secrets(seeded: SeededStack, given: dict[str, str]) -> None:
-    manager = seeded.stand_in.client("secretsmanager")
+    manager = seeded.client("secretsmanager")
     for secret in seeded.recording.of_type("aws:secretsmanager/secret:Secret"):
         value = given.get(secret.name) or generated_secret()
         created = manager.create_secret(Name=secret.outputs["name"], SecretString=value)
@@ -171,20 +180,20 @@ def _secrets(seeded: SeededStack, given: dict[str, str]) -> None:
 
 
 def _parameters_and_logs(seeded: SeededStack) -> None:
-    ssm = seeded.stand_in.client("ssm")
+    ssm = seeded.client("ssm")
     for parameter in seeded.recording.of_type("aws:ssm/parameter:Parameter"):
         value = plain(parameter.inputs.get("value")) or "{}"
         ssm.put_parameter(Name=parameter.outputs["name"], Value=str(value), Type="String")
-    logs = seeded.stand_in.client("logs")
+    logs = seeded.client("logs")
     for group in seeded.recording.of_type("aws:cloudwatch/logGroup:LogGroup"):
         logs.create_log_group(logGroupName=group.outputs["name"])
-    scheduler = seeded.stand_in.client("scheduler")
+    scheduler = seeded.client("scheduler")
     for group in seeded.recording.of_type("aws:scheduler/scheduleGroup:ScheduleGroup"):
         scheduler.create_schedule_group(Name=group.outputs["name"])
 
 
 def _topics(seeded: SeededStack) -> None:
-    sns = seeded.stand_in.client("sns")
+    sns = seeded.client("sns")
     for topic in seeded.recording.of_type("aws:sns/topic:Topic"):
         created = sns.create_topic(Name=topic.outputs["name"])["TopicArn"]
         seeded.replacements[topic.outputs["arn"]] = created
@@ -193,7 +202,7 @@ def _topics(seeded: SeededStack) -> None:
 def _schedules(seeded: SeededStack) -> None:
     """The recurring schedules as declared, targets and roles as the stand-in knows them (the waker switches
     its minute tick on and off with UpdateSchedule, passing the scheduler's role)."""
-    scheduler = seeded.stand_in.client("scheduler")
+    scheduler = seeded.client("scheduler")
     for schedule in seeded.recording.of_type("aws:scheduler/schedule:Schedule"):
         target = schedule.inputs["target"]
         scheduler.create_schedule(
@@ -215,7 +224,7 @@ def _load_balancer(seeded: SeededStack) -> None:
     balancers = seeded.recording.of_type("aws:lb/loadBalancer:LoadBalancer")
     if not balancers:
         return
-    elbv2 = seeded.stand_in.client("elbv2")
+    elbv2 = seeded.client("elbv2")
     vpc = seeded.replacements["vpc-0123456789abcdef0"]
     for balancer in balancers:
         created = elbv2.create_load_balancer(Name=balancer.outputs["name"], Subnets=seeded.subnets, Type="application")
@@ -283,10 +292,14 @@ def _action(seeded: SeededStack, action: dict[str, Any]) -> dict[str, Any]:
 
 
 def _identity(seeded: SeededStack) -> None:
-    iam = seeded.stand_in.client("iam")
+    iam = seeded.client("iam")
     recording = seeded.recording
     for role in recording.of_type("aws:iam/role:Role"):
-        iam.create_role(RoleName=role.outputs["name"], AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+        iam.create_role(
+            RoleName=role.outputs["name"],
+            Path=role.inputs.get("path") or "/",
+            AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"],
+        )
     for policy in recording.of_type("aws:iam/rolePolicy:RolePolicy"):
         iam.put_role_policy(
             RoleName=_role_of_policy(recording, policy),
@@ -295,7 +308,9 @@ def _identity(seeded: SeededStack) -> None:
         )
     for managed in recording.of_type("aws:iam/policy:Policy"):
         created = iam.create_policy(
-            PolicyName=managed.outputs["name"], PolicyDocument=seeded.substitute(str(plain(managed.inputs["policy"])))
+            PolicyName=managed.outputs["name"],
+            Path=managed.inputs.get("path") or "/",
+            PolicyDocument=seeded.substitute(str(plain(managed.inputs["policy"]))),
         )
         seeded.replacements[managed.outputs["arn"]] = created["Policy"]["Arn"]
     for attachment in recording.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
@@ -306,7 +321,7 @@ def _identity(seeded: SeededStack) -> None:
 
 
 def _ecs(seeded: SeededStack) -> None:
-    ecs = seeded.stand_in.client("ecs")
+    ecs = seeded.client("ecs")
     recording = seeded.recording
     for cluster in recording.of_type("aws:ecs/cluster:Cluster"):
         ecs.create_cluster(clusterName=cluster.outputs["name"])
@@ -352,7 +367,7 @@ def _ecs(seeded: SeededStack) -> None:
 
 
 def _database(seeded: SeededStack) -> None:
-    rds = seeded.stand_in.client("rds")
+    rds = seeded.client("rds")
     for instance in seeded.recording.of_type("aws:rds/instance:Instance"):
         rds.create_db_instance(
             DBInstanceIdentifier=instance.inputs["identifier"],
@@ -365,7 +380,7 @@ def _database(seeded: SeededStack) -> None:
 
 
 def _functions(seeded: SeededStack) -> None:
-    functions = seeded.stand_in.client("lambda")
+    functions = seeded.client("lambda")
     for function in seeded.recording.of_type("aws:lambda/function:Function"):
         package = str(function.inputs["handler"]).split(".", 1)[0]
         functions.create_function(

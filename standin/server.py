@@ -50,6 +50,14 @@ class MotoLookups:
         roles = [r for r in (definition.task_role_arn, definition.execution_role_arn) if r]
         return definition.arn, roles
 
+    def role_arn(self, role_name: str) -> str | None:
+        from moto.iam.models import iam_backends
+
+        try:
+            return iam_backends[self.account][self.partition].get_role(role_name).arn
+        except Exception:
+            return None
+
     def object_exists(self, bucket: str, key: str) -> bool:
         from moto.s3.models import s3_backends
 

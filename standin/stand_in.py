@@ -56,7 +56,8 @@ class StandIn:
         )
 
     def role_arn(self, role_name: str) -> str:
-        return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{role_name}"
+        """The role's ARN as IAM gives it (with its path: the stack's roles are under /airflow-<stack>/)."""
+        return self.client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
 
     def credentials(self, role_name: str, session: str = "stand-in") -> dict[str, str]:
         """Temporary credentials of a role, as ECS or Lambda would hand them to its code."""

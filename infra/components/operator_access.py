@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contracts.stacks import iam_path
 from infra import iam_policies
 from infra.airflow_env import DAGS_PREFIX
 from infra.stack_context import StackContext
@@ -110,6 +111,7 @@ class OperatorAccess(pulumi.ComponentResource):
         policy = aws.iam.Policy(
             f"{name}-policy",
             name=f"{context.name}-operator",
+            path=iam_path(context.name),
             description=f"{context.name}: airflow-stack status, wake, sleep, snapshot, stage; make deploy-dags",
             policy=document,
             opts=pulumi.ResourceOptions(parent=self),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from contracts.stacks import iam_path
 from infra import iam_policies
 from infra.stack_context import StackContext
 
@@ -43,6 +44,12 @@ def service_role(
     """A role only `service` (e.g. "lambda") in this account may assume, with `policy` inline (None: nothing)."""
     child = pulumi.ResourceOptions(parent=parent)
     trust = json.dumps(iam_policies.assume_role(context.service_principal(service), context.account_id))
-    role = aws.iam.Role(name, assume_role_policy=trust, description=f"{context.name}: {description}", opts=child)
+    role = aws.iam.Role(
+        name,
+        path=iam_path(context.name),
+        assume_role_policy=trust,
+        description=f"{context.name}: {description}",
+        opts=child,
+    )
     inline = aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child) if policy is not None else None
     return ServiceRole(role, inline)

@@ -262,6 +262,7 @@ class Waker(pulumi.ComponentResource):
         if waker.wake_on_dag_change:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-dag-change",
+                name=f"{context.name}-dag-change",  # the stack's name: a deploying role is limited to its own
                 description=f"{context.name}: a DAG bundle change wakes Airflow to parse it",
                 event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
                     lambda bucket: json.dumps(

@@ -35,6 +35,9 @@ class NoObjects:
     def object_exists(self, bucket, key):
         return False
 
+    def role_arn(self, role_name):
+        return None
+
 
 def test_the_old_prefix_conditioned_listing_refuses_head_bucket_and_allows_a_prefixed_list():
     """Regression: `s3:ListBucket` granted only with an `s3:prefix` condition. HeadBucket carries no prefix

@@ -1,0 +1,230 @@
+"""The deploying role's policy (`airflow-stack deployer-policy`), judged as IAM would judge it.
+
+IAM's limits: a customer managed policy holds at most 6,144 characters without whitespace, and a role takes 10
+managed policies by default (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+Which resource and condition keys each create call is authorised on: the Service Authorization Reference
+(https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html),
+as standin/authorization.py models it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from airflow_stack import deployer
+from airflow_stack.cli import run
+from infra.settings import load_settings
+from offline.recording import Recording, Secret, load_stack_file
+from standin.iam_policy import evaluate
+from standin.seed import seed
+from standin.stand_in import ACCOUNT, PARTITION, REGION, StandIn, running_stand_in
+from tests.support.variants import VARIANTS
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_BUCKET = f"airflow-pulumi-state-{ACCOUNT}-{REGION}"
+NOT_AWS = ("pulumi:", "random:")  # resources Pulumi makes itself
+
+
+def documents(recordings: dict[str, Recording], key: str) -> list[dict]:
+    """The generated policies of a variant: its settings (worker policies, a restore's snapshot and source
+    secret) and the resource types its program declares."""
+    stack, overrides = VARIANTS[key]
+    config = {**load_stack_file(stack), **overrides}
+    secret = [k for k, v in config.items() if isinstance(v, Secret) or v == "[secret]"]
+    settings = load_settings(stack, {k: v.value if isinstance(v, Secret) else v for k, v in config.items()}, secret)
+    types = {r.type for r in recordings[key].resources if r.custom}
+    return deployer.documents(deployer.target_of(settings, ACCOUNT), types, STATE_BUCKET)
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_every_resource_type_the_program_declares_has_its_grants(recordings, key):
+    types = {r.type for r in recordings[key].resources if r.custom and not r.type.startswith(NOT_AWS)}
+    covered = {t for g in deployer.GRANTS for t in g.types}
+    assert types - covered == set(), "a resource type `pulumi up` would create without the deployer's grants"
+
+
+@pytest.mark.parametrize("key", list(VARIANTS))
+def test_the_policies_fit_iams_limits_and_name_no_other_partition(recordings, key):
+    parts = documents(recordings, key)
+    assert 1 <= len(parts) <= 10
+    for part in parts:
+        assert deployer.policy_chars(part) <= deployer.MANAGED_POLICY_MAX_CHARS
+        assert "arn:aws:" not in json.dumps(part)
+        for statement in part["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all(a.count(":") == 1 and a.split(":")[1] for a in actions), statement["Sid"]
+            assert statement["Action"] != "*" and "*" not in actions
+    statements = [s for p in parts for s in p["Statement"]]
+    assert len({s["Sid"] for s in statements}) == len(statements), "statement ids are unique across the parts"
+
+
+# The create call of each resource the stack names, and the recorded ARN it is authorised on.
+CREATES = {
+    "aws:iam/role:Role": "iam:CreateRole",
+    "aws:iam/policy:Policy": "iam:CreatePolicy",
+    "aws:sqs/queue:Queue": "sqs:CreateQueue",
+    "aws:sns/topic:Topic": "sns:CreateTopic",
+    "aws:lambda/function:Function": "lambda:CreateFunction",
+    "aws:cloudwatch/logGroup:LogGroup": "logs:CreateLogGroup",
+    "aws:ssm/parameter:Parameter": "ssm:PutParameter",
+    "aws:ecs/cluster:Cluster": "ecs:CreateCluster",
+    "aws:ecr/repository:Repository": "ecr:CreateRepository",
+    "aws:s3/bucket:Bucket": "s3:CreateBucket",
+    "aws:secretsmanager/secret:Secret": "secretsmanager:CreateSecret",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "cloudwatch:PutMetricAlarm",
+}
+
+
+def test_every_named_resource_of_every_stack_is_within_its_own_policy_only(recordings):
+    for key, recording in recordings.items():
+        own = documents(recordings, key)
+        others = [documents(recordings, k) for k, r in recordings.items() if r.stack != recording.stack]
+        for resource in recording.resources:
+            action = CREATES.get(resource.type)
+            if action is None:
+                continue
+            arn = str(resource.outputs["arn"])
+            if resource.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+                arn = arn.replace(":metricalarm/", ":alarm:")  # the mock's ARN; CloudWatch's is alarm:<name>
+            context = {"aws:RequestedRegion": REGION}
+            assert evaluate(own, action, arn, context).allowed, f"{key}: {action} on {arn}"
+            for other in others:  # another stack's deploying role cannot create or change it
+                assert not evaluate(other, action, arn, context).allowed, f"{key}: another stack's role may {action}"
+
+
+def deploying_role(stand_in: StandIn, parts: list[dict]) -> dict[str, str]:
+    """A role of the account with only `parts` attached (as the README has them created); its credentials."""
+    iam = stand_in.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
+    for index, document in enumerate(parts, start=1):
+        name = deployer.policy_name("prod", index)
+        arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName="deployer", PolicyArn=arn)
+    return stand_in.credentials("deployer")
+
+
+@pytest.fixture(scope="module")
+def deploy(recordings, tmp_path_factory):
+    """The prod stack's recorded resources created in the stand-in by a role with only the generated policies."""
+    with running_stand_in(tmp_path_factory.mktemp("stand-in")) as stand_in:
+        credentials = deploying_role(stand_in, documents(recordings, "prod"))
+        since = stand_in.mark()
+        seeded = seed(stand_in, recordings["prod"], credentials=credentials)
+        yield stand_in, seeded, credentials, since
+
+
+def test_a_recorded_deploys_create_calls_pass_under_the_generated_policy(deploy):
+    stand_in, _, _, since = deploy
+    assert stand_in.refusals(since) == []
+    made = stand_in.calls_by("deployer")
+    # Every kind of resource the program declares that the stand-in can create was created by the role.
+    assert {
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:CreatePolicy",
+        "ecs:CreateCluster",
+        "ecs:RegisterTaskDefinition",
+        "ecs:CreateService",
+        "sqs:CreateQueue",
+        "secretsmanager:CreateSecret",
+        "logs:CreateLogGroup",
+        "scheduler:CreateScheduleGroup",
+        "scheduler:CreateSchedule",
+        "sns:CreateTopic",
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateRule",
+        "rds:CreateDBInstance",
+        "s3:CreateBucket",
+    } <= made, sorted(made)
+    assert any(op.startswith("lambda:") for op in made)
+
+
+CALLS_MORE = (
+    "a role outside the stack's path",
+    "another stack's queue",
+    "an administrator policy on the stack's role",
+    "a stack's role passed to a function outside the stack",
+    "a user",
+)
+
+
+@pytest.mark.parametrize("call", CALLS_MORE)
+def test_one_call_more_is_refused(deploy, call):
+    stand_in, seeded, credentials, _ = deploy
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    function = seeded.recording.of_type("aws:lambda/function:Function")[0]
+    stack_role = seeded.function_role(function.name)
+    iam, sqs = stand_in.client("iam", credentials), stand_in.client("sqs", credentials)
+    attempts = {
+        "a role outside the stack's path": lambda: iam.create_role(RoleName="escalate", AssumeRolePolicyDocument=trust),
+        "another stack's queue": lambda: sqs.create_queue(QueueName="airflow-dev-celery"),
+        "an administrator policy on the stack's role": lambda: iam.attach_role_policy(
+            RoleName=stack_role, PolicyArn=f"arn:{PARTITION}:iam::aws:policy/AdministratorAccess"
+        ),
+        "a stack's role passed to a function outside the stack": lambda: stand_in.client(
+            "lambda", credentials
+        ).create_function(
+            FunctionName="not-the-stacks",
+            Runtime=function.inputs["runtime"],
+            Role=stand_in.role_arn(stack_role),
+            Handler=function.inputs["handler"],
+            Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        ),
+        "a user": lambda: iam.create_user(UserName="airflow-prod-ci"),
+    }
+    since = stand_in.mark()
+    with pytest.raises(ClientError) as refused:
+        attempts[call]()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403, refused.value
+    assert [e["principal"] for e in stand_in.refusals(since)] == ["deployer"], "refused by IAM, as the deployer"
+
+
+def test_without_one_grant_the_same_deploy_is_refused_where_it_needs_it(recordings, tmp_path):
+    trimmed = [
+        {**p, "Statement": [s for s in p["Statement"] if s["Sid"] != "PassRolesToTheirServices"]}
+        for p in documents(recordings, "prod")
+    ]
+    with running_stand_in(tmp_path / "stand-in") as stand_in:
+        credentials = deploying_role(stand_in, trimmed)
+        with pytest.raises(ClientError):
+            seed(stand_in, recordings["prod"], credentials=credentials)
+        assert [e["operation"] for e in stand_in.refusals()] == ["ecs:RegisterTaskDefinition"]
+
+
+def test_preflight_run_as_the_deploying_role_finds_it_may_deploy(deploy, tmp_path, capsys):
+    stand_in, _, credentials, _ = deploy
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    stack_file = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    certificate = stand_in.client("acm").request_certificate(DomainName="airflow.example.gov")["CertificateArn"]
+    stack_file["config"]["airflow:ui"]["certificateArn"] = certificate
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack_file))
+    code = run(
+        ["preflight", "--stack", "prod"],
+        project_dir=tmp_path,
+        make_clients=lambda region: lambda service: stand_in.client(service, credentials),
+    )
+    out = capsys.readouterr().out
+    assert f"ok    deployer: arn:{PARTITION}:iam::{ACCOUNT}:role/deployer may do all" in out, out
+    # Every read preflight makes is the deploying role's to make; only the stand-in's unvalidated certificate fails.
+    failed = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert code == 2 and failed == ["FAIL  certificate: status PENDING_VALIDATION"], out
+
+
+def test_the_command_writes_the_policies_and_says_how_to_attach_them(tmp_path, capsys):
+    assert run(["deployer-policy", "--stack", "prod", "--account", ACCOUNT, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    written = sorted(tmp_path.glob("airflow-prod-deployer-*.json"))
+    assert written and all(json.loads(p.read_text())["Statement"] for p in written)
+    assert f"--policy-arn arn:{PARTITION}:iam::{ACCOUNT}:policy/airflow-prod-deployer-1" in out
+    assert run(["deployer-policy", "--stack", "prod", "--account", "12345"]) == 2
+    assert "--account must be a 12-digit AWS account ID" in capsys.readouterr().err
