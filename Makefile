@@ -14,7 +14,7 @@ plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no
 	uv run python -m offline.plan $(STACK) $(if $(AGAINST),--against $(AGAINST))
 
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
-	uv run pytest -n auto --dist loadfile
+	uv run pytest -n auto --dist loadfile --no-loadscope-reorder
 
 lint:  ## ruff and pyright
 	uv run ruff check .

@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     sleep.add_argument("--timeout", default="10m", help="how long --wait waits (default 10m)")
 
     command("snapshot", "a manual snapshot of the stack's database; waits until it is available")
+    command(
+        "admin-password",
+        "print the password of the first admin user (`admin`), read from the stack's Airflow secret "
+        "(needs secretsmanager:GetSecretValue on it: the deploying role has it, operators do not)",
+    )
 
     ending = command(
         "end-maintenance",
@@ -299,6 +304,9 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
             return _wait(stack, False, minutes["timeout"]) if args.wait else 0
         if args.command == "snapshot":
             print(operations.snapshot(stack))
+            return 0
+        if args.command == "admin-password":
+            print(operations.admin_password(stack))
             return 0
         if args.command == "end-maintenance":
             answer = stack.invoke_waker(to_event(Maintenance(on=False, reason=args.reason)))

@@ -22,6 +22,7 @@ from typing import Any
 
 from airflow_stack.bootstrap import KEY_ALIAS
 from contracts.stacks import PROJECT
+from infra.settings.model import REGION_PARTITIONS
 
 # IAM's limit on a customer managed policy, whitespace not counted
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html, "IAM and STS character limits").
@@ -695,8 +696,6 @@ def preflight_actions(resource_types: Iterable[str]) -> dict[str, list[str]]:
 
 def target_of(settings: Any, account: str) -> Target:
     """The stack's target from its settings (infra.settings.Settings)."""
-    from infra.settings.model import REGION_PARTITIONS
-
     return Target(
         partition=REGION_PARTITIONS[settings.region],
         region=settings.region,

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_stack.outputs import StackError, StackOutputs, WakerFailed
+from airflow_stack.outputs import NotDeployed, StackError, StackOutputs, WakerFailed
 from contracts.components import CORE
 from contracts.database import DATABASE_STUCK
 from contracts.waker import Deploy, Status, to_event
+from infra.airflow_env import ADMIN_PASSWORD
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -256,3 +257,17 @@ def snapshot(stack: Stack, *, now: datetime | None = None, delay: int = 30, atte
         DBSnapshotIdentifier=identifier, WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
     )
     return identifier
+
+
+def admin_password(stack: Stack) -> str:
+    """The first admin user's password: the one key of the stack's Airflow secret a person needs to log in.
+    Nothing else of the secret is printed (it also holds the database connection and the stack's keys)."""
+    arn = stack.outputs.get("airflowSecretArn")
+    if not arn:
+        raise NotDeployed(f"stack {stack.outputs.stack} has no airflowSecretArn output: deploy it first")
+    document = json.loads(stack.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    password = document.get(ADMIN_PASSWORD) if isinstance(document, dict) else None
+    if not isinstance(password, str) or not password:
+        raise StackError(f"the stack's Airflow secret has no {ADMIN_PASSWORD} key")
+    return password
+

@@ -82,8 +82,9 @@ def airflow_database(migrated_airflow, request) -> PostgresServer:
 
 
 # The files that take longest, measured with `pytest --durations=0` on two cores (each over half a minute).
-# `make test` hands whole files to its two workers in collection order; started first, they end beside the
-# short ones instead of alone at the end (a minute of the suite's time when one of them came last).
+# `make test` hands whole files to its two workers in collection order (`--no-loadscope-reorder`: xdist would
+# otherwise start the files with the most tests first); started first, these end beside the short ones
+# instead of alone at the end (a minute of the suite's time when one of them came last).
 LONGEST_FIRST = (
     "tests/image/test_restore_guard.py",
     "tests/costs/test_costs.py",

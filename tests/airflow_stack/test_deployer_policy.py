@@ -12,17 +12,20 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from airflow_stack import deployer
+from airflow_stack import deployer, operations
 from airflow_stack.cli import run
+from airflow_stack.operations import StackFactory
+from airflow_stack.outputs import StackOutputs
 from infra.settings import load_settings
 from offline.recording import Recording, Secret, load_stack_file
 from standin.iam_policy import evaluate
-from standin.seed import seed
+from standin.seed import AIRFLOW_SECRET, SeededStack, seed
 from standin.stand_in import ACCOUNT, PARTITION, REGION, StandIn, running_stand_in
 from tests.support.variants import VARIANTS
 
@@ -228,3 +231,35 @@ def test_the_command_writes_the_policies_and_says_how_to_attach_them(tmp_path, c
     assert f"--policy-arn arn:{PARTITION}:iam::{ACCOUNT}:policy/airflow-prod-deployer-1" in out
     assert run(["deployer-policy", "--stack", "prod", "--account", "12345"]) == 2
     assert "--account must be a 12-digit AWS account ID" in capsys.readouterr().err
+
+
+def stack_factory(stand_in: StandIn, seeded: SeededStack, credentials: dict[str, str]) -> StackFactory:
+    def make(name: str, outputs_file: Path | None) -> operations.Stack:
+        outputs = StackOutputs.of(name, seeded.outputs())
+
+        def client(service: str) -> Any:
+            return stand_in.client(service, credentials)
+
+        return operations.Stack(outputs, client, operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]))
+
+    return make
+
+
+def test_the_deploying_role_reads_the_admin_password_and_an_operator_does_not(deploy, capsys):
+    stand_in, seeded, credentials, _ = deploy
+    assert run(["admin-password", "--stack", "prod"], make_stack=stack_factory(stand_in, seeded, credentials)) == 0
+    out = capsys.readouterr().out
+    secret = json.loads(seeded.secret_values[AIRFLOW_SECRET])
+    assert out == secret["admin_password"] + "\n", "the password alone: not the connection, not the keys"
+
+    iam = stand_in.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName="operator", PolicyArn=seeded.outputs()["operatorPolicyArn"])
+    operator = stand_in.credentials("operator")
+    assert run(["admin-password", "--stack", "prod"], make_stack=stack_factory(stand_in, seeded, operator)) == 4
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "AWS error" in err
