@@ -12,6 +12,7 @@ install:  ## install the project and its tools into .venv
 AGAINST ?=
 plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no AWS account needed; AGAINST=git ref)
 	uv run python -m offline.plan $(STACK) $(if $(AGAINST),--against $(AGAINST))
+	uv run python -m costs $(STACK) --idle
 
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
 	uv run pytest -n auto --dist loadfile --no-loadscope-reorder

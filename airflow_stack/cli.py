@@ -30,6 +30,7 @@ from airflow_stack import (
     probe,
     stage_command,
     staging,
+    ui_command,
 )
 from airflow_stack.operations import StackFactory
 from airflow_stack.outputs import (
@@ -98,6 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     sleep.add_argument("--timeout", default="10m", help="how long --wait waits (default 10m)")
 
     command("snapshot", "a manual snapshot of the stack's database; waits until it is available")
+    ui = command(
+        "ui",
+        "the UI of a stack without a load balancer at http://127.0.0.1:PORT: wakes it, then forwards a local port "
+        "to the api-server through ECS Exec and Session Manager until Ctrl-C (needs the AWS CLI and its Session "
+        "Manager plugin)",
+    )
+    ui.add_argument("--port", type=int, default=8080, help="the local port (default 8080)")
+    ui.add_argument("--hold", default="1h", help="keep the stack awake at least this long (default 1h)")
+    ui.add_argument("--timeout", default="15m", help="how long to wait for the stack to wake (default 15m)")
+    ui.add_argument("--print", dest="print_only", action="store_true", help="print the forwarding command only")
     command(
         "admin-password",
         "print the password of the first admin user (`admin`), read from the stack's Airflow secret "
@@ -205,6 +216,8 @@ def _checked(args: argparse.Namespace) -> dict[str, int]:
             raise StackError(f"--hold is at most 24h (the waker's limit), got {value!r}")
         if option == "timeout" and minutes[option] == 0:
             raise StackError(f"--timeout must be more than 0, got {value!r}")
+    if args.command == "ui" and not 1024 <= args.port <= 65535:
+        raise StackError(f"--port must be 1024 to 65535 (a port a user may open), got {args.port}")
     if getattr(args, "reason", None) is not None:
         args.reason = args.reason.strip()  # as the waker reads it
         if not 0 < len(args.reason) <= 200:
@@ -305,6 +318,14 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
         if args.command == "snapshot":
             print(operations.snapshot(stack))
             return 0
+        if args.command == "ui":
+            return ui_command.open_ui(
+                stack,
+                port=args.port,
+                hold_minutes=minutes["hold"],
+                timeout_minutes=minutes["timeout"],
+                print_only=args.print_only,
+            )
         if args.command == "admin-password":
             print(operations.admin_password(stack))
             return 0

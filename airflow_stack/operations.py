@@ -270,4 +270,3 @@ def admin_password(stack: Stack) -> str:
     if not isinstance(password, str) or not password:
         raise StackError(f"the stack's Airflow secret has no {ADMIN_PASSWORD} key")
     return password
-

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from costs.chart import chart
 from costs.image_pull import describe, recorded
-from costs.model import render
+from costs.model import Prices, price_stack, render
 from costs.report import (
     BOOT,
     LATE_MINUTES,
@@ -35,7 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         "--chart", type=Path, help="where to write the week chart (default build/cost-<stack>-week.png)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON document, no chart")
+    parser.add_argument("--idle", action="store_true", help="print only the idle month (what `make plan` ends with)")
     args = parser.parse_args(argv)
+    if args.idle:
+        print(idle_line(args.stack))
+        return 0
     report = build_report(args.stack)
     cost, prices, rows = report.cost, report.prices, report.rows
     if args.json:
@@ -64,6 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     chart(rows, path, args.stack, cost, prices)
     print(f"\nchart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
+
+
+def idle_line(stack: str) -> str:
+    from infra.settings import load_settings
+    from offline.recording import load_stack_file, run_stack
+
+    cost = price_stack(run_stack(stack), load_settings(stack, load_stack_file(stack)), Prices.load())
+    return (
+        f"Idle cost: ${cost.idle_month:.2f} a month while asleep (prices of costs/prices.json); awake hours and 30 "
+        f"simulated days: make cost STACK={stack}"
+    )
 
 
 if __name__ == "__main__":

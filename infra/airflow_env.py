@@ -12,10 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.components import COMPONENTS
+from contracts.components import API_SERVER_PORT, COMPONENTS
 from contracts.metrics import NAMESPACE_VARIABLE
 
-API_SERVER_PORT = 8080
 WORKER_LOG_SERVER_PORT = 8793
 TRIGGERER_LOG_SERVER_PORT = 8794  # Airflow's [logging] trigger_log_server_port default
 CELERY_QUEUE = "default"

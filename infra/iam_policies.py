@@ -91,6 +91,14 @@ SENDS_TASKS = frozenset({"scheduler", "worker"})
 RECEIVES_TASKS = frozenset({"worker"})
 
 
+EXEC_CHANNELS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
 def airflow_task(
     component: str,
     *,
@@ -100,6 +108,7 @@ def airflow_task(
     metric_namespace: str,
     event_queue_arns: Sequence[str] = (),
     cluster_tasks_arn: str = "",
+    exec_channels: bool = False,
 ) -> Policy:
     """What a component's own code may do: its share of the bucket and broker, the secrets backend, and (the
     scheduler's activity reporter) the stack's metrics.
@@ -134,4 +143,7 @@ def airflow_task(
             ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
             list(event_queue_arns) if component == "triggerer" else [],
         ),
+        # ECS Exec (`airflow-stack ui`): the agent ECS puts in the task opens its Session Manager channels with the
+        # task role; these actions take no resource (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
+        allow(EXEC_CHANNELS, ["*"] if exec_channels else []),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 from infra.settings.schema import SettingsError
 from offline.constraints.resources import resource_problems
+from offline.plan_summary import summary
 from offline.recording import RecordedResource, Recording, run_stack
 
 Summary = Callable[[dict[str, Any]], str]
@@ -112,6 +113,7 @@ SUMMARIES: dict[str, Summary] = {
         f"{_strategy(i.get('capacityProviderStrategies')) or i.get('launchType')}, public IP "
         f"{_yes(i.get('networkConfiguration', {}).get('assignPublicIp'))}"
         + (", behind the load balancer" if i.get("loadBalancers") else "")
+        + (", ECS Exec on (airflow-stack ui)" if i.get("enableExecuteCommand") else "")
     ),
     "aws:ecs/taskDefinition:TaskDefinition": _containers,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _rule,
@@ -154,7 +156,9 @@ def render(recording: Recording) -> str:
     ]
     lines = [
         f"Offline plan for stack '{recording.stack}': {len(custom)} resources "
-        f"(no AWS account or Pulumi CLI used; IDs and ARNs come from the mocks)"
+        f"(no AWS account or Pulumi CLI used; IDs and ARNs come from the mocks)",
+        "",
+        summary(recording),
     ]
     groups: dict[str, list[RecordedResource]] = {}
     for resource in custom:
@@ -166,8 +170,8 @@ def render(recording: Recording) -> str:
             short_type = resource.type.split(":")[-1]
             detail = describe(resource)
             lines.append(f"  {short_type:<34} {resource.name}" + (f"\n  {'':<34}   {detail}" if detail else ""))
-    lines += ["", "Resources by type:"]
-    for type_, count in sorted(Counter(r.type for r in recording.resources).items()):
+    lines += ["", f"Resources by type ({len(custom)}):"]
+    for type_, count in sorted(Counter(r.type for r in custom).items()):
         lines.append(f"  {count:>3}  {type_}")
     lines += ["", "Stack outputs (values from the mocks):"]
     for key, value in recording.exports.items():
@@ -242,9 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = resource_problems(recording)
         if problems:
             return _refused(f"\nstack {stack}: AWS would refuse {len(problems)} declaration(s):", problems, 3)
-        print(
-            f"\nAWS constraints: every declared resource checked, none refused ({len(recording.resources)} resources)"
-        )
+        print("\nAWS constraints: every resource above checked, none refused")
         print()
         placeholders = placeholder_lines(stack)
         if placeholders:

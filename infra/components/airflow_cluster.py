@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from contracts.components import API_SERVER
 from contracts.stacks import component_log_group
 from contracts.waker import task_queued_timeout_seconds
 from infra import iam_policies
@@ -193,6 +194,7 @@ class AirflowCluster(pulumi.ComponentResource):
                         metric_namespace=context.metric_namespace,
                         event_queue_arns=settings.waker.event_queue_arns,
                         cluster_tasks_arn=context.arn("ecs", f"task/{context.name}/*"),
+                        exec_channels=c == API_SERVER and settings.ui.port_forward,
                     )
                 )
             )
@@ -249,6 +251,7 @@ class AirflowCluster(pulumi.ComponentResource):
                     security_group_ids=groups,
                     service_registry_arn=api_registry.arn if component == "api-server" else None,
                     target_group_arn=args.target_group_arn if component == "api-server" else None,
+                    enable_execute_command=component == API_SERVER and settings.ui.port_forward,
                     depends_on=[
                         self.migration.invocation,
                         capacity,

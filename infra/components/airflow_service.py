@@ -103,6 +103,7 @@ class AirflowServiceArgs:
     security_group_ids: Sequence[pulumi.Input[str]]
     service_registry_arn: pulumi.Input[str] | None = None
     target_group_arn: pulumi.Input[str] | None = None
+    enable_execute_command: bool = False  # ECS Exec: `airflow-stack ui`'s port forward (the api-server only)
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
@@ -169,6 +170,7 @@ class AirflowService(pulumi.ComponentResource):
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             enable_ecs_managed_tags=True,
+            enable_execute_command=args.enable_execute_command,
             propagate_tags="SERVICE",
             wait_for_steady_state=False,
             opts=pulumi.ResourceOptions(

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from contracts.components import PORT_FORWARD_DOCUMENT
 from contracts.stacks import iam_path
 from infra import iam_policies
 from infra.airflow_env import DAGS_PREFIX
@@ -74,7 +75,28 @@ def operator_policy(
         # deploy-dags: sync dags/ in the bundle
         iam_policies.allow(["s3:ListBucket"], [bucket_arn]),
         iam_policies.allow(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{bucket_arn}/{DAGS_PREFIX}*"]),
+        *(port_forward(context, cluster_name) if context.settings.ui.port_forward else []),
     )
+
+
+def port_forward(context: StackContext, cluster_name: str) -> list[dict[str, Any]]:
+    """`airflow-stack ui`: find the api-server's task, then forward a local port to it. Session Manager authorises a
+    session to an ECS task as `ssm:StartSession` on the task and on the session document (Service Authorization
+    Reference, AWS Systems Manager), so the port-forwarding document alone is granted: no shell in a container,
+    and no `ecs:ExecuteCommand` (which would open one, with the container's secrets in reach)."""
+    tasks = context.arn("ecs", f"task/{cluster_name}/*")
+    return [
+        iam_policies.allow(
+            ["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": context.arn("ecs", f"cluster/{cluster_name}")}}
+        ),
+        iam_policies.allow(["ecs:DescribeTasks"], [tasks]),
+        iam_policies.allow(
+            ["ssm:StartSession"],
+            [tasks, f"arn:{context.partition}:ssm:{context.region}::document/{PORT_FORWARD_DOCUMENT}"],
+        ),
+        # The AWS CLI ends its session when the forward stops (session IDs are the caller's, named by AWS).
+        iam_policies.allow(["ssm:TerminateSession"], [context.arn("ssm", "session/*")]),
+    ]
 
 
 class OperatorAccess(pulumi.ComponentResource):

@@ -164,6 +164,8 @@ class UiSettings:
     oidc: OidcSettings | None
     wake_on_visit: bool  # a visit to a sleeping stack's UI gets the waking page, which wakes it
     visit_hold_minutes: int
+    # `airflow-stack ui`: a port forward to the api-server through ECS Exec and Session Manager
+    port_forward: bool = False
 
 
 @dataclass(frozen=True)

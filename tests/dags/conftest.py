@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,35 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# A file that declares a DAG (`with DAG(`, `DAG(`, `@dag`); helpers such as orders_common.py declare none.
+DECLARES_A_DAG = re.compile(r"^\s*@dag\b|\bDAG\(", re.MULTILINE)
+MARKS_A_RUN = re.compile(r"""dag_file\(\s*["']([^"']+)["']""")
+
+
+def dag_files_without_a_run(dags: Path = ROOT / "dags", tests: Path = ROOT / "tests" / "dags") -> list[str]:
+    """DAG files in `dags` that no test in `tests` marked `dag_file(<name>)` runs end to end. Read from the
+    files themselves, so the answer is the same on every xdist worker and on the process that reports."""
+    tested = {name for path in tests.glob("test_*.py") for name in MARKS_A_RUN.findall(path.read_text("utf-8"))}
+    declaring = sorted(p.name for p in dags.glob("*.py") if DECLARES_A_DAG.search(p.read_text("utf-8")))
+    return [name for name in declaring if name not in tested]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """`make dag-check` and `deploy-dags` name each DAG file that only parses here: it imports, but no test ever
+    ran it."""
+    untested = dag_files_without_a_run()
+    if untested:
+        terminalreporter.section("DAGs without an end-to-end test", yellow=True)
+        for name in untested:
+            terminalreporter.line(
+                f"warning: dags/{name} has no end-to-end test: it imports, but no test runs it. Add one to "
+                f'tests/dags/test_dag_runs.py marked @pytest.mark.dag_file("{name}") (see dags/README.md)'
+            )
+
+
 def pytest_collection_modifyitems(config, items):
-    """`DAG_TESTS_FILES=a.py,b.py` (set by deploy-dags): keep the end-to-end runs of those DAG files only;
-    tests not marked `dag_file` (parsing, policy) always run."""
+    # `DAG_TESTS_FILES=a.py,b.py` (set by deploy-dags): keep the end-to-end runs of those DAG files only;
+    # tests not marked `dag_file` (parsing, policy) always run.
     wanted = os.environ.get("DAG_TESTS_FILES")
     if wanted is None:
         return

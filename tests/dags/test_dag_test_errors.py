@@ -29,3 +29,16 @@ def test_a_dag_file_that_does_not_import_is_reported_with_its_error(harness, tmp
     assert "syntax.py does not import" in message and "SyntaxError" in message and "line 2" in message
     assert "missing.py does not import" in message and "orders_helpers_that_do_not_exist" in message
     assert "cycle.py does not import" in message and "ycle" in message.split("cycle.py does not import")[1]
+
+
+def test_a_copied_dag_without_an_end_to_end_test_is_named(tmp_path):
+    """Regression: a DAG copied from another passed `make dag-check` without ever running (it only imported)."""
+    import shutil
+
+    from tests.dags.conftest import ROOT, dag_files_without_a_run
+
+    assert dag_files_without_a_run() == [], "every DAG shipped in dags/ has an end-to-end test"
+    dags = tmp_path / "dags"
+    shutil.copytree(ROOT / "dags", dags)
+    shutil.copy(dags / "orders_ingest.py", dags / "orders_refunds.py")
+    assert dag_files_without_a_run(dags) == ["orders_refunds.py"]  # helpers (orders_common.py) are not DAGs

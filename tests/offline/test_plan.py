@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,45 @@ def test_a_stack_file_without_placeholders_passes_and_one_with_them_names_each_l
         )
     )
     assert offline_plan.placeholder_lines("prod") == []
+
+
+def test_the_plan_says_how_the_waker_keeps_the_stack_and_counts_its_resources_once(recordings):
+    from datetime import UTC, datetime
+
+    from offline.plan import render
+    from offline.plan_summary import summary
+
+    for key in ("dev", "prod"):
+        text = render(recordings[key])
+        header = re.search(r"Offline plan for stack '\w+': (\d+) resources", text)
+        by_type = re.search(r"Resources by type \((\d+)\):", text)
+        listed = sum(int(n) for n in re.findall(r"^ +(\d+)  \S+$", text, re.MULTILINE))
+        assert header and by_type and int(header.group(1)) == int(by_type.group(1)) == listed, key
+    # Monday 12:00 UTC is 07:00 in New York: prod's office-hours window fires next at 08:00 there, that day.
+    monday = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    prod = summary(recordings["prod"], monday)
+    assert "cron(0 8 ? * MON-FRI *) America/New_York: next Mon 2026-12-07 08:00 EST, Tue 2026-12-08 08:00 EST" in prod
+    assert "sleeps after 20 idle minutes" in prod and "database: always up" in prod
+    assert "at most 12 a day" in prod
+    dev = summary(recordings["dev"], monday)
+    assert "sleeps after 10 idle minutes" in dev and "database: stopped while asleep" in dev
+    assert "no waking page" in dev and "workers: 0 to 2, 4 tasks each" in dev
+    # Each role in one line, with what it may do (the worker's task role: its queue and the bucket).
+    roles = prod.split("Roles, and what each may do:\n", 1)[1].splitlines()
+    assert len(roles) == len(recordings["prod"].of_type("aws:iam/role:Role"))
+    worker = next(line for line in roles if line.startswith("  airflow-worker-task (ecs-tasks): "))
+    assert "sqs: ChangeMessageVisibility DeleteMessage" in worker and "s3: GetObject" in worker
+    assert "ssmmessages" not in prod and "ssmmessages: CreateControlChannel" in dev
+
+
+def test_make_plan_ends_with_the_idle_cost():
+    from costs.__main__ import idle_line
+    from costs.model import Prices, price_stack
+    from infra.settings import load_settings
+    from offline.recording import load_stack_file, run_stack
+
+    done = subprocess.run(
+        [sys.executable, "-m", "costs", "dev", "--idle"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    idle = price_stack(run_stack("dev"), load_settings("dev", load_stack_file("dev")), Prices.load()).idle_month
+    assert done.stdout.strip() == idle_line("dev") and f"${idle:.2f} a month while asleep" in done.stdout

@@ -72,6 +72,8 @@ def read_ui(section: Section, partition: str, region: str) -> UiSettings:
         oidc=_oidc(section.section("oidc")),
         wake_on_visit=section.get("wakeOnVisit", boolean, True),
         visit_hold_minutes=section.get("visitHoldMinutes", integer(5, 240), 30),
+        # A stack without a load balancer has no other way in of its own.
+        port_forward=section.get("portForward", boolean, not load_balancer),
     )
     anonymous_internet = section.get("publicWithoutLogin", boolean, False)
     section.reject_unknown()
