@@ -29,6 +29,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 from devtools.local_airflow import (
     REGION,
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's log of every request it serves
     airflow: subprocess.Popen[bytes] | None = None
+    airflow_log: BinaryIO | None = None
     moto = None
     try:
         print("Preparing the local Airflow database...", flush=True)
@@ -195,18 +197,31 @@ def main(argv: list[str] | None = None) -> int:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         }
         # Its own session, so the whole tree (api-server workers, scheduler, executors) stops as one group.
-        airflow = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True)
+        # Airflow's own output (every request, every parse: a thousand lines in five minutes) goes to a file, so
+        # the address stays the last thing on the screen.
+        airflow_log = (home / "standalone.log").open("ab")
+        airflow = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"],
+            env=env,
+            start_new_session=True,
+            stdout=airflow_log,
+            stderr=subprocess.STDOUT,
+        )
         record.write_text(json.dumps({"pid": os.getpid(), "airflowProcessGroup": airflow.pid, "port": args.port}))
         print("Starting Airflow (api-server, scheduler, dag-processor, triggerer)...", flush=True)
         url = f"http://localhost:{args.port}"
         if not wait_for(f"{url}/api/v2/monitor/health", args.startup_timeout, alive):
-            print(f"Airflow did not answer on {url} within {args.startup_timeout:.0f} s", file=sys.stderr)
+            print(
+                f"Airflow did not answer on {url} within {args.startup_timeout:.0f} s: see {home / 'standalone.log'}",
+                file=sys.stderr,
+            )
             return 1
         print(
-            f"\nAirflow UI: {url}  (no login locally: every user is an admin)\n"
-            f"DAG folder: {ROOT / 'dags'} (changes are picked up within ~30 s; new DAGs start paused)\n"
+            f"\nDAG folder: {ROOT / 'dags'} (changes are picked up within ~30 s; new DAGs start paused)\n"
             f"AWS stand-in (moto): {endpoint}  buckets local-lake, local-source; queue orders-events\n"
-            f"Stop with Ctrl-C (or `kill {os.getpid()}`).\n",
+            f"Airflow's own output: {home / 'standalone.log'}\n"
+            f"Stop with Ctrl-C (or `kill {os.getpid()}`).\n"
+            f"Airflow UI: {url}  (no login locally: every user is an admin)",
             flush=True,
         )
         return airflow.wait()
@@ -219,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         if airflow is not None:
             stop_group(airflow.pid)
             airflow.wait()
+        if airflow_log is not None:
+            airflow_log.close()
         if moto is not None:
             moto.stop()
         record.unlink(missing_ok=True)

@@ -15,6 +15,11 @@ from infra.airflow_env import DAGS_PREFIX, LOGS_PREFIX
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
+        # ECS Exec's Session Manager channels, opened by the agent in the task
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
         "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
         "elasticloadbalancing:DescribeRules",
@@ -91,12 +96,7 @@ SENDS_TASKS = frozenset({"scheduler", "worker"})
 RECEIVES_TASKS = frozenset({"worker"})
 
 
-EXEC_CHANNELS = (
-    "ssmmessages:CreateControlChannel",
-    "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel",
-    "ssmmessages:OpenDataChannel",
-)
+EXEC_CHANNELS = tuple(sorted(a for a in UNSCOPABLE_ACTIONS if a.startswith("ssmmessages:")))
 
 
 def airflow_task(

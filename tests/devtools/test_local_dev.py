@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -71,6 +72,11 @@ def test_local_airflow_starts_with_the_dags_and_sigterm_to_make_stops_all_of_it(
                 break
             time.sleep(2)
         assert {"orders_ingest", "orders_events", "orders_transform"} <= dag_ids
+        # Its own output is a few lines with the address last; Airflow's (a thousand lines in five minutes, which
+        # scrolled the address away) goes to a file, and nothing more reaches the screen while Airflow works.
+        assert len(output) <= 15 and output[-1].startswith("Airflow UI: "), "".join(output)
+        assert not select.select([make.stdout], [], [], 2)[0], make.stdout.readline()
+        assert "scheduler" in (tmp_path / "home" / "standalone.log").read_text(errors="replace").lower()
         # This machine only, by default (every local user is an admin), and no more processes than it needs.
         addresses = [c.laddr for c in psutil.net_connections(kind="inet") if c.status == "LISTEN"]
         listening = {a[0] for a in addresses if len(a) == 2 and a[1] == port}

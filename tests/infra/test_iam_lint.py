@@ -9,7 +9,10 @@ are excused, each for a stated reason:
 - in a KMS key policy, "Resource": "*" means the key itself
   (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html);
 - for actions whose reference lists several resource types as required (e.g. ModifyRule: an
-  application or a network load balancer's rule), parliament wants every type matched; one is enough.
+  application or a network load balancer's rule), parliament wants every type matched; one is enough;
+- `ecs:ListTasks` on "*" limited by an `ecs:cluster` condition is how ECS's guide grants listing a cluster's
+  tasks (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/security_iam_id-based-policy-examples.html):
+  Fargate tasks have no container instance, the resource type parliament expects.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ def _excused(type_: str, document: dict, issue: str, detail) -> bool:
         return all("Principal" in s for s in document["Statement"])
     if type_ == "aws:kms/key:Key" and issue == "RESOURCE_STAR":
         return True
+    if issue == "RESOURCE_STAR" and detail == ["ecs:ListTasks"]:
+        return all(
+            "ecs:cluster" in str(s.get("Condition", {}))
+            for s in document["Statement"]
+            if "ecs:ListTasks" in s.get("Action", [])
+        )
     if issue == "RESOURCE_MISMATCH":
         # Excused only when each flagged action's resources match another of its required formats.
         granted = [r for s in document["Statement"] for r in s.get("Resource", [])]
