@@ -18,9 +18,9 @@ from costs.image_pull import describe, recorded
 from costs.model import Prices, price_stack, render
 from costs.report import (
     BOOT,
-    LATE_MINUTES,
     ROOT,
     build_report,
+    column_meanings,
     figures,
     render_rows,
     render_sensitivity,
@@ -52,13 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"30 simulated days with the waker's policy and the stack's settings, wake windows included (monthly; "
         f"prices {basis}, see costs/prices.json). Fargate boot {boot.task_start} min, scheduler ready "
-        f"{boot.scheduler_ready} min later, database start {boot.database_start} min. Late: tasks starting more "
-        f"than {LATE_MINUTES} min after they could have on a cluster that never sleeps. Oracle: up only while "
-        "tasks run and people asked for it, the database up where the stack's settings keep it up."
+        f"{boot.scheduler_ready} min later, database start {boot.database_start} min."
     )
     print(describe(recorded(), boot.task_start))
+    print("\nThe workloads:")
+    for row in rows:
+        print(f"  {row.workload.name:<15}{row.workload.description}")
     print()
     print(render_rows(rows))
+    print()
+    print(column_meanings(rows, prices.region))
     print("\nSensitivity: the same workloads with a slower boot or database start")
     print()
     print(render_sensitivity(report))

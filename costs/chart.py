@@ -10,15 +10,31 @@ from costs.model import Prices, StackCost
 from costs.report import Row
 from costs.simulate import START, Minute
 
-# The chart's shades, in the order of the legend.
+# The chart's shades, in the order of the legend: white and a mid grey asleep (the database stopped or up),
+# blue awake without a worker, oranges darker with more workers.
 SHADES = (
-    ("asleep, database stopped", "#f4f4f4"),
-    ("asleep, database up", "#cfcfcf"),
-    ("awake: scheduler, api-server, dag-processor, triggerer", "#6baed6"),
-    ("awake, 1 worker", "#fdae6b"),
-    ("awake, 2 workers", "#f16913"),
-    ("awake, 3 or more workers", "#a63603"),
+    ("asleep, database stopped (its storage billed)", "#ffffff"),
+    ("asleep, database up (billed)", "#969696"),
+    ("awake: api-server, scheduler, dag-processor, triggerer; no worker", "#4292c6"),
+    ("awake + 1 worker", "#fdae6b"),
+    ("awake + 2 workers", "#f16913"),
+    ("awake + 3 or more workers", "#8c2d04"),
 )
+DAY = 24 * 60
+
+
+def busiest_week(rows: list[Row], days: int) -> int:
+    """The first day (a Monday: day 0 is one) of the week holding the month's busiest day: the most worker
+    minutes of any workload (the heavy day's 200-task run), where the waker's scaling shows."""
+    best_day, best = 0, -1
+    for row in rows:
+        billed = row.result.billed
+        for day in range(len(billed) // DAY):
+            workers = sum(m.workers for m in billed[day * DAY : (day + 1) * DAY])
+            if workers > best:
+                best_day, best = day, workers
+    last_start = max(0, len(rows[0].result.billed) // DAY - days) if rows else 0
+    return min(best_day - best_day % 7, last_start)
 
 
 def shade(minute: Minute) -> int:
@@ -36,11 +52,12 @@ def chart(rows: list[Row], path: Path, stack: str, cost: StackCost, prices: Pric
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    days, day = 7, 24 * 60
+    days, day = 7, DAY
+    first = busiest_week(rows, days)
     colors = ListedColormap([color for _, color in SHADES])
     figure, axes = plt.subplots(len(rows), 1, figsize=(13, 1.55 * len(rows) + 1.6), sharex=True)
     for axis, row in zip(axes, rows, strict=True):
-        billed = row.result.billed[: days * day]
+        billed = row.result.billed[first * day : (first + days) * day]
         grid = [[shade(m) for m in billed[d * day : (d + 1) * day]] for d in range(days)]
         axis.imshow(
             grid,
@@ -53,15 +70,16 @@ def chart(rows: list[Row], path: Path, stack: str, cost: StackCost, prices: Pric
         )
         per_minute = minute_costs(row.result, cost, prices)
         for d in range(days):
-            spent = sum(per_minute[d * day : (d + 1) * day])
+            spent = sum(per_minute[(first + d) * day : (first + d + 1) * day])
             axis.text(24.3, d + 0.5, f"${spent:.2f}", va="center", fontsize=8)
         axis.set_yticks(
-            [d + 0.5 for d in range(days)], [(START + timedelta(days=d)).strftime("%a") for d in range(days)]
+            [d + 0.5 for d in range(days)],
+            [f"{(START + timedelta(days=first + d)).strftime('%a')} day {first + d + 1}" for d in range(days)],
         )
         axis.tick_params(axis="y", labelsize=8)
         axis.set_title(
-            f"{row.workload.name}: {money(row.cost)} a month, {row.ratio:.2f}x the oracle, "
-            f"{row.result.wakes / 30:.1f} wakes a day",
+            f"{row.workload.name} ({row.workload.description}): {money(row.cost)} a month, {row.ratio:.2f}x the "
+            f"ideal, {row.result.wakes / 30:.1f} wakes a day",
             fontsize=9,
             loc="left",
         )
@@ -69,15 +87,16 @@ def chart(rows: list[Row], path: Path, stack: str, cost: StackCost, prices: Pric
     axes[-1].set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
     axes[-1].set_xlabel("time of day (UTC)")
     figure.legend(
-        handles=[Patch(facecolor=color, edgecolor="#999999", label=label) for label, color in SHADES],
+        handles=[Patch(facecolor=color, edgecolor="#333333", label=label) for label, color in SHADES],
         loc="lower center",
         ncol=3,
         fontsize=8,
         frameon=False,
     )
     figure.suptitle(
-        f"Stack '{stack}': the first simulated week of each workload (what the waker keeps running, minute by minute)",
-        fontsize=11,
+        f"Stack '{stack}': days {first + 1} to {first + days} of 30 simulated, the week with the busiest day; what "
+        "the waker keeps running, minute by minute, and each day's cost (ideal: a cluster that knows the future)",
+        fontsize=10,
     )
     figure.tight_layout(rect=(0, 0.07, 0.97, 1))
     path.parent.mkdir(parents=True, exist_ok=True)

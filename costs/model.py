@@ -33,11 +33,12 @@ TICK_SECONDS = 0.3  # a tick's billed duration in AWS (about ten API calls)
 class Prices:
     table: Mapping[str, Mapping[str, Any]]
     hours_per_month: int
+    region: str = "us-gov-east-1"  # the Region the prices are for
 
     @classmethod
     def load(cls, path: Path = PRICES_FILE) -> Prices:
         document = json.loads(path.read_text())
-        return cls(document["prices"], document["hours_per_month"])
+        return cls(document["prices"], document["hours_per_month"], document["region"])
 
     def __getitem__(self, key: str) -> float:
         if key not in self.table:

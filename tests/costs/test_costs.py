@@ -216,6 +216,36 @@ def test_standard_workloads_with_default_settings(stack, tmp_path, reports):
         assert row.result.unfinished == 0, row.workload.name
         assert row.cost < row.always_on, row.workload.name
         if row.ratio > RATIO_GOAL:
-            assert why(row), f"{row.workload.name} is {row.ratio:.2f}x the oracle and the report does not say why"
+            assert why(row), f"{row.workload.name} is {row.ratio:.2f}x the ideal and the report does not say why"
     chart(rows, tmp_path / "week.png", stack, cost, prices)
     assert (tmp_path / "week.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_report_speaks_in_words_and_its_chart_shows_the_busy_week(reports):
+    """Regression: columns named `oracle`, `x oracle`, `wakes/d`, an `MWAA ref` column in a Region without MWAA, no
+    word on the workloads, a chart of week 1 while the heavy day is day 15, and two greys hard to tell apart."""
+    from matplotlib.colors import to_rgb
+
+    from costs.chart import SHADES, busiest_week
+    from costs.report import column_meanings, render_rows, render_sensitivity
+
+    report = reports("dev")
+    table = render_rows(report.rows)
+    header = table.splitlines()[0]
+    for word in ("hours awake", "wakes a day", "late tasks", "latest start", "cost a month", "ideal", "vs ideal"):
+        assert word in header, word
+    for jargon in ("oracle", "MWAA", "wakes/d", "cost/mo"):
+        assert jargon not in table and jargon not in render_sensitivity(report), jargon
+    meanings = column_meanings(report.rows, report.prices.region)
+    assert "MWAA is not offered in us-gov-east-1" in meanings and "ideal: a cluster that knows the future" in meanings
+    assert all(row.workload.description for row in report.rows)
+    # The heavy day (day 15, a Monday) is in the week drawn.
+    heavy = next(r for r in report.rows if r.workload.name == "heavy-day")
+    day_of_run = max(range(30), key=lambda d: sum(m.workers for m in heavy.result.billed[d * DAY : (d + 1) * DAY]))
+    first = busiest_week(report.rows, 7)
+    assert day_of_run == 14 and first <= day_of_run < first + 7 and first % 7 == 0
+    # Each shade differs clearly from every other (by more than a quarter of the range in some channel).
+    colors = [to_rgb(color) for _, color in SHADES]
+    for i, a in enumerate(colors):
+        for b in colors[i + 1 :]:
+            assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 0.25, (a, b)
