@@ -119,20 +119,27 @@ def test_after_a_restore_no_dag_is_unpaused_and_no_run_is_pending(restored_env):
     }
 
 
+def guard(env: dict[str, str], restored_from: str, database: str = ""):
+    """The guard as the migration script's own line runs it (the test above runs that whole script)."""
+    parts = MIGRATE_SCRIPT.split("; ")
+    at = next(index for index, part in enumerate(parts) if "RESTORE_GUARD" in part)  # if ...; then ...; fi
+    script = "; ".join(["set -euo pipefail", *parts[at - 1 : at + 2]])
+    return run({**env, RESTORED_FROM: restored_from, RESTORED_DATABASE: database}, ["bash", "-c", script])
+
+
 def test_the_guard_runs_once_per_restored_database(restored_env):
     run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
-    again = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-11-20"}, ["bash", "-c", MIGRATE_SCRIPT])
-    assert again.returncode == 0 and "already guarded" in again.stdout
+    again = guard(restored_env, "airflow-prod-2026-11-20")
+    assert again.returncode == 0 and "already guarded" in again.stdout, again.stderr[-2000:]
     assert inspect(restored_env)["unpaused"] == ["daily_later"], "what an operator unpaused stays unpaused"
 
-    newer = run({**restored_env, RESTORED_FROM: "airflow-prod-2026-12-01"}, ["bash", "-c", MIGRATE_SCRIPT])
+    newer = guard(restored_env, "airflow-prod-2026-12-01")
     assert newer.returncode == 0
     assert inspect(restored_env)["unpaused"] == [], "a restore from a newer snapshot is guarded again"
 
     # Regression: a replacement restored from the same snapshot skipped the guard. Its new database identity
     # (RDS's resource id, which the migration runner passes) guards it again.
     run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
-    same_snapshot = {**restored_env, RESTORED_FROM: "airflow-prod-2026-12-01", RESTORED_DATABASE: "db-NEWRESTORE"}
-    replaced = run(same_snapshot, ["bash", "-c", MIGRATE_SCRIPT])
+    replaced = guard(restored_env, "airflow-prod-2026-12-01", "db-NEWRESTORE")
     assert replaced.returncode == 0 and "already guarded" not in replaced.stdout
     assert inspect(restored_env)["unpaused"] == []
