@@ -5,8 +5,10 @@ program's recording: the waker function's settings, the Scheduler schedules, the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from contracts.cron import parse
@@ -14,6 +16,7 @@ from contracts.waker import WakerSettings, WakerVariable
 from offline.recording import RecordedResource, Recording
 
 WEEK_MINUTES = 7 * 24 * 60
+DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
 def waker_settings(recording: Recording) -> WakerSettings | None:
@@ -124,6 +127,43 @@ def role_lines(recording: Recording) -> list[str]:
     return lines
 
 
+READS_ENVIRONMENT = re.compile(
+    r"""os\.(?:environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']"""
+)
+
+
+def dag_lines(recording: Recording, dags: Path = DAGS) -> list[str]:
+    """What the DAGs in `dags` read from their environment that the stack does not set, and their AWS access:
+    shipped as they are, the example DAGs would fall back to names that exist only in `make dev`."""
+    found = {a or b for path in dags.glob("*.py") for a, b in READS_ENVIRONMENT.findall(path.read_text("utf-8"))}
+    read = sorted(name for name in found if name and not name.startswith("AIRFLOW"))  # Airflow's own: the stack's
+    worker = next(
+        (
+            json.loads(str(t.inputs["containerDefinitions"]))
+            for t in recording.of_type("aws:ecs/taskDefinition:TaskDefinition")
+            if str(t.inputs.get("family", "")).endswith("-worker")
+        ),
+        [],
+    )
+    given = {e["name"] for c in worker for e in c.get("environment", [])}
+    unset = [name for name in read if name not in given]
+    policies = len(recording.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    lines = ["DAGs (dags/):"]
+    if unset:
+        lines.append(
+            f"  warning: they read {', '.join(unset)}, which services.environment does not set: on this stack those "
+            "take the DAGs' own defaults (for the example DAGs, bucket and queue names that exist only in `make dev`)"
+        )
+    else:
+        lines.append(f"  the settings they read are set: {', '.join(read) or 'none read'}")
+    lines.append(
+        f"  services.workerPolicyArns: {policies} attached"
+        if policies
+        else "  services.workerPolicyArns: none: their tasks touch nothing in AWS beyond the stack's bucket and queue"
+    )
+    return lines
+
+
 def summary(recording: Recording, now: datetime | None = None) -> str:
     moment = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
     settings = waker_settings(recording)
@@ -132,4 +172,6 @@ def summary(recording: Recording, now: datetime | None = None) -> str:
         for f in recording.of_type("aws:lambda/function:Function")
     )
     lines = waker_lines(settings, waking_page) if settings else ["Waker: none declared"]
-    return "\n".join([*lines, "", *schedule_lines(recording, moment), "", *role_lines(recording)])
+    return "\n".join(
+        [*lines, "", *schedule_lines(recording, moment), "", *role_lines(recording), "", *dag_lines(recording)]
+    )

@@ -87,7 +87,7 @@ def test_the_plan_says_how_the_waker_keeps_the_stack_and_counts_its_resources_on
     assert "sleeps after 10 idle minutes" in dev and "database: stopped while asleep" in dev
     assert "no waking page" in dev and "workers: 0 to 2, 4 tasks each" in dev
     # Each role in one line, with what it may do (the worker's task role: its queue and the bucket).
-    roles = prod.split("Roles, and what each may do:\n", 1)[1].splitlines()
+    roles = prod.split("Roles, and what each may do:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len(roles) == len(recordings["prod"].of_type("aws:iam/role:Role"))
     worker = next(line for line in roles if line.startswith("  airflow-worker-task (ecs-tasks): "))
     assert "sqs: ChangeMessageVisibility DeleteMessage" in worker and "s3: GetObject" in worker
@@ -105,3 +105,29 @@ def test_make_plan_ends_with_the_idle_cost():
     )
     idle = price_stack(run_stack("dev"), load_settings("dev", load_stack_file("dev")), Prices.load()).idle_month
     assert done.stdout.strip() == idle_line("dev") and f"${idle:.2f} a month while asleep" in done.stdout
+
+
+def test_the_plan_warns_of_dag_settings_the_stack_does_not_set(tmp_path):
+    """Regression: the example DAGs read their bucket and queue from settings Pulumi.dev.yaml does not set, so
+    shipped as they were they failed; nothing said so before `pulumi up`."""
+    import json
+
+    from offline.plan_summary import dag_lines
+    from offline.recording import run_stack
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "lake.py").write_text(
+        'import os\nBUCKET = os.environ.get("LAKE_BUCKET", "local-lake")\nURL = os.environ["EVENTS_URL"]\n'
+        'HOME = os.getenv("AIRFLOW_HOME")\n'
+    )
+    bare = "\n".join(dag_lines(run_stack("dev"), dags))
+    assert "warning: they read EVENTS_URL, LAKE_BUCKET, which services.environment does not set" in bare
+    assert "services.workerPolicyArns: none" in bare
+    services = {
+        "environment": {"LAKE_BUCKET": "lake-bucket", "EVENTS_URL": "https://sqs.example/q"},
+        "workerPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/lake-access"],
+    }
+    configured = "\n".join(dag_lines(run_stack("dev", {"airflow:services": json.dumps(services)}), dags))
+    assert "warning" not in configured and "the settings they read are set: EVENTS_URL, LAKE_BUCKET" in configured
+    assert "services.workerPolicyArns: 2 attached" in configured  # the worker's and the triggerer's roles
