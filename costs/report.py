@@ -120,14 +120,18 @@ def build_report(stack: str, sensitivity: bool = True) -> Report:
     holds = window_holds(settings.waker.windows, START, MINUTES)
     workloads = [with_windows(w, holds) for w in standard()]
     rows = run_rows(cost, prices, policy_settings, workloads, BOOT)
-    more = [(label, run_rows(cost, prices, policy_settings, workloads, boot)) for label, boot in SENSITIVITY]
+    more = (
+        [(label, run_rows(cost, prices, policy_settings, workloads, boot)) for label, boot in SENSITIVITY]
+        if sensitivity
+        else []
+    )
     option = None
     if not settings.waker.stop_database and (stack, True) in IDLE_TARGETS:
         waker_config = {**json.loads(config.get("airflow:waker", "{}")), "stopDatabase": True}
         overrides = {"airflow:waker": json.dumps(waker_config)}
         stopped = {**config, **overrides}
         option = price_stack(run_stack(stack, overrides), load_settings(stack, stopped), prices).idle_month
-    return Report(stack, cost, prices, rows, more if sensitivity else [], option)
+    return Report(stack, cost, prices, rows, more, option)
 
 
 # The columns of the workload table, in words (`make cost` prints what each means below the table).
