@@ -181,11 +181,19 @@ GRANTS: tuple[Grant, ...] = (
         (ARN + ":iam::{account}:policy/{prefix}/*",),
     ),
     Grant(
-        "ServiceLinkedRoles",  # ECS and Elastic Load Balancing create theirs on first use
-        _types("aws:ecs/cluster:Cluster", "aws:lb/loadBalancer:LoadBalancer"),
+        "ServiceLinkedRoles",  # ECS, Elastic Load Balancing and RDS create theirs on first use in an account
+        _types("aws:ecs/cluster:Cluster", "aws:lb/loadBalancer:LoadBalancer", "aws:rds/instance:Instance"),
         ("iam:CreateServiceLinkedRole",),
         (ARN + ":iam::{account}:role/aws-service-role/*",),
-        {"StringEquals": {"iam:AWSServiceName": ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com"]}},
+        {
+            "StringEquals": {
+                "iam:AWSServiceName": [
+                    "ecs.amazonaws.com",
+                    "elasticloadbalancing.amazonaws.com",
+                    "rds.amazonaws.com",
+                ]
+            }
+        },
     ),
     Grant(
         "Bucket",
