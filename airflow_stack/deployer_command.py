@@ -8,22 +8,13 @@ from pathlib import Path
 
 from airflow_stack import bootstrap, deployer
 from airflow_stack.outputs import StackError
-from airflow_stack.preflight_command import stack_config
+from airflow_stack.preflight_command import declared
 
 
 def write_policies(stack: str, account: str, project: Path, out: Path, state_bucket: str | None) -> int:
-    from infra.settings import load_settings
-    from infra.settings.schema import SettingsError
-    from offline.recording import run_program
-
     if not re.fullmatch(r"\d{12}", account):
         raise StackError(f"--account must be a 12-digit AWS account ID, got {account!r}")
-    config = stack_config(project, stack)
-    try:
-        settings = load_settings(stack, config)
-    except SettingsError as error:
-        raise StackError("invalid stack settings: " + "; ".join(f"{k}: {v}" for k, v in error.problems)) from None
-    types = {r.type for r in run_program(stack, config).resources if r.custom}
+    settings, types = declared(stack, project)
     target = deployer.target_of(settings, account)
     bucket = state_bucket or bootstrap.state_bucket_name(account, settings.region)
     documents = deployer.documents(target, types, bucket)

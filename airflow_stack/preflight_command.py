@@ -14,9 +14,9 @@ from airflow_stack.probe import probe
 ClientFactory = Callable[[str], Callable[[str], Any]]  # region -> service -> client
 
 
-def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> bool:
-    """Print the read-only checks of the account for `stack` (its file in `project`); whether none failed.
-    The program is run offline to list the resources it declares."""
+def declared(stack: str, project: Path) -> tuple[Any, set[str]]:
+    """The stack's settings (its file in `project`, checked) and the resource types its program declares, run
+    offline; StackError in one line for a file or setting that is wrong."""
     from infra.settings import load_settings
     from infra.settings.schema import SettingsError
     from offline.recording import run_program
@@ -26,12 +26,13 @@ def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> 
         settings = load_settings(stack, config)
     except SettingsError as error:
         raise StackError(_one_line(error)) from None
-    recording = run_program(stack, config)
-    checks = run(
-        make_clients(settings.region),
-        settings=settings,
-        resource_types={r.type for r in recording.resources if r.custom},
-    )
+    return settings, {r.type for r in run_program(stack, config).resources if r.custom}
+
+
+def preflight_passes(stack: str, project: Path, make_clients: ClientFactory) -> bool:
+    """Print the read-only checks of the account for `stack` (its file in `project`); whether none failed."""
+    settings, resource_types = declared(stack, project)
+    checks = run(make_clients(settings.region), settings=settings, resource_types=resource_types)
     print(f"preflight of stack {stack} in {settings.region} (read-only)")
     return _printed(checks)
 

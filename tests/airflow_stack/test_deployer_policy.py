@@ -101,19 +101,29 @@ def test_every_named_resource_of_every_stack_is_within_its_own_policy_only(recor
                 assert not evaluate(other, action, arn, context).allowed, f"{key}: another stack's role may {action}"
 
 
-def deploying_role(stand_in: StandIn, parts: list[dict]) -> dict[str, str]:
-    """A role of the account with only `parts` attached (as the README has them created); its credentials."""
+def role_with(stand_in: StandIn, role: str, policy_arns: list[str]) -> dict[str, str]:
+    """A role the account's principals may assume, with only `policy_arns` attached; its credentials."""
     iam = stand_in.client("iam")
     trust = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
     }
-    iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=json.dumps(trust))
-    for index, document in enumerate(parts, start=1):
-        name = deployer.policy_name("prod", index)
-        arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
-        iam.attach_role_policy(RoleName="deployer", PolicyArn=arn)
-    return stand_in.credentials("deployer")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    for arn in policy_arns:
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    return stand_in.credentials(role)
+
+
+def deploying_role(stand_in: StandIn, parts: list[dict]) -> dict[str, str]:
+    """The deploying role with only `parts` attached (as the README has them created); its credentials."""
+    iam = stand_in.client("iam")
+    arns = [
+        iam.create_policy(PolicyName=deployer.policy_name("prod", index), PolicyDocument=json.dumps(document))[
+            "Policy"
+        ]["Arn"]
+        for index, document in enumerate(parts, start=1)
+    ]
+    return role_with(stand_in, "deployer", arns)
 
 
 @pytest.fixture(scope="module")
@@ -252,14 +262,7 @@ def test_the_deploying_role_reads_the_admin_password_and_an_operator_does_not(de
     secret = json.loads(seeded.secret_values[AIRFLOW_SECRET])
     assert out == secret["admin_password"] + "\n", "the password alone: not the connection, not the keys"
 
-    iam = stand_in.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
-    }
-    iam.create_role(RoleName="operator", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.attach_role_policy(RoleName="operator", PolicyArn=seeded.outputs()["operatorPolicyArn"])
-    operator = stand_in.credentials("operator")
+    operator = role_with(stand_in, "operator", [seeded.outputs()["operatorPolicyArn"]])
     assert run(["admin-password", "--stack", "prod"], make_stack=stack_factory(stand_in, seeded, operator)) == 4
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "AWS error" in err
