@@ -41,13 +41,18 @@ MODEL_MAPPINGS: dict[str, tuple[str, str, dict[str, str]]] = {
     "aws:iam/role:Role": (
         "iam",
         "CreateRole",
-        {"name": "RoleName", "description": "Description", "assumeRolePolicy": "AssumeRolePolicyDocument"},
+        {
+            "name": "RoleName",
+            "path": "Path",
+            "description": "Description",
+            "assumeRolePolicy": "AssumeRolePolicyDocument",
+        },
     ),
     "aws:iam/rolePolicy:RolePolicy": ("iam", "PutRolePolicy", {"name": "PolicyName", "policy": "PolicyDocument"}),
     "aws:iam/policy:Policy": (
         "iam",
         "CreatePolicy",
-        {"name": "PolicyName", "policy": "PolicyDocument", "description": "Description"},
+        {"name": "PolicyName", "path": "Path", "policy": "PolicyDocument", "description": "Description"},
     ),
     "aws:cloudwatch/logGroup:LogGroup": ("logs", "CreateLogGroup", {"name": "logGroupName"}),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (

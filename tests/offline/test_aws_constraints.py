@@ -89,6 +89,16 @@ def test_schedule_names_are_at_most_64_characters(recordings):
     assert any("Name must be at most 64 characters" in m for m in messages(long))
 
 
+def test_a_role_path_iam_would_refuse_is_caught(recordings):
+    """IAM's path is `/` or `/.../` of printable ASCII (botocore's model of CreateRole): the stack's roles carry
+    `/airflow-<stack>/`, which the deploying role's policy is limited to."""
+    dev = recordings["dev"]
+    role = dev.of_type("aws:iam/role:Role")[0]
+    assert role.inputs["path"] == "/airflow-dev/" and not messages(dev)
+    bare = changed(dev, role.name, inputs={**role.inputs, "path": "airflow-dev"})
+    assert any("Path must match" in m for m in messages(bare))
+
+
 def test_a_window_name_too_long_for_its_schedule_is_refused_by_the_settings():
     config = stack_config_from_yaml(
         {
