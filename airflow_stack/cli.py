@@ -1,9 +1,9 @@
 """`airflow-stack`: see and steer a stack. Every subcommand takes --stack (and --outputs FILE instead of Pulumi).
 
-Exit codes: 0 done; 1 a wait timed out; 2 bad input, a refused, unsafe request, or a failed preflight check;
-3 refused: the outputs given are another stack's, or the waker refused (sleep while work is active, without
---force); 4 an AWS or Pulumi error; 130 interrupted (Ctrl-C or SIGTERM), after undoing what the command had
-begun.
+Exit codes: 0 done; 1 a wait timed out or a smoke step failed; 2 bad input, a refused, unsafe request, or a
+failed preflight check; 3 refused: the outputs given are another stack's, or the waker refused (sleep while work
+is active, without --force); 4 an AWS or Pulumi error; 130 interrupted (Ctrl-C or SIGTERM), after undoing what the
+command had begun.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from airflow_stack import (
     preflight,
     preflight_command,
     probe,
+    smoke,
     stage_command,
     staging,
     ui_command,
@@ -52,6 +53,7 @@ PROJECT_DIR = Path.cwd()
 EXIT_TIMEOUT, EXIT_REFUSED, EXIT_WAKER_REFUSED, EXIT_AWS, EXIT_WAKER_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 EXIT_WRONG_STACK = EXIT_WAKER_REFUSED  # both refuse to act: 3
 EXIT_CODES: tuple[tuple[type[StackError], int], ...] = (
+    (smoke.SmokeFailed, EXIT_TIMEOUT),
     (WrongStack, EXIT_WRONG_STACK),
     (ToolError, EXIT_AWS),
     (WakerFailed, EXIT_WAKER_ERROR),
@@ -109,6 +111,16 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--hold", default="1h", help="keep the stack awake at least this long (default 1h)")
     ui.add_argument("--timeout", default="15m", help="how long to wait for the stack to wake (default 15m)")
     ui.add_argument("--print", dest="print_only", action="store_true", help="print the forwarding command only")
+    check_stack = command(
+        "smoke",
+        "after a deploy: wake the stack, run the smoke DAG (dags/airflow_smoke.py) through a one-off ECS task, find "
+        "its task's log in the bucket, and let the stack sleep, printing each step with its time (as the deploying "
+        "role)",
+    )
+    check_stack.add_argument("--timeout", default="15m", help="how long to wait for the stack to wake (default 15m)")
+    check_stack.add_argument(
+        "--no-sleep", dest="leave_awake", action="store_true", help="leave the stack awake afterwards (for its hold)"
+    )
     command(
         "admin-password",
         "print the password of the first admin user (`admin`), read from the stack's Airflow secret "
@@ -326,6 +338,12 @@ def _run(args: argparse.Namespace, make_stack: StackFactory, project: Path, make
                 timeout_minutes=minutes["timeout"],
                 print_only=args.print_only,
             )
+        if args.command == "smoke":
+            run_id = smoke.smoke(
+                stack, timeouts=smoke.Timeouts(wake=minutes["timeout"] * 60), leave_awake=args.leave_awake
+            )
+            print(f"smoke passed: {smoke.DAG_ID} run {run_id}")
+            return 0
         if args.command == "admin-password":
             print(operations.admin_password(stack))
             return 0

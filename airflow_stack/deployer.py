@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_stack import smoke
 from airflow_stack.bootstrap import KEY_ALIAS
 from contracts.stacks import PROJECT
 from infra.settings.model import REGION_PARTITIONS
@@ -128,6 +129,28 @@ GRANTS: tuple[Grant, ...] = (
         _types("aws:ecs/taskDefinition:TaskDefinition", "aws:ecs/service:Service", "aws:ecs/cluster:Cluster"),
         ("ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "ecs:Describe*", "ecs:List*"),
         condition=REGION,
+    ),
+    Grant(
+        "OneOffTasks",  # after `pulumi up`: `preflight --probe` (a worker task) and `smoke` (a dag-processor task)
+        _types("aws:ecs/service:Service"),
+        ("ecs:RunTask",),
+        (ARN + ":ecs:{region}:{account}:task-definition/{prefix}-*:*",),
+        {"ArnEquals": {"ecs:cluster": ARN + ":ecs:{region}:{account}:cluster/{prefix}"}},
+    ),
+    Grant(
+        "OneOffTaskStopsAndTags",  # the probe tags its task (tag-on-create needs ecs:TagResource) and stops it
+        _types("aws:ecs/service:Service"),
+        ("ecs:StopTask", "ecs:TagResource"),
+        (ARN + ":ecs:{region}:{account}:task/{prefix}/*",),
+    ),
+    Grant(
+        "SmokeDagAndLogs",  # `smoke` checks the smoke DAG is shipped and reads its task's log
+        _types("aws:s3/bucket:Bucket"),
+        ("s3:GetObject",),
+        (
+            ARN + ":s3:::{prefix}-*/" + smoke.DAG_FILE,
+            ARN + ":s3:::{prefix}-*/logs/dag_id=" + smoke.DAG_ID + "/*",
+        ),
     ),
     Grant(
         "Roles",

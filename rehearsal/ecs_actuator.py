@@ -21,6 +21,7 @@ machine's architecture.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import socket
@@ -117,6 +118,7 @@ class Actuator:
         # service event, and no task; emptied, they are placed again.
         self.unplaceable: set[str] = set()
         self._refused: set[str] = set()
+        self.one_offs: set[str] = set()  # RunTask's tasks seen
 
     # --- one task -------------------------------------------------------------------------------------------
 
@@ -288,6 +290,7 @@ class Actuator:
         """One step, now: what ECS does at once with a desired count a scenario has just set."""
         with self._stepping:
             self.step()
+            self._one_off_tasks()
 
     def interrupt(self, component: str) -> Task | None:
         """Stop one running task as ECS does for a Spot interruption or a deployment (SIGTERM, then SIGKILL)."""
@@ -312,6 +315,40 @@ class Actuator:
         task.remove_containers()
         self.timeline("ecs", f"{component} task {task.short} exited {code}")
         return code
+
+    def _one_off_tasks(self) -> None:
+        """Tasks started with RunTask (`airflow-stack smoke`): each runs its essential container with the command
+        its overrides give, and is reported stopped with that container's exit code, as ECS reports it."""
+        arns = [a for a in self.ecs.list_tasks(cluster=self.cluster)["taskArns"] if a not in self.one_offs]
+        if not arns:
+            return
+        described = self.ecs.describe_services(cluster=self.cluster, services=list(self.services))["services"]
+        component_of = {s["taskDefinition"]: s["serviceName"] for s in described}
+        for found in self.ecs.describe_tasks(cluster=self.cluster, tasks=arns)["tasks"]:
+            arn = found["taskArn"]
+            self.one_offs.add(arn)
+            component = component_of.get(found["taskDefinitionArn"])
+            if component is None or found.get("lastStatus") == "STOPPED":
+                continue
+            overrides = {o["name"]: o for o in (found.get("overrides") or {}).get("containerOverrides", [])}
+            command = overrides.get(component, {}).get("command")
+            threading.Thread(target=self._run_one_off, args=(arn, component, command), daemon=True).start()
+
+    def _run_one_off(self, arn: str, component: str, command: list[str] | None) -> None:
+        task = self.new_task(component)
+        if command:
+            task.containers[component] = dataclasses.replace(task.containers[component], command=list(command))
+        task.launch(component)
+        short = arn.rsplit("/", 1)[-1][:8]
+        self.timeline("ecs", f"one-off {component} task {short} (RunTask): {' '.join(command or [])[:100]}")
+        try:
+            code = task.processes[component].wait(timeout=900)
+        except subprocess.TimeoutExpired:
+            task.kill_all()
+            code = -9
+        task.remove_containers()
+        self.seeded.stand_in.stop_one_off(arn, component, code, "Essential container in task exited")
+        self.timeline("ecs", f"one-off {component} task {short} exited {code}")
 
     # --- the loop -----------------------------------------------------------------------------------------------
 

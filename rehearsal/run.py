@@ -28,7 +28,10 @@ failure, naming it, and on any IAM refusal, naming the call:
 4. a worker stopped while its task runs (a scale-in, then an interruption) loses no task;
 5. a worker that cannot be placed: its task is failed by `task_queued_timeout`, the stack goes back to zero
    with the task's stale broker messages parked, stays there, and a new message still wakes it;
-6. no call of any component is refused by IAM (and `--remove-permission` shows one that is).
+6. no call of any component is refused by IAM (and `--remove-permission` shows one that is);
+7. `airflow-stack smoke` as a role holding exactly the generated deploying role's policies: it wakes the stack,
+   its one-off trigger task (RunTask, run here in the image) triggers the smoke DAG, the task's log is read back
+   from S3, and the stack goes back to zero.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow_stack import bootstrap, deployer, operations, smoke
+from airflow_stack.outputs import StackError, StackOutputs
+from airflow_stack.preflight_command import declared
 from contracts.waker import Sleep, Status, Wake, WakerVariable, to_event
 from devtools.build_image import BuildError, ensure_image
 from infra.components.database import connection_document
@@ -500,6 +506,47 @@ class Rehearsal:
         self.wait_for_run("orders_events", timeout=600)
         self.back_to_zero()
 
+    def deployer_credentials(self) -> dict[str, str]:
+        """A role holding exactly the policies `airflow-stack deployer-policy --stack dev` writes."""
+        iam = self.stand_in.client("iam")
+        settings, types = declared(STACK, ROOT)
+        target = deployer.target_of(settings, ACCOUNT)
+        arns = [
+            iam.create_policy(PolicyName=deployer.policy_name(STACK, index), PolicyDocument=json.dumps(document))[
+                "Policy"
+            ]["Arn"]
+            for index, document in enumerate(
+                deployer.documents(target, types, bootstrap.state_bucket_name(ACCOUNT, REGION)), start=1
+            )
+        ]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}],
+        }
+        iam.create_role(RoleName="rehearsal-deployer", AssumeRolePolicyDocument=json.dumps(trust))
+        for policy_arn in arns:
+            iam.attach_role_policy(RoleName="rehearsal-deployer", PolicyArn=policy_arn)
+        return self.stand_in.credentials("rehearsal-deployer")
+
+    def smoke_test(self) -> None:
+        self.timeline("scenario", "7. airflow-stack smoke, as the deploying role: wake, trigger, the log in S3, sleep")
+        credentials = self.deployer_credentials()
+        outputs = StackOutputs.of(STACK, self.seeded.outputs())
+
+        def client(service: str) -> Any:
+            return self.stand_in.client(service, credentials)
+
+        stack = operations.Stack(outputs, client, operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]))
+        try:
+            run_id = smoke.smoke(stack, out=lambda line: self.timeline("smoke", line))
+        except StackError as error:
+            raise Failed(f"airflow-stack smoke failed: {error}") from None
+        self.check_iam()
+        run = self.run_state(smoke.DAG_ID, run_id)
+        if not run or run["state"] != "success":
+            raise Failed(f"airflow-stack smoke passed but Airflow has its run as {run}")
+        self.timeline("check", f"ok: airflow-stack smoke passed ({run_id} succeeded; the stack is asleep)")
+
     def final_counts(self) -> None:
         desired, running = self.desired(), self.running()
         self.timeline("check", f"final counts: desired {desired}, running {running}")
@@ -583,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             rehearsal.worker_stop()
             rehearsal.back_to_zero()
             rehearsal.unplaceable_worker()
+            rehearsal.smoke_test()
             rehearsal.check_iam()
             rehearsal.final_counts()
     except Failed as failure:

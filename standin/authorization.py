@@ -147,6 +147,11 @@ def _pass_role(r: Request, role_arn: str, service: str) -> Check:
 def _run_task(r: Request, lookups: Lookups) -> list[Check]:
     arn, roles = lookups.task_definition_roles(str(r.params.get("taskDefinition")))
     checks = [Check("ecs:RunTask", arn, {**r.base(), "ecs:cluster": _cluster_arn(r)})]
+    if r.params.get("tags"):
+        # Tags given on create need ecs:TagResource on the new task, with ecs:CreateAction
+        # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html).
+        task = r.arn("ecs", f"task/{_cluster_name(r)}/*")
+        checks.append(Check("ecs:TagResource", task, {**r.base(), "ecs:CreateAction": "RunTask"}))
     return checks + [_pass_role(r, role, "ecs-tasks") for role in roles]
 
 
@@ -362,6 +367,9 @@ RULES: dict[str, Rule] = {
     "ecs:UpdateTaskProtection": _ecs_tasks("UpdateTaskProtection"),
     "ecs:GetTaskProtection": _ecs_tasks("GetTaskProtection"),
     "ecs:RunTask": _run_task,
+    "ecs:StopTask": _ecs_tasks("StopTask"),
+    # No resource-level permissions (Service Authorization Reference, Amazon ECS)
+    "ecs:DescribeTaskDefinition": _everything("ecs:DescribeTaskDefinition"),
     # RDS: the waker, the migration runner, the operator command, preflight
     "rds:DescribeDBInstances": _db("DescribeDBInstances"),
     "rds:StartDBInstance": _db("StartDBInstance"),

@@ -7,6 +7,10 @@
   (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html).
 - ECS running counts from the rehearsal's actuator (moto keeps its own at 0): a JSON file
   `STANDIN_ECS_RUNNING` of service name -> running tasks, read when services are described.
+- How one-off tasks (RunTask) ended, which moto never decides: a JSON file `STANDIN_ECS_STOPPED` of task ARN ->
+  its essential container's name, exit code and the stop reason, applied when tasks are described (ECS's
+  `lastStatus` STOPPED and the container's `exitCode`:
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html).
 - `ecs:UpdateTaskProtection` and `ecs:GetTaskProtection`, which moto lacks, kept in memory
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateTaskProtection.html).
 - `ecs:RunTask` that cannot place a task where `STANDIN_ECS_UNPLACEABLE` says (comma-separated capacity
@@ -149,6 +153,28 @@ def _with_running_counts(describe: Any) -> Any:
     return describe_services
 
 
+def _with_one_off_outcomes(describe: Any) -> Any:
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        found = describe(self, cluster_str, tasks)
+        path = os.environ.get("STANDIN_ECS_STOPPED")
+        if not (path and os.path.exists(path)):
+            return found
+        with open(path) as handle:
+            outcomes = json.load(handle)
+        for task in found:
+            outcome = outcomes.get(task.task_arn)
+            if outcome is None:
+                continue
+            task.last_status = task.desired_status = "STOPPED"
+            task.stopped_reason = outcome.get("reason", "Essential container in task exited")
+            container = task.containers[0]
+            container.name, container.exitCode = outcome["container"], outcome["exitCode"]
+            container.last_status = "STOPPED"
+        return found
+
+    return describe_tasks
+
+
 UNAVAILABLE = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 
 
@@ -199,5 +225,6 @@ def install() -> None:
     EC2ContainerServiceResponse.get_task_protection = _get_task_protection  # type: ignore[attr-defined]
     EC2ContainerServiceResponse.run_task = _placing_where_possible(EC2ContainerServiceResponse.run_task)  # type: ignore[method-assign]
     EC2ContainerServiceResponse.create_service = _keeping_strategies(EC2ContainerServiceResponse.create_service)  # type: ignore[method-assign]
+    EC2ContainerServiceBackend.describe_tasks = _with_one_off_outcomes(EC2ContainerServiceBackend.describe_tasks)  # type: ignore[method-assign]
     EC2ContainerServiceBackend.describe_services = _with_running_counts(EC2ContainerServiceBackend.describe_services)  # type: ignore[method-assign]
     lambda_urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = LambdaResponse.dispatch

@@ -42,6 +42,20 @@ class StandIn:
         """Where the rehearsal's actuator writes the ECS services' running counts (service -> tasks)."""
         return self.audit_file.parent / "ecs-running.json"
 
+    @property
+    def ecs_stopped_file(self) -> Path:
+        """Where whoever plays ECS writes how one-off tasks ended (task ARN -> container, exit code, reason)."""
+        return self.audit_file.parent / "ecs-stopped.json"
+
+    def stop_one_off(self, task_arn: str, container: str, exit_code: int, reason: str) -> None:
+        """Record that a one-off task's essential container exited: DescribeTasks then shows it STOPPED."""
+        path = self.ecs_stopped_file
+        outcomes = json.loads(path.read_text()) if path.exists() else {}
+        outcomes[task_arn] = {"container": container, "exitCode": exit_code, "reason": reason}
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(outcomes))
+        partial.replace(path)  # read whole or not at all by the stand-in's process
+
     def client(self, service: str, credentials: dict[str, str] | None = None) -> Any:
         """A boto3 client as the admin (seeding, checking) or with a role's credentials."""
         keys = credentials or {"AccessKeyId": ADMIN_KEY, "SecretAccessKey": ADMIN_SECRET}
@@ -120,6 +134,7 @@ def running_stand_in(
         "STANDIN_RDS_NOT_ORDERABLE": ",".join(not_orderable),
         "STANDIN_ECS_UNPLACEABLE": ",".join(unplaceable),
         "STANDIN_ECS_RUNNING": str(directory / "ecs-running.json"),
+        "STANDIN_ECS_STOPPED": str(directory / "ecs-stopped.json"),
         "MOTO_ALLOW_NONEXISTENT_REGION": "false",
     }
     process = subprocess.Popen(

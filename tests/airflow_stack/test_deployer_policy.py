@@ -9,8 +9,11 @@ as standin/authorization.py models it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,12 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from airflow_stack import deployer, operations
-from airflow_stack.cli import run
+from airflow_stack import deployer, operations, smoke
+from airflow_stack.cli import EXIT_CODES, run
 from airflow_stack.operations import StackFactory
-from airflow_stack.outputs import StackOutputs
+from airflow_stack.outputs import StackError, StackOutputs
+from contracts.metrics import HEARTBEAT, NAMESPACE_VARIABLE
+from infra.airflow_env import ACTIVITY_REPORTER
 from infra.settings import load_settings
 from offline.recording import Recording, Secret, load_stack_file
 from standin.iam_policy import evaluate
@@ -266,3 +271,157 @@ def test_the_deploying_role_reads_the_admin_password_and_an_operator_does_not(de
     assert run(["admin-password", "--stack", "prod"], make_stack=stack_factory(stand_in, seeded, operator)) == 4
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "AWS error" in err
+
+
+# --- `airflow-stack smoke`, as the deploying role -------------------------------------------------------------
+# The stand-in plays ECS and the worker here (the rehearsal runs the real trigger task and the real DAG in the
+# image): services reach their desired counts, the one-off task ends as the test says, and the task's log lands
+# where Airflow's remote logging puts it. ECS's task fields: lastStatus, containers[].exitCode
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html).
+
+
+class PlayedEcs:
+    """Running counts follow desired counts; each one-off task ends with `exit_code` and, on 0, its log lands."""
+
+    def __init__(self, stand_in: StandIn, seeded: SeededStack, exit_code: int = 0, log: bool = True) -> None:
+        self.stand_in, self.seeded, self.exit_code, self.log = stand_in, seeded, exit_code, log
+        self.runs: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def __enter__(self) -> PlayedEcs:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        self.stand_in.ecs_running_file.unlink(missing_ok=True)
+
+    def loop(self) -> None:
+        ecs, s3, cloudwatch = (self.stand_in.client(name) for name in ("ecs", "s3", "cloudwatch"))
+        outputs = self.seeded.outputs()
+        cluster, bucket = outputs["clusterName"], outputs["dagBucket"]
+        reporter = next(c for c in self.seeded.containers("scheduler") if c["name"] == ACTIVITY_REPORTER)
+        namespace = next(e["value"] for e in reporter["environment"] if e["name"] == NAMESPACE_VARIABLE)
+        seen = set(ecs.list_tasks(cluster=cluster, startedBy=smoke.STARTED_BY)["taskArns"])  # earlier tests'
+        while not self.stop.wait(0.2):
+            names = list(outputs["serviceNames"].values())
+            described = ecs.describe_services(cluster=cluster, services=names)["services"]
+            running = {s["serviceName"]: s["desiredCount"] for s in described}
+            self.stand_in.ecs_running_file.write_text(json.dumps(running))
+            if running.get(outputs["serviceNames"]["scheduler"]):  # the reporter beside it: nothing active
+                data = [{"MetricName": HEARTBEAT, "Timestamp": datetime.now(UTC), "Value": 0.0}]
+                cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+            arns = ecs.list_tasks(cluster=cluster, startedBy=smoke.STARTED_BY)["taskArns"]
+            for task in ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []:
+                if task["taskArn"] in seen:
+                    continue
+                seen.add(task["taskArn"])
+                override = task["overrides"]["containerOverrides"][0]
+                run_id = override["command"][4]
+                self.runs.append({"task": task, "container": override["name"], "run_id": run_id})
+                if self.exit_code == 0 and self.log:
+                    event = {"event": f"{smoke.SMOKE_LINE}: Airflow 3.3.2 on ip-10-0-1-5", "level": "info"}
+                    key = f"logs/dag_id={smoke.DAG_ID}/run_id={run_id}/task_id=report/attempt=1.log"
+                    s3.put_object(Bucket=bucket, Key=key, Body=(json.dumps(event) + "\n").encode())
+                self.stand_in.stop_one_off(task["taskArn"], override["name"], self.exit_code, "Essential exited")
+
+
+FAST = smoke.Timeouts(wake=60, trigger=30, log=30, sleep=20, interval=0.5)
+
+
+def run_smoke(stand_in: StandIn, seeded: SeededStack, credentials: dict[str, str], **options: Any) -> tuple[int, str]:
+    stack = stack_factory(stand_in, seeded, credentials)("prod", None)
+    lines: list[str] = []
+    try:
+        smoke.smoke(stack, out=lines.append, **{"timeouts": FAST, **options})
+        code = 0
+    except StackError as error:
+        lines.append(f"airflow-stack: {error}")
+        code = next(c for kind, c in EXIT_CODES if isinstance(error, kind))
+    return code, "\n".join(lines)
+
+
+@pytest.fixture
+def shipped(deploy):
+    """The smoke DAG in the stack's bundle, as `make deploy-dags` leaves it; the stack asleep afterwards."""
+    stand_in, seeded, _, _ = deploy
+    bucket = seeded.outputs()["dagBucket"]
+    s3 = stand_in.client("s3")
+    s3.put_object(Bucket=bucket, Key=smoke.DAG_FILE, Body=(ROOT / smoke.DAG_FILE).read_bytes())
+    yield
+    s3.delete_object(Bucket=bucket, Key=smoke.DAG_FILE)
+    ecs = stand_in.client("ecs")
+    for name in seeded.outputs()["serviceNames"].values():
+        ecs.update_service(cluster=seeded.outputs()["clusterName"], service=name, desiredCount=0)
+
+
+def test_smoke_as_the_deploying_role_wakes_triggers_finds_the_log_and_lets_the_stack_sleep(deploy, shipped):
+    stand_in, seeded, credentials, _ = deploy
+    since = stand_in.mark()
+    with PlayedEcs(stand_in, seeded) as ecs:
+        code, out = run_smoke(stand_in, seeded, credentials)
+    assert code == 0, out
+    assert stand_in.refusals(since) == [], "every call the smoke makes is the deploying role's to make"
+    steps = [line.split("]", 1)[1].split()[0] for line in out.splitlines()]
+    assert list(dict.fromkeys(steps)) == ["bundle", "wake", "trigger", "log", "sleep"], out
+    (run,) = ecs.runs
+    definition = run["task"]["taskDefinitionArn"]
+    processor = seeded.outputs()["serviceNames"]["dag-processor"]
+    service = stand_in.client("ecs").describe_services(cluster=seeded.outputs()["clusterName"], services=[processor])[
+        "services"
+    ][0]
+    assert definition == service["taskDefinition"] and run["container"] == "dag-processor"
+    assert run["task"]["startedBy"] == smoke.STARTED_BY
+    assert f"run {run['run_id']} created" in out and "every service at zero" in out, out
+    assert f"{smoke.SMOKE_LINE}: Airflow 3.3.2 on ip-10-0-1-5" in out
+
+
+def test_smoke_before_the_dags_are_shipped_says_so_and_wakes_nothing(deploy):
+    stand_in, seeded, credentials, _ = deploy
+    with PlayedEcs(stand_in, seeded):
+        code, out = run_smoke(stand_in, seeded, credentials)
+    assert code == 2 and len(out.splitlines()) == 1, out
+    assert "make deploy-dags STACK=prod" in out and "nothing was woken" in out
+    ecs = stand_in.client("ecs")
+    described = ecs.describe_services(
+        cluster=seeded.outputs()["clusterName"], services=list(seeded.outputs()["serviceNames"].values())
+    )["services"]
+    assert all(s["desiredCount"] == 0 for s in described), "not woken"
+
+
+def test_a_trigger_task_that_fails_fails_the_smoke_naming_its_log_stream(deploy, shipped):
+    stand_in, seeded, credentials, _ = deploy
+    with PlayedEcs(stand_in, seeded, exit_code=3):
+        code, out = run_smoke(stand_in, seeded, credentials)
+    assert code == 1, out
+    failure = out.splitlines()[-1]
+    assert "the trigger task exited 3" in failure and "stream dag-processor/dag-processor/" in failure, failure
+
+
+def test_a_run_whose_log_never_reaches_the_bucket_fails_the_smoke_saying_where_to_look(deploy, shipped):
+    stand_in, seeded, credentials, _ = deploy
+    with PlayedEcs(stand_in, seeded, log=False):
+        code, out = run_smoke(stand_in, seeded, credentials, timeouts=dataclasses.replace(FAST, log=2))
+    assert code == 1, out
+    failure = out.splitlines()[-1]
+    assert f"no log under s3://{seeded.outputs()['dagBucket']}/logs/dag_id=airflow_smoke/run_id=smoke__" in failure
+    assert "worker's log group" in failure, failure
+
+
+def test_an_operator_may_not_run_the_trigger_task(deploy, shipped, capsys):
+    """The trigger task holds the dag-processor's roles: passing them is the deploying role's, not an operator's."""
+    stand_in, seeded, _, _ = deploy
+    iam = stand_in.client("iam")
+    if "operator" not in {r["RoleName"] for r in iam.list_roles()["Roles"]}:
+        role_with(stand_in, "operator", [seeded.outputs()["operatorPolicyArn"]])
+    operator = stand_in.credentials("operator")
+    since = stand_in.mark()
+    with PlayedEcs(stand_in, seeded) as ecs:
+        code = run(["smoke", "--stack", "prod"], make_stack=stack_factory(stand_in, seeded, operator))
+    err = capsys.readouterr().err
+    assert code == 4 and len(err.splitlines()) == 1 and "AWS error" in err, err
+    assert ecs.runs == [], "no task started"
+    refused = {e["operation"] for e in stand_in.refusals(since)}
+    assert refused and refused <= {"ecs:DescribeTaskDefinition", "ecs:RunTask"}, refused

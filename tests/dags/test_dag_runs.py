@@ -71,3 +71,13 @@ def test_a_manual_run_without_a_logical_date_lands_the_day_in_its_conf(harness):
     )
     assert code == 0 and document["state"] == "success", output
     assert "raw/orders/dt=2026-11-24/_manifest.json" in document["lake"]
+
+
+@pytest.mark.dag_file("airflow_smoke.py")
+def test_the_smoke_dag_prints_the_line_airflow_stack_smoke_looks_for(harness):
+    from airflow_stack import smoke
+
+    assert (Path(__file__).resolve().parents[2] / smoke.DAG_FILE).is_file(), "the file the command looks for"
+    code, document, output = harness("run", smoke.DAG_ID, "--date", "2026-11-24", "--no-logical-date")
+    assert code == 0 and document["state"] == "success", output
+    assert smoke.SMOKE_LINE in Path(document["log"]).read_text(), "the line the command finds in the task's log"

@@ -46,6 +46,8 @@ def test_every_scenario_passes_with_no_iam_refusal(tmp_path):
         "stale broker message(s) parked on",
         "ok: still asleep",
         "ok: a new message still wakes the stack",
+        "one-off dag-processor task",  # RunTask's task, run in the image
+        "ok: airflow-stack smoke passed",
         "all scenarios passed; no IAM refusal",
     ):
         assert expected in out, expected
