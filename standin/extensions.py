@@ -7,9 +7,10 @@
   (https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html).
 - ECS running counts from the rehearsal's actuator (moto keeps its own at 0): a JSON file
   `STANDIN_ECS_RUNNING` of service name -> running tasks, read when services are described.
-- How one-off tasks (RunTask) ended, which moto never decides: a JSON file `STANDIN_ECS_STOPPED` of task ARN ->
-  its essential container's name, exit code and the stop reason, applied when tasks are described (ECS's
-  `lastStatus` STOPPED and the container's `exitCode`:
+- How one-off tasks (RunTask) end. moto walks a task on to STOPPED by itself over a few describes; ECS keeps it
+  RUNNING until its essential container exits (or StopTask). Here a task stays RUNNING until a JSON file
+  `STANDIN_ECS_STOPPED` of task ARN -> its essential container's name, exit code and the stop reason says how it
+  ended (ECS's `lastStatus` STOPPED and the container's `exitCode`:
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Container.html).
 - `ecs:UpdateTaskProtection` and `ecs:GetTaskProtection`, which moto lacks, kept in memory
   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateTaskProtection.html).
@@ -157,13 +158,17 @@ def _with_one_off_outcomes(describe: Any) -> Any:
     def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
         found = describe(self, cluster_str, tasks)
         path = os.environ.get("STANDIN_ECS_STOPPED")
-        if not (path and os.path.exists(path)):
-            return found
-        with open(path) as handle:
-            outcomes = json.load(handle)
+        outcomes = {}
+        if path and os.path.exists(path):
+            with open(path) as handle:
+                outcomes = json.load(handle)
         for task in found:
             outcome = outcomes.get(task.task_arn)
             if outcome is None:
+                # moto walks every task on to STOPPED over a few describes, as if its containers had exited by
+                # themselves; ECS keeps a task RUNNING until they do, or until StopTask.
+                if task.desired_status == "RUNNING":
+                    task.last_status = "RUNNING"
                 continue
             task.last_status = task.desired_status = "STOPPED"
             task.stopped_reason = outcome.get("reason", "Essential container in task exited")

@@ -79,6 +79,15 @@ def running_postgres(
     password: str | None = None,
     dbname: str = "airflow",
 ) -> Iterator[PostgresServer]:
+    server = start_postgres(user=user, password=password, dbname=dbname)
+    try:
+        yield server
+    finally:
+        stop_postgres(server)
+
+
+def start_postgres(*, user: str = "airflow", password: str | None = None, dbname: str = "airflow") -> PostgresServer:
+    """A server of its own, in a new temporary folder (its socket directory); `stop_postgres` ends it."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         raise PostgresMissing(
@@ -125,6 +134,7 @@ def running_postgres(
     )
     _chown(data / "pg_hba.conf")
     _as_service_user([pg_ctl, "-D", str(data), "-l", str(root / "server.log"), "-w", "start"])
+    server = PostgresServer("127.0.0.1", port, user, secret, dbname, str(root))
     try:
         psql = _binary("psql") or "psql"
         # The stack's user as RDS makes its master user: not a superuser, but with CREATEROLE (rds_superuser,
@@ -135,7 +145,17 @@ def running_postgres(
         ]
         for statement in statements:
             _as_service_user([psql, "-h", str(root), "-p", str(port), "-U", "postgres", "-c", statement])
-        yield PostgresServer("127.0.0.1", port, user, secret, dbname, str(root))
+    except BaseException:
+        stop_postgres(server)
+        raise
+    return server
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    """Stop the server `start_postgres` began (from any process: it needs only the server's folder)."""
+    root = Path(server.socket_dir)
+    pg_ctl = _binary("pg_ctl") or "pg_ctl"
+    try:
+        _as_service_user([pg_ctl, "-D", str(root / "data"), "-m", "immediate", "stop"])
     finally:
-        _as_service_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"])
         shutil.rmtree(root, ignore_errors=True)

@@ -3,6 +3,7 @@ database that each module clones (migrating takes a minute; a clone takes a seco
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,27 +16,32 @@ import pytest
 from infra.airflow_env import MIGRATE_SCRIPT, airflow_environment
 from infra.components.database import connection_document, result_backend_url
 from offline.recording import Recording, run_stack
+from standin.postgres import PostgresMissing, start_postgres, stop_postgres
 from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.shared import computed_once, locked, run_folder, worker_share
 from tests.support.variants import ENDPOINTS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def recordings() -> dict[str, Recording]:
-    return {key: run_stack(stack, overrides) for key, (stack, overrides) in VARIANTS.items()}
+def recordings(tmp_path_factory) -> dict[str, Recording]:
+    """Every variant, recorded once per run: each worker starts at a different variant, so two workers asking
+    at once record half each and read the other half."""
+    folder, keys = run_folder(tmp_path_factory), list(VARIANTS)
+    worker, workers = worker_share()
+    start = worker * len(keys) // max(1, workers)
+    made = {
+        key: computed_once(folder, f"recording-{key}", lambda key=key: run_stack(*VARIANTS[key]))
+        for key in keys[start:] + keys[:start]
+    }
+    return {key: made[key] for key in keys}
 
 
 @pytest.fixture(params=list(VARIANTS))
 def recording(request, recordings) -> Recording:
     """Each variant of the program's recordings in turn."""
     return recordings[request.param]
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    with running_postgres() as pg:
-        yield pg
 
 
 def airflow_env_for(pg: PostgresServer, home: Path) -> dict[str, str]:
@@ -65,20 +71,64 @@ def airflow_env_for(pg: PostgresServer, home: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def migrated_airflow(postgres, tmp_path_factory) -> PostgresServer:
-    """The template database: migrated once by the stack's own migration script (admin user included)."""
-    env = airflow_env_for(postgres, tmp_path_factory.mktemp("airflow-template-home"))
+def migrate(pg: PostgresServer, home: Path) -> None:
+    """The template database, migrated by the stack's own migration script (admin user included)."""
+    env = airflow_env_for(pg, home)
     migrated = subprocess.run(["bash", "-c", MIGRATE_SCRIPT], env=env, capture_output=True, text=True, timeout=900)
     assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-3000:]
-    return postgres
+
+
+@pytest.fixture(scope="session")
+def migrated_airflow(tmp_path_factory) -> Iterator[PostgresServer]:
+    """One PostgreSQL server with the migrated template database, for the whole run: started and migrated by the
+    first worker that needs it, stopped by the last one done with it."""
+    folder = run_folder(tmp_path_factory)
+    home = tmp_path_factory.mktemp("airflow-template-home")
+    if folder is None:
+        with running_postgres() as pg:
+            migrate(pg, home)
+            yield pg
+        return
+    state = folder / "postgres.json"
+    with locked(folder / "postgres.lock"):
+        shared = json.loads(state.read_text()) if state.exists() else None
+        if shared is None:
+            try:
+                pg = start_postgres()
+            except PostgresMissing as missing:
+                pytest.skip(str(missing))
+            try:
+                migrate(pg, home)
+            except BaseException:
+                stop_postgres(pg)
+                raise
+            shared = {"server": dataclasses.asdict(pg), "users": 0}
+        shared["users"] += 1
+        state.write_text(json.dumps(shared))
+    pg = PostgresServer(**shared["server"])
+    try:
+        yield pg
+    finally:
+        with locked(folder / "postgres.lock"):
+            shared = json.loads(state.read_text())
+            shared["users"] -= 1
+            if shared["users"]:
+                state.write_text(json.dumps(shared))
+            else:
+                state.unlink()
+                stop_postgres(pg)
 
 
 @pytest.fixture(scope="module")
-def airflow_database(migrated_airflow, request) -> PostgresServer:
-    """A database of this module's own, cloned from the migrated template."""
+def airflow_database(migrated_airflow, request, tmp_path_factory) -> PostgresServer:
+    """A database of this module's own, cloned from the migrated template (one clone at a time: PostgreSQL
+    refuses to copy a template another session is copying)."""
     name = "m_" + request.module.__name__.rsplit(".", 1)[-1].replace("-", "_")[:50]
-    return migrated_airflow.clone(name)
+    folder = run_folder(tmp_path_factory)
+    if folder is None:
+        return migrated_airflow.clone(name)
+    with locked(folder / "postgres.lock"):
+        return migrated_airflow.clone(name)
 
 
 # The files that take longest, measured with `pytest --durations=0` on two cores (each over half a minute).

@@ -9,6 +9,7 @@ and AWS says a stopped RDS instance can take "from minutes to hours" to start: a
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 
@@ -28,6 +29,7 @@ def _p90(values: tuple[float, ...]) -> float:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
+@functools.lru_cache(maxsize=64)  # asked on every tick of every decision; the figures change once per wake
 def _learned(measured: tuple[float, ...], configured: int, low: int, high: int) -> int:
     """p90 of the measured figures plus the margin, within [low, high]; `configured` until enough are known."""
     if len(measured) < MIN_MEASURED:

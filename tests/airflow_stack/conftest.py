@@ -11,17 +11,16 @@ import pytest
 
 from airflow_stack import cli, operations
 from airflow_stack.outputs import NotDeployed, StackOutputs, read_outputs
-from offline.recording import run_stack
 from standin.waker_world import START, moto_world
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-gov-east-1"
 
 
-@pytest.fixture(scope="module")
-def recorded_outputs() -> dict[str, dict]:
+@pytest.fixture(scope="session")
+def recorded_outputs(recordings) -> dict[str, dict]:
     """What `pulumi stack output --json` gives for dev and prod, as the program declares them."""
-    return {stack: run_stack(stack).exports for stack in ("dev", "prod")}
+    return {stack: recordings[stack].exports for stack in ("dev", "prod")}
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shutil
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -283,8 +284,11 @@ def test_the_deploying_role_reads_the_admin_password_and_an_operator_does_not(de
 class PlayedEcs:
     """Running counts follow desired counts; each one-off task ends with `exit_code` and, on 0, its log lands."""
 
-    def __init__(self, stand_in: StandIn, seeded: SeededStack, exit_code: int = 0, log: bool = True) -> None:
+    def __init__(
+        self, stand_in: StandIn, seeded: SeededStack, exit_code: int = 0, log: bool = True, runs_for: float = 1.5
+    ) -> None:
         self.stand_in, self.seeded, self.exit_code, self.log = stand_in, seeded, exit_code, log
+        self.runs_for = runs_for  # the trigger task's time: the command describes it several times meanwhile
         self.runs: list[dict[str, Any]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
@@ -305,7 +309,15 @@ class PlayedEcs:
         reporter = next(c for c in self.seeded.containers("scheduler") if c["name"] == ACTIVITY_REPORTER)
         namespace = next(e["value"] for e in reporter["environment"] if e["name"] == NAMESPACE_VARIABLE)
         seen = set(ecs.list_tasks(cluster=cluster, startedBy=smoke.STARTED_BY)["taskArns"])  # earlier tests'
+        ending: list[tuple[float, dict[str, Any], str, str]] = []
         while not self.stop.wait(0.2):
+            for due, task, container, run_id in [e for e in ending if e[0] <= time.monotonic()]:
+                ending.remove((due, task, container, run_id))
+                if self.exit_code == 0 and self.log:
+                    event = {"event": f"{smoke.SMOKE_LINE}: Airflow 3.3.2 on ip-10-0-1-5", "level": "info"}
+                    key = f"logs/dag_id={smoke.DAG_ID}/run_id={run_id}/task_id=report/attempt=1.log"
+                    s3.put_object(Bucket=bucket, Key=key, Body=(json.dumps(event) + "\n").encode())
+                self.stand_in.stop_one_off(task["taskArn"], container, self.exit_code, "Essential exited")
             names = list(outputs["serviceNames"].values())
             described = ecs.describe_services(cluster=cluster, services=names)["services"]
             running = {s["serviceName"]: s["desiredCount"] for s in described}
@@ -321,14 +333,10 @@ class PlayedEcs:
                 override = task["overrides"]["containerOverrides"][0]
                 run_id = override["command"][4]
                 self.runs.append({"task": task, "container": override["name"], "run_id": run_id})
-                if self.exit_code == 0 and self.log:
-                    event = {"event": f"{smoke.SMOKE_LINE}: Airflow 3.3.2 on ip-10-0-1-5", "level": "info"}
-                    key = f"logs/dag_id={smoke.DAG_ID}/run_id={run_id}/task_id=report/attempt=1.log"
-                    s3.put_object(Bucket=bucket, Key=key, Body=(json.dumps(event) + "\n").encode())
-                self.stand_in.stop_one_off(task["taskArn"], override["name"], self.exit_code, "Essential exited")
+                ending.append((time.monotonic() + self.runs_for, task, override["name"], run_id))
 
 
-FAST = smoke.Timeouts(wake=60, trigger=30, log=30, sleep=20, interval=0.5)
+FAST = smoke.Timeouts(wake=60, trigger=30, log=30, sleep=20, interval=0.25)
 
 
 def run_smoke(stand_in: StandIn, seeded: SeededStack, credentials: dict[str, str], **options: Any) -> tuple[int, str]:

@@ -14,6 +14,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -195,6 +196,23 @@ def test_a_visit_asks_the_waker_which_runs_as_its_own_role(aws):
     assert refusals(aws, page_role) == [] and refusals(aws, waker_role(aws)) == []
 
 
+class MigrationExitsAtOnce:
+    """ECS as the migration task leaves it when `airflow db migrate` exits 0 at once: the stand-in keeps a task
+    RUNNING until told how it ended, as ECS does until the task's essential container exits."""
+
+    def __init__(self, ecs: Any, stand_in: Any) -> None:
+        self.ecs, self.stand_in = ecs, stand_in
+
+    def run_task(self, **kwargs: Any) -> dict[str, Any]:
+        answer = self.ecs.run_task(**kwargs)
+        for task in answer.get("tasks", []):
+            self.stand_in.stop_one_off(task["taskArn"], "migrate", 0, "Essential container in task exited")
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ecs, name)
+
+
 def test_the_migration_runner_with_its_declared_role(aws):
     role = aws.function_role("airflow-migration-runner")
     env = aws.function_environment("airflow-migration-runner")
@@ -207,7 +225,7 @@ def test_the_migration_runner_with_its_declared_role(aws):
     result = migrator.migrate(
         {"taskDefinitionArn": task_definition},
         config=config,
-        ecs=aws.stand_in.client("ecs", credentials),
+        ecs=MigrationExitsAtOnce(aws.stand_in.client("ecs", credentials), aws.stand_in),
         rds=aws.stand_in.client("rds", credentials),
         ssm=aws.stand_in.client("ssm", credentials),
         lambda_client=aws.stand_in.client("lambda", credentials),
