@@ -14,11 +14,13 @@
 
 Each step is printed with the seconds since the command began. Run it as the deploying role: step 3 passes the
 dag-processor's task and execution roles to ECS (iam:PassRole), which the operator policy does not allow, and
-reads the smoke DAG's logs. `--no-sleep` leaves the stack awake (for its hold) instead of step 5.
+reads the smoke DAG's logs. `--no-sleep` leaves the stack awake (for its hold) instead of step 5. Interrupted
+(Ctrl-C, SIGTERM), it stops the trigger task if it runs; the stack sleeps once idle after its hold.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,7 +136,11 @@ def smoke(
     ecs = stack.client("ecs")
     task_arn, log_stream = start_trigger(ecs, stack, run_id)
     step("trigger", f"one-off {TRIGGER_COMPONENT} task {task_arn.rsplit('/', 1)[-1]}: airflow dags trigger {DAG_ID}")
-    code = wait_for_task(ecs, stack.outputs["clusterName"], task_arn, timeouts, clock)
+    try:
+        code = wait_for_task(ecs, stack.outputs["clusterName"], task_arn, timeouts, clock)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the task this command started does not outlive it
+        ecs.stop_task(cluster=stack.outputs["clusterName"], task=task_arn, reason="airflow-stack smoke: interrupted")
+        raise
     if code != 0:
         raise SmokeFailed(f"the trigger task exited {code}: its log is {log_stream}")
     step("trigger", f"run {run_id} created, {DAG_ID} unpaused (exit 0)")
@@ -229,8 +235,6 @@ def _said(answer: dict[str, Any]) -> str:
 
 def _event_text(line: str) -> str:
     """The task's own words from one log line (Airflow writes each event as JSON with an `event` key)."""
-    import json
-
     try:
         event = json.loads(line)
     except ValueError:

@@ -418,6 +418,25 @@ def test_a_run_whose_log_never_reaches_the_bucket_fails_the_smoke_saying_where_t
     assert "worker's log group" in failure, failure
 
 
+def test_interrupted_while_the_trigger_task_runs_the_smoke_stops_it(deploy, shipped):
+    stand_in, seeded, credentials, _ = deploy
+    stack = stack_factory(stand_in, seeded, credentials)("prod", None)
+    with PlayedEcs(stand_in, seeded, runs_for=60) as ecs:
+
+        def sleep(seconds: float) -> None:
+            if ecs.runs:  # Ctrl-C once the trigger task runs
+                raise KeyboardInterrupt
+            time.sleep(seconds)
+
+        with pytest.raises(KeyboardInterrupt):
+            smoke.smoke(stack, timeouts=FAST, clock=smoke.Clock(sleep=sleep), out=lambda _: None)
+    (run,) = ecs.runs
+    (task,) = stand_in.client("ecs").describe_tasks(
+        cluster=seeded.outputs()["clusterName"], tasks=[run["task"]["taskArn"]]
+    )["tasks"]
+    assert task["lastStatus"] == "STOPPED" and task["stoppedReason"] == "airflow-stack smoke: interrupted"
+
+
 def test_an_operator_may_not_run_the_trigger_task(deploy, shipped, capsys):
     """The trigger task holds the dag-processor's roles: passing them is the deploying role's, not an operator's."""
     stand_in, seeded, _, _ = deploy
