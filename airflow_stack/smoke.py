@@ -119,16 +119,7 @@ def smoke(
     if not answer.get("ok", False):
         raise StackError(f"the waker refused to wake the stack: {answer.get('error') or answer.get('reason')}")
     step("wake", f"{_said(answer)} (held {HOLD_MINUTES} min)")
-    if not operations.wait_for_counts(
-        stack,
-        operations.all_up,
-        timeout=timeouts.wake,
-        interval=timeouts.interval,
-        progress=lambda line: step("wake", line.strip()),
-        sleep=clock.sleep,
-        clock=clock.monotonic,
-        watch_database=True,
-    ):
+    if not _counts_reach(stack, operations.all_up, "wake", timeouts.wake, step, timeouts, clock):
         raise SmokeFailed(f"the stack was not up after {timeouts.wake / 60:.0f} min (`airflow-stack status` says why)")
     step("wake", "every core service runs")
 
@@ -153,6 +144,29 @@ def smoke(
         return run_id
     let_sleep(stack, step, timeouts, clock)
     return run_id
+
+
+def _counts_reach(
+    stack: operations.Stack,
+    want: Callable[[dict[str, int], dict[str, int]], bool],
+    name: str,
+    timeout: float,
+    step: Steps,
+    timeouts: Timeouts,
+    clock: Clock,
+) -> bool:
+    """The services' counts followed, one progress line per poll under the step's name; on the way up the
+    database is watched too (the services follow it)."""
+    return operations.wait_for_counts(
+        stack,
+        want,
+        timeout=timeout,
+        interval=timeouts.interval,
+        progress=lambda line: step(name, line.strip()),
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+        watch_database=want is operations.all_up,
+    )
 
 
 def start_trigger(ecs: Any, stack: operations.Stack, run_id: str) -> tuple[str, str]:
@@ -256,14 +270,6 @@ def let_sleep(stack: operations.Stack, step: Steps, timeouts: Timeouts, clock: C
             return
         step("sleep", f"not yet: {why}")
         clock.sleep(max(timeouts.interval, 30))
-    if not operations.wait_for_counts(
-        stack,
-        operations.all_down,
-        timeout=timeouts.sleep,
-        interval=timeouts.interval,
-        progress=lambda line: step("sleep", line.strip()),
-        sleep=clock.sleep,
-        clock=clock.monotonic,
-    ):
+    if not _counts_reach(stack, operations.all_down, "sleep", timeouts.sleep, step, timeouts, clock):
         raise SmokeFailed(f"the waker agreed to sleep but services still ran after {timeouts.sleep / 60:.0f} min")
     step("sleep", "every service at zero")
