@@ -1,14 +1,20 @@
 """Thirty days, minute by minute: the waker's real policy against a modelled cluster and a workload.
 
-Each minute the simulator shows `waker.policy.decide` what the waker would observe (service counts, the
-activity reporter's figures while the scheduler runs, broker and event-queue depth, UI requests, the
-database's status), applies its decision with modelled delays (Fargate task start, scheduler start, RDS
+Each minute the waker runs, the simulator shows `waker.policy.decide` what the waker would observe (service
+counts, the activity reporter's figures while the scheduler runs, broker and event-queue depth, UI requests,
+the database's status), applies its decision with modelled delays (Fargate task start, scheduler start, RDS
 start) and advances the workload's runs. It counts what costs money and whether runs started late.
+
+The waker runs when the stack does: every minute while its minute tick is on, and asleep and still
+(`waker.metering.minute_ticks`) only when something invokes it: the hourly watch (modelled at the top of each
+hour), the one-time wake for a due DAG (the decision's `wake_at`), a wake window, a UI request. The minutes
+between are billed as what they are, asleep, without asking the policy anything.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -107,9 +113,11 @@ def simulate(
     boot: BootTimes = BootTimes(),
     minutes: int = MINUTES,
     metrics_per_read: int = len(REPORTER_METRICS),
+    every_minute: bool = False,
 ) -> Result:
     """`metrics_per_read`: the metrics a tick requests when it reads (the reporter's, plus the load balancer's
-    request count on a stack with one)."""
+    request count on a stack with one). `every_minute`: ask the policy every minute, also while the minute tick
+    is off (asleep and still, what it decides then must change nothing: the tests compare)."""
     result = Result(workload.name, service_minutes=dict.fromkeys(settings.services, 0))
     desired = dict.fromkeys(settings.services, 0)
     up_at: dict[str, int | None] = dict.fromkeys(settings.services, None)  # minute each service runs from
@@ -132,7 +140,9 @@ def simulate(
         start = up_at.get(component)
         return desired.get(component, 0) > 0 and start is not None and t >= start
 
-    for t in range(minutes):
+    invoked_at = sorted({*holds, *workload.ui_minutes})  # minutes something outside invokes the waker
+    t = 0
+    while t < minutes:
         now = START + timedelta(minutes=t)
         sqs_before, scheduler_before = result.sqs_requests, result.scheduler_invocations
         if database == "starting" and t >= database_ready_at:
@@ -275,9 +285,32 @@ def simulate(
                 ticked,
             )
         )
+        t += 1
+        if not ticks_on and not every_minute:  # asleep and still: nothing runs until the next invocation
+            skipped = min(minutes, _next_invocation(t, decision.wake_at, invoked_at)) - t
+            database_up = database != "stopped"
+            result.database_minutes += skipped * int(database_up)
+            result.timeline.extend([0] * skipped)
+            result.billed.extend([Minute(frozenset(), 0, database_up, sqs_requests=0.0)] * skipped)
+            t += skipped
 
     result.unfinished = len(runs) + len(pending) - next_pending
     return result
+
+
+WATCH_MINUTES = 60  # the hourly watch (rate(1 hour)), modelled at the top of each hour
+
+
+def _next_invocation(t: int, wake_at: datetime | None, invoked_at: list[int]) -> int:
+    """The first minute from `t` at which the waker runs with its minute tick off: the hourly watch, the
+    one-time wake (at `wake_at`, so the first whole minute from it), or a window's or a UI request's minute."""
+    candidates = [-(-t // WATCH_MINUTES) * WATCH_MINUTES]
+    if wake_at is not None:
+        candidates.append(math.ceil((wake_at - START).total_seconds() / 60))
+    index = bisect.bisect_left(invoked_at, t)
+    if index < len(invoked_at):
+        candidates.append(invoked_at[index])
+    return max(t, min(candidates))
 
 
 @dataclass(frozen=True)

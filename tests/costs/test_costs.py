@@ -14,7 +14,7 @@ from costs.billing import minute_costs, monthly
 from costs.chart import chart
 from costs.model import PRICES_FILE, Item, Monitoring, Prices, StackCost, price_stack
 from costs.report import RATIO_GOAL, Report, build_report, figures, why
-from costs.simulate import MINUTES, BootTimes, Run, Workload, simulate
+from costs.simulate import MINUTES, START, BootTimes, Run, Workload, simulate
 from devtools import docs_check
 from infra.settings import load_settings
 from offline.recording import Secret, load_stack_file
@@ -149,6 +149,37 @@ def test_metric_calls_are_the_simulated_policys_own_and_stop_while_asleep():
     with_calls = monthly(cost, daily, prices)
     cost.monitoring = None
     assert with_calls > monthly(cost, daily, prices)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_asleep_and_still_the_minutes_between_invocations_are_what_deciding_each_would_give(stack):
+    """The simulator asks the policy only when the waker runs (its minute tick, or asleep and still the hourly
+    watch, the one-time wake, a window, a UI request); asking it every minute must give the same month."""
+    from costs.report import waker_settings, with_windows
+    from costs.windows import window_holds
+    from costs.workloads import standard
+
+    settings = load_settings(stack, load_stack_file(stack))
+    policy_settings = waker_settings(settings)
+    days = 4  # four days from a Monday: nights, office hours, and each workload's own runs
+    holds = window_holds(settings.waker.windows, START, days * DAY)
+    for workload in standard():
+        if workload.name == "bursty-events":
+            continue  # its watched queues keep the minute tick on: nothing is skipped
+        workload = with_windows(workload, holds)
+        skipping = simulate(workload, policy_settings, minutes=days * DAY)
+        deciding = simulate(workload, policy_settings, minutes=days * DAY, every_minute=True)
+        assert skipping == deciding, workload.name
+        assert skipping.minute_ticks < days * DAY, f"{workload.name}: the minute tick never went off"
+    # Asleep through the night with the minute tick off, the one-time wake wakes it at due - lead, in time.
+    due = Workload("due", "", (Run(DAY + 607, 5),))
+    quiet = WakerSettings(services=SERVICES, wake_lead_minutes=5)
+    skipping = simulate(due, quiet, BootTimes(task_start=2, scheduler_ready=1), minutes=2 * DAY)
+    assert skipping == simulate(
+        due, quiet, BootTimes(task_start=2, scheduler_ready=1), minutes=2 * DAY, every_minute=True
+    )
+    woken = next(minute for minute, up in enumerate(skipping.timeline) if up)
+    assert woken == DAY + 607 - 5 and skipping.late_scheduled == []
 
 
 def test_a_lead_shorter_than_the_boot_time_starts_runs_late():
