@@ -149,9 +149,10 @@ def simulate(
             database = "available"
         if database == "stopping" and t >= database_ready_at:
             database = "stopped"
-        scheduler_up = running("scheduler", t) and t >= (up_at["scheduler"] or 0) + boot.scheduler_ready
-        triggerer_up = running("triggerer", t) if "triggerer" in settings.services else scheduler_up
-        workers_up = desired.get(WORKER, 0) if running(WORKER, t) else 0
+        running_now = {c: desired[c] if running(c, t) else 0 for c in desired}  # desired changes after deciding
+        scheduler_up = running_now["scheduler"] > 0 and t >= (up_at["scheduler"] or 0) + boot.scheduler_ready
+        triggerer_up = running_now["triggerer"] > 0 if "triggerer" in settings.services else scheduler_up
+        workers_up = running_now.get(WORKER, 0)
         while next_pending < len(pending) and pending[next_pending].run.due <= t:
             runs.append(pending[next_pending])
             next_pending += 1
@@ -218,7 +219,7 @@ def simulate(
         events_waiting = sum(1 for r in runs if r.started is None and r.run.kind == "event")
         observation = Observation(
             desired=dict(desired),
-            running={c: desired[c] if running(c, t) else 0 for c in desired},
+            running=running_now,
             reporter=reporter,
             broker_visible=waiting,
             broker_in_flight=in_flight,

@@ -17,7 +17,6 @@ Invariants kept here (and checked by property tests):
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from contracts.components import WORKER
@@ -163,7 +162,7 @@ def decide(
         request = Tick()
     if _migration_holds(state, now):  # before a wake is taken in: one refused here is not kept for later either
         held = _held_for_migration(now, settings, observed, state, request)
-        return replace(held, ui_route=ui_route(held, observed), visit="held" if visit else "")
+        return held.but(ui_route=ui_route(held, observed), visit="held" if visit else "")
     if isinstance(request, Wake) and _by_person(request) and not _database_serves(settings, observed):
         # The stack cannot be up before its database: a person's wake is kept, however long the database takes,
         # and its hold runs from when the stack is brought up. (The waker's own wake for a due DAG starts the
@@ -180,7 +179,7 @@ def decide(
 
     if state.maintenance and not isinstance(request, Status):
         held = _in_maintenance(now, settings, observed, state, request)
-        return replace(held, ui_route=ui_route(held, observed), visit="held" if visit else "")
+        return held.but(ui_route=ui_route(held, observed), visit="held" if visit else "")
     # A status request is decided like a tick; the handler reports the decision and acts on none of it.
     services_up = any(observed.desired.get(c, 0) > 0 for c in settings.core)
     if services_up and observed.database_status in DATABASE_DOWN:
@@ -189,20 +188,19 @@ def decide(
         # come back, with a wake's hold, once the database serves again.
         decision = _decide_asleep(now, settings, observed, state.but(awake_since=None, idle_since=None), request)
         repaired = f"repaired: services were up with the database {observed.database_status}"
-        decision = replace(decision, reason=f"{repaired}; {decision.reason}")
+        decision = decision.but(reason=f"{repaired}; {decision.reason}")
     elif services_up:
         decision = _decide_awake(now, settings, observed, state, reporter, request)
     else:
         decision = _decide_asleep(now, settings, observed, state, request)
     if refused_visit:
-        decision = replace(decision, reason=refused_visit + decision.reason)
+        decision = decision.but(reason=refused_visit + decision.reason)
     if visit:
-        decision = replace(decision, visit=visit)
+        decision = decision.but(visit=visit)
     short_since, not_starting = services_not_starting(now, settings, observed, state)
     if not_starting:
         since = {c: short_since[c][11:16] for c in not_starting}
-        decision = replace(
-            decision,
+        decision = decision.but(
             reason=decision.reason
             + "; not starting: "
             + ", ".join(f"{c} (short since {since[c]})" for c in not_starting),
@@ -210,7 +208,7 @@ def decide(
     final_state = decision.state.but(short_since=short_since)
     if decision.database_action == "start" and observed.database_status == "stopped":
         final_state = final_state.but(database_start_asked_at=now)
-    return replace(decision, ui_route=ui_route(decision, observed), state=final_state, not_starting=not_starting)
+    return decision.but(ui_route=ui_route(decision, observed), state=final_state, not_starting=not_starting)
 
 
 def services_not_starting(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from infra.airflow_env import MIGRATE_SCRIPT, RESTORED_DATABASE, RESTORED_FROM
 from tests.image.conftest import run
@@ -52,34 +52,27 @@ with create_session() as session:
     session.add(AssetDagRunQueue(asset_id=asset.id, target_dag_id="hourly_due"))
 """
 
-INSPECT = """
-import json
-from airflow.models.dag import DagModel
-from airflow.models.dagrun import DagRun
-from airflow.models.taskinstance import TaskInstance
-from airflow.utils.session import create_session
-from sqlalchemy import text
+# What the guard leaves, read straight from Airflow's tables (a query needs no Airflow process of its own).
+INSPECT = {
+    "unpaused": "select dag_id from dag where not is_paused order by dag_id",
+    "pending_runs": "select count(*) from dag_run where state in ('queued', 'running')",
+    "active_tasks": "select count(*) from task_instance where state in ('scheduled', 'queued', 'running', 'deferred')",
+    "dags": "select count(*) from dag",
+    "triggers": "select count(*) from trigger",
+    "asset_watchers": "select count(*) from asset_watcher",
+    "asset_queue": "select count(*) from asset_dag_run_queue",
+    "callbacks": "select count(*) from callback",
+}
 
-with create_session() as session:
-    print(json.dumps({
-        "unpaused": sorted(d.dag_id for d in session.query(DagModel).filter(DagModel.is_paused.is_(False))),
-        "pending_runs": session.query(DagRun).filter(DagRun.state.in_(["queued", "running"])).count(),
-        "active_tasks": session.query(TaskInstance).filter(
-            TaskInstance.state.in_(["scheduled", "queued", "running", "deferred"])).count(),
-        "dags": session.query(DagModel).count(),
-        "triggers": session.execute(text("select count(*) from trigger")).scalar(),
-        "asset_watchers": session.execute(text("select count(*) from asset_watcher")).scalar(),
-        "asset_queue": session.execute(text("select count(*) from asset_dag_run_queue")).scalar(),
-        "callbacks": session.execute(text("select count(*) from callback")).scalar(),
-    }))
-"""
 
-UNPAUSE_ONE = """
-from airflow.models.dag import DagModel
-from airflow.utils.session import create_session
-with create_session() as session:
-    session.get(DagModel, "daily_later").is_paused = False
-"""
+def database(env: dict[str, str]):
+    return sqlalchemy.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], poolclass=sqlalchemy.NullPool)
+
+
+def unpause_one(env: dict[str, str]) -> None:
+    """An operator unpauses one DAG after the restore."""
+    with database(env).begin() as connection:
+        connection.execute(sqlalchemy.text("update dag set is_paused = false where dag_id = 'daily_later'"))
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +84,9 @@ def restored_env(parsed_env):
 
 
 def inspect(env) -> dict:
-    result = run(env, [sys.executable, "-c", INSPECT])
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    with database(env).connect() as connection:
+        answers = {key: connection.execute(sqlalchemy.text(query)).all() for key, query in INSPECT.items()}
+    return {key: [row[0] for row in rows] if key == "unpaused" else rows[0][0] for key, rows in answers.items()}
 
 
 def test_after_a_restore_no_dag_is_unpaused_and_no_run_is_pending(restored_env):
@@ -128,7 +121,7 @@ def guard(env: dict[str, str], restored_from: str, database: str = ""):
 
 
 def test_the_guard_runs_once_per_restored_database(restored_env):
-    run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
+    unpause_one(restored_env)
     again = guard(restored_env, "airflow-prod-2026-11-20")
     assert again.returncode == 0 and "already guarded" in again.stdout, again.stderr[-2000:]
     assert inspect(restored_env)["unpaused"] == ["daily_later"], "what an operator unpaused stays unpaused"
@@ -139,7 +132,7 @@ def test_the_guard_runs_once_per_restored_database(restored_env):
 
     # Regression: a replacement restored from the same snapshot skipped the guard. Its new database identity
     # (RDS's resource id, which the migration runner passes) guards it again.
-    run(restored_env, [sys.executable, "-c", UNPAUSE_ONE])
+    unpause_one(restored_env)
     replaced = guard(restored_env, "airflow-prod-2026-12-01", "db-NEWRESTORE")
     assert replaced.returncode == 0 and "already guarded" not in replaced.stdout
     assert inspect(restored_env)["unpaused"] == []
