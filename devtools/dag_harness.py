@@ -3,6 +3,8 @@
     uv run python -m devtools.dag_harness check                 facts about every DAG, as JSON (used by the tests)
     uv run python -m devtools.dag_harness run DAG [--date D] [--conf JSON] [--no-logical-date] [--json]
                                                              one run of DAG with `dag.test()`, on sample data
+    uv run python -m devtools.dag_harness runs                  several runs, one per line of input (JSON
+                                                             lists of `run`'s arguments), one JSON line each
 
 Airflow runs from `.airflow-local/dag-test/` (SQLite; `AIRFLOW_HOME` overrides it), apart from `make dev`'s,
 so a run here never collides with one there. `run` starts a moto server on a free local port, points
@@ -20,6 +22,7 @@ import os
 import socket
 import sys
 import time
+import urllib.request
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -105,6 +108,9 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
     server.start()
     try:
         endpoint = f"http://127.0.0.1:{port}"
+        # moto keeps its accounts per process, not per server: each run starts from none (moto's reset API).
+        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - local moto
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server, over http
         names = {
             "LAKE_BUCKET": "local-lake",
             "ORDERS_SOURCE_BUCKET": "local-source",
@@ -139,7 +145,10 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
         logical_date = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC) if logical else None
         writes = LakeWrites(clients["s3"], names["LAKE_BUCKET"])
         writes.register()
-        dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
+        try:
+            dag_run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf)
+        finally:
+            writes.unregister()
         instances = sorted(dag_run.get_task_instances(), key=lambda ti: (ti.start_date is None, ti.start_date))
         started = min((ti.start_date for ti in instances if ti.start_date), default=None)
         contents = clients["s3"].list_objects_v2(Bucket=names["LAKE_BUCKET"]).get("Contents", [])
@@ -224,12 +233,7 @@ def missing_dag_message(dag_id: str, dags: Any, import_errors: Any) -> str:
     return f"{found}\n\n{import_error_report(import_errors)}" if import_errors else found
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run and check the DAGs in dags/ locally.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    checker = commands.add_parser("check", help="parse dags/ and print facts about every DAG as JSON")
-    checker.add_argument("--dags", type=Path, default=DAGS, help="the DAG folder (default: dags/)")
-    runner = commands.add_parser("run", help="one run of a DAG with dag.test(), on local stand-ins")
+def add_run_arguments(runner: argparse.ArgumentParser) -> None:
     runner.add_argument("dag_id")
     runner.add_argument("--date", default="2026-11-24", help="logical date (YYYY-MM-DD) and sample export date")
     runner.add_argument("--conf", type=json.loads, default=None, help="run configuration (JSON)")
@@ -237,6 +241,49 @@ def main(argv: list[str] | None = None) -> int:
         "--no-logical-date", action="store_true", help="run as the UI's Trigger button does, without a logical date"
     )
     runner.add_argument("--json", action="store_true", help="print the result as one JSON document")
+
+
+def run_logged(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    """One `run`, Airflow's output sent to its log file; the result names that file."""
+    log = home / "logs" / f"dag-test-{args.dag_id}-{args.date}.log"
+    with quiet_output(log):
+        prepare_airflow(home)
+        result = run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
+    result["log"] = str(log)
+    return result
+
+
+def run_each(home: Path, lines: Any, parser: argparse.ArgumentParser) -> int:
+    """`runs`: each line read is one `run`'s arguments as a JSON list; each answer is one JSON line, with the
+    exit status `run` would give. Airflow is imported and its execution API built once for them all."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            args = parser.parse_args(json.loads(line))
+            result = run_logged(args, home)
+            answer = {"code": 0 if result["state"] == "success" else 1, "result": result}
+        except SystemExit as stop:  # a usage error, or a DAG that is not there: said as `run` says it
+            message = stop.code if isinstance(stop.code, str) else ""
+            answer = {"code": stop.code if isinstance(stop.code, int) else 1, "result": {}, "error": message}
+        except (argparse.ArgumentError, ValueError) as error:  # a line that is not a run's arguments
+            answer = {"code": 2, "result": {}, "error": str(error)}
+        except Exception as error:  # a failure of the run itself: told, and the next run still runs
+            answer = {"code": 1, "result": {}, "error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(answer, default=str), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run and check the DAGs in dags/ locally.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    checker = commands.add_parser("check", help="parse dags/ and print facts about every DAG as JSON")
+    checker.add_argument("--dags", type=Path, default=DAGS, help="the DAG folder (default: dags/)")
+    runner = commands.add_parser("run", help="one run of a DAG with dag.test(), on local stand-ins")
+    add_run_arguments(runner)
+    commands.add_parser(
+        "runs", help="several runs in one process: each line of input is a run's arguments as a JSON list"
+    )
     args = parser.parse_args(argv)
 
     home = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow-local" / "dag-test"))
@@ -245,12 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         # Airflow logs to stdout as well: the result is the last line, as one JSON document.
         print(json.dumps(check(args.dags.resolve()), default=str))
         return 0
-    log = home / "logs" / f"dag-test-{args.dag_id}-{args.date}.log"
-    with quiet_output(log):
-        prepare_airflow(home)
-        result = run(args.dag_id, args.date, args.conf, logical=not args.no_logical_date)
-    result["log"] = str(log)
-    print(json.dumps(result, default=str) if args.json else summary(result, log))
+    if args.command == "runs":
+        one_run = argparse.ArgumentParser(prog="runs", exit_on_error=False)
+        add_run_arguments(one_run)
+        return run_each(home, sys.stdin, one_run)
+    result = run_logged(args, home)
+    print(json.dumps(result, default=str) if args.json else summary(result, Path(result["log"])))
     return 0 if result["state"] == "success" else 1
 
 

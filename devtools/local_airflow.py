@@ -132,7 +132,14 @@ class LakeWrites:
             def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
                 writes.ended(task_instance.task_id)
 
-        get_listener_manager().add_listener(Listener())
+        self.listener = Listener()
+        get_listener_manager().add_listener(self.listener)
+
+    def unregister(self) -> None:
+        """Stop noting (a process that runs several DAGs notes each run's own writes only)."""
+        from airflow.sdk.listener import get_listener_manager
+
+        get_listener_manager().pm.unregister(self.listener)
 
     def ended(self, task_id: str) -> None:
         now = self.objects()

@@ -59,11 +59,41 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def harness(tmp_path_factory):
+    """The harness as DAG authors run it. A `run` goes to one `dag_harness runs` process for the session (the
+    same runs, without importing Airflow and building its execution API again for each); `cli=True` runs the
+    command itself, as `make dag-test` does."""
     home = tmp_path_factory.mktemp("airflow-local")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
     env["AIRFLOW_HOME"] = str(home)
+    runs: list[subprocess.Popen[str]] = []
 
-    def call(*args: str) -> tuple[int, dict[str, Any], str]:
+    def batched(args: tuple[str, ...]) -> tuple[int, dict[str, Any], str]:
+        if not runs:
+            runs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "devtools.dag_harness", "runs"],
+                    cwd=ROOT,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,  # each run's own output is in its log file
+                    text=True,
+                )
+            )
+        process = runs[0]
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(list(args[1:])) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        assert line, f"dag_harness runs ended (exit {process.poll()})"
+        answer = json.loads(line)
+        result = answer["result"]
+        log = Path(result["log"]).read_text(errors="replace")[-4000:] if result.get("log") else ""
+        return answer["code"], result, answer.get("error", "") + log
+
+    def call(*args: str, cli: bool = False) -> tuple[int, dict[str, Any], str]:
+        if args[0] == "run" and not cli:
+            return batched(args)
         if args[0] == "run":
             args = (*args, "--json")
         result = subprocess.run(
@@ -81,4 +111,8 @@ def harness(tmp_path_factory):
             document = {}
         return result.returncode, document, result.stdout[-4000:] + result.stderr[-4000:]
 
-    return call
+    yield call
+    for process in runs:
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait(timeout=60)

@@ -29,7 +29,7 @@ def test_ingest_lands_the_export_and_writes_a_manifest(harness):
 
 @pytest.mark.dag_file("orders_ingest.py")
 def test_a_run_reports_what_each_task_wrote_and_keeps_airflows_log_in_a_file(harness):
-    code, document, output = harness("run", "orders_ingest", "--date", "2026-11-23")
+    code, document, output = harness("run", "orders_ingest", "--date", "2026-11-23", cli=True)
     assert code == 0, output
     wrote = {t["task_id"]: t["wrote"] for t in document["task_runs"]}
     assert wrote == {
