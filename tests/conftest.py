@@ -23,6 +23,10 @@ from tests.support.variants import ENDPOINTS, VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# moto loads EC2's default AMIs into every EC2 backend it starts, a third of each stand-in AWS's start; no test
+# uses an AMI (every task is Fargate's), so none are loaded (moto's documented switch, read at each start).
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
 
 @pytest.fixture(scope="session")
 def recordings(tmp_path_factory) -> dict[str, Recording]:
