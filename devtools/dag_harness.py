@@ -23,9 +23,10 @@ import socket
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from devtools.local_airflow import (
     DAGS,
@@ -253,23 +254,37 @@ def run_logged(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     return result
 
 
-def run_each(home: Path, lines: Any, parser: argparse.ArgumentParser) -> int:
+class _LineParser(argparse.ArgumentParser):
+    """`run`'s arguments read from a line of `runs`: a usage error is that line's answer, not the end."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def run_each(home: Path, lines: Iterable[str]) -> int:
     """`runs`: each line read is one `run`'s arguments as a JSON list; each answer is one JSON line, with the
     exit status `run` would give. Airflow is imported and its execution API built once for them all."""
+    parser = _LineParser(prog="runs")
+    add_run_arguments(parser)
     for line in lines:
         if not line.strip():
             continue
         try:
-            args = parser.parse_args(json.loads(line))
-            result = run_logged(args, home)
-            answer = {"code": 0 if result["state"] == "success" else 1, "result": result}
-        except SystemExit as stop:  # a usage error, or a DAG that is not there: said as `run` says it
-            message = stop.code if isinstance(stop.code, str) else ""
-            answer = {"code": stop.code if isinstance(stop.code, int) else 1, "result": {}, "error": message}
-        except (argparse.ArgumentError, ValueError) as error:  # a line that is not a run's arguments
-            answer = {"code": 2, "result": {}, "error": str(error)}
-        except Exception as error:  # a failure of the run itself: told, and the next run still runs
-            answer = {"code": 1, "result": {}, "error": f"{type(error).__name__}: {error}"}
+            argv = json.loads(line)
+            if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+                raise ValueError("a line is a JSON list of run's arguments, each a string")
+            args = parser.parse_args(argv)
+        except ValueError as error:
+            answer: dict[str, Any] = {"code": 2, "result": {}, "error": str(error)}
+        else:
+            try:
+                result = run_logged(args, home)
+                answer = {"code": 0 if result["state"] == "success" else 1, "result": result}
+            except SystemExit as stop:  # a DAG that is not there: said as `run` says it
+                message = stop.code if isinstance(stop.code, str) else ""
+                answer = {"code": stop.code if isinstance(stop.code, int) else 1, "result": {}, "error": message}
+            except Exception as error:  # a failure of the run itself: told, and the next run still runs
+                answer = {"code": 1, "result": {}, "error": f"{type(error).__name__}: {error}"}
         print(json.dumps(answer, default=str), flush=True)
     return 0
 
@@ -293,9 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(check(args.dags.resolve()), default=str))
         return 0
     if args.command == "runs":
-        one_run = argparse.ArgumentParser(prog="runs", exit_on_error=False)
-        add_run_arguments(one_run)
-        return run_each(home, sys.stdin, one_run)
+        return run_each(home, sys.stdin)
     result = run_logged(args, home)
     print(json.dumps(result, default=str) if args.json else summary(result, Path(result["log"])))
     return 0 if result["state"] == "success" else 1
