@@ -81,14 +81,3 @@ def test_the_smoke_dag_prints_the_line_airflow_stack_smoke_looks_for(harness):
     code, document, output = harness("run", smoke.DAG_ID, "--date", "2026-11-24", "--no-logical-date")
     assert code == 0 and document["state"] == "success", output
     assert smoke.SMOKE_LINE in Path(document["log"]).read_text(), "the line the command finds in the task's log"
-
-
-@pytest.mark.dag_file("orders_transform.py")
-def test_runs_answers_a_missing_dag_and_a_bad_line_and_goes_on(harness):
-    """`dag_harness runs` (the process the tests send their runs to): a run that cannot start is answered with
-    `run`'s exit status and message, and the next run still runs."""
-    code, document, output = harness("run", "no_such_dag")
-    assert code == 1 and document == {} and "no DAG 'no_such_dag' in dags/" in output, output
-    code, document, output = harness("run", "orders_transform", "--bogus")
-    assert code == 2 and "unrecognized arguments: --bogus" in output, output
-    assert run(harness, "orders_transform")["lake"], "the run after them"
