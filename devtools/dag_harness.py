@@ -110,8 +110,8 @@ def run(dag_id: str, day: str, conf: dict[str, Any] | None, logical: bool = True
     try:
         endpoint = f"http://127.0.0.1:{port}"
         # moto keeps its accounts per process, not per server: each run starts from none (moto's reset API).
-        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - local moto
-        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - the local moto server, over http
+        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - http, local
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310
         names = {
             "LAKE_BUCKET": "local-lake",
             "ORDERS_SOURCE_BUCKET": "local-source",
