@@ -1,9 +1,10 @@
 """The shared environment and the containers' commands, run by real Airflow 3 against real PostgreSQL.
 
-What the task definitions ask of Airflow is exercised here as the containers would run it: the migration
-script (twice: it must be repeatable), the wait-for-migrations check, the health checks, every
-component's command line, and the configuration the environment builds (Celery on SQS, the S3 DAG
-bundle, the Secrets Manager backend, TLS connections through both database drivers).
+What the task definitions ask of Airflow is exercised here as the containers would run it: the
+wait-for-migrations check, the health checks, every component's command line, and the configuration the
+environment builds (Celery on SQS, the S3 DAG bundle, the Secrets Manager backend, TLS connections through
+both database drivers). The migration script ran once for the template database; its second run (it must be
+repeatable) is watched in test_first_admin.py.
 """
 
 from __future__ import annotations
@@ -15,25 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATE_SCRIPT, MIGRATION_WAIT_SECONDS, WORKER_CELERY_CONFIG
-from tests.image.conftest import QUEUE_URL, airflow, run
-
-
-def test_migration_script_creates_the_admin_and_can_run_again(container_env):
-    # The fixture ran the script once already, exactly as the migrate task does.
-    again = run(container_env, ["bash", "-c", MIGRATE_SCRIPT], timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "admin user admin: password set to this stack's" in again.stdout
-    users = airflow(container_env, "users", "list", "--output", "json")
-    assert users.returncode == 0, users.stderr[-2000:]
-    listing = next(line for line in users.stdout.splitlines() if line.startswith("["))
-    assert [u["username"] for u in json.loads(listing)] == ["admin"]
-
-
-def test_wait_for_migrations_passes_once_migrated(container_env):
-    result = airflow(container_env, "db", "check-migrations", "--migration-wait-timeout", str(MIGRATION_WAIT_SECONDS))
-    assert result.returncode == 0, result.stderr[-2000:]
-
+from infra.airflow_env import COMMANDS, HEALTH_CHECKS, MIGRATION_WAIT_SECONDS, WORKER_CELERY_CONFIG
+from tests.image.conftest import QUEUE_URL, run
 
 # Each command line through Airflow's own entry point (`airflow` is `airflow.__main__:main`), all in one
 # process: an exit status and what was printed for each, as a fresh process would give (SystemExit's message
@@ -77,9 +61,15 @@ def job_checks() -> dict[str, list[str]]:
 def cli_answers(container_env) -> dict[str, dict]:
     lines = {f"check:{c}": argv for c, argv in job_checks().items()}
     lines |= {f"help:{c}": [*argv, "--help"] for c, argv in COMMANDS.items()}
+    lines["wait-for-migrations"] = ["db", "check-migrations", "--migration-wait-timeout", str(MIGRATION_WAIT_SECONDS)]
     result = run(container_env, [sys.executable, "-c", CLI, json.dumps(lines)])
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_wait_for_migrations_passes_once_migrated(cli_answers):
+    answer = cli_answers["wait-for-migrations"]
+    assert answer["code"] == 0, answer["printed"][-2000:]
 
 
 @pytest.mark.parametrize("component", sorted(job_checks()))
