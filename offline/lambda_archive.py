@@ -7,16 +7,9 @@ import io
 import zipfile
 from pathlib import Path
 
-from infra.components.python_lambda import archive_folders
+from infra.components.python_lambda import archive_files
 
-
-def archive_files(package: str) -> dict[str, Path]:
-    """Path in the archive -> file here: every Python file of the folders the archive holds."""
-    return {
-        f"{name}/{path.relative_to(folder).as_posix()}": path
-        for name, folder in archive_folders(package).items()
-        for path in sorted(folder.rglob("*.py"))
-    }
+__all__ = ["archive_bytes", "archive_files", "unpack"]
 
 
 def archive_bytes(package: str) -> bytes:

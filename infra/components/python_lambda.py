@@ -18,8 +18,21 @@ CONTRACTS_DIR = LAMBDAS_DIR.parent / "contracts"
 def archive_folders(package: str) -> dict[str, Path]:
     """What a Lambda's archive holds, by the folder name it has there: the package (whose modules import each
     other relatively, so it runs as the top-level `<package>`) and the contracts it imports (standard library
-    only). The seeded stand-in zips the same folders."""
+    only)."""
     return {package: LAMBDAS_DIR / package, "contracts": CONTRACTS_DIR}
+
+
+def archive_files(package: str) -> dict[str, Path]:
+    """Path in the archive -> file here: the Python files of those folders, and nothing else. A folder archive
+    would also take the bytecode caches Python writes beside them, which Lambda's Python never reads, and which
+    would change the archive (and so update the function) from one machine or run to the next. The seeded
+    stand-in, the waker benchmark and the archive tests zip these same files (offline/lambda_archive.py)."""
+    return {
+        f"{name}/{path.relative_to(folder).as_posix()}": path
+        for name, folder in archive_folders(package).items()
+        for path in sorted(folder.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
 
 
 def lambda_log_group(
@@ -61,9 +74,7 @@ def python_lambda(
         runtime=context.settings.lambda_runtime,
         architectures=[context.settings.image.architecture],  # the stack's one architecture choice
         handler=f"{package}.handler.handler",
-        code=pulumi.AssetArchive(
-            {name: pulumi.FileArchive(str(folder)) for name, folder in archive_folders(package).items()}
-        ),
+        code=pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in archive_files(package).items()}),
         role=role_arn,
         timeout=timeout,
         memory_size=memory_size,

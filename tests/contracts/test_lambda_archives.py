@@ -11,8 +11,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pulumi
 import pytest
 
+from infra.components.python_lambda import LAMBDAS_DIR
 from offline.lambda_archive import archive_files, unpack
 
 PACKAGES = ("waker", "migrator", "waking_page")
@@ -60,3 +62,30 @@ def test_an_archive_without_the_contracts_fails_to_import(package, tmp_path):
     result = import_handler(package, code)
     assert result.returncode != 0
     assert "No module named 'contracts'" in result.stderr
+
+
+def test_the_program_ships_these_archives_and_no_bytecode_cache(recordings):
+    """What `pulumi up` uploads is what the tests above unpack: the same files under the same names. A bytecode
+    cache beside the sources (Python writes one wherever they are imported) is left out."""
+    shipped = {}
+    for function in recordings["prod"].of_type("aws:lambda/function:Function"):
+        code = function.inputs["code"]
+        assert isinstance(code, pulumi.AssetArchive)
+        package = function.inputs["handler"].split(".")[0]
+        shipped[package] = {name: asset.path for name, asset in code.assets.items()}
+        assert all(isinstance(asset, pulumi.FileAsset) for asset in code.assets.values())
+    assert set(shipped) == set(PACKAGES)
+    cache = LAMBDAS_DIR / "waker" / "__pycache__"
+    created = not cache.exists()
+    planted = cache / "handler.cpython-313.pyc"
+    cache.mkdir(exist_ok=True)
+    planted.write_bytes(b"not for Lambda")
+    try:
+        for package in PACKAGES:
+            listed = archive_files(package)
+            assert shipped[package] == {name: str(path) for name, path in listed.items()}
+            assert all(name.endswith(".py") and "__pycache__" not in name for name in listed), listed
+    finally:
+        planted.unlink()
+        if created:
+            cache.rmdir()
