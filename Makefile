@@ -14,6 +14,9 @@ plan:  ## offline plan of a stack: what `pulumi up -s $(STACK)` would create (no
 	uv run python -m offline.plan $(STACK) $(if $(AGAINST),--against $(AGAINST))
 	uv run python -m costs $(STACK) --idle
 
+# Bytecode is written (an environment's PYTHONDONTWRITEBYTECODE is cleared for the suite): the hundreds of
+# processes the suite starts then compile the project once, not each for itself.
+test: export PYTHONDONTWRITEBYTECODE =
 test:  ## the test suite (Pulumi mocks, moto, real Airflow 3 against a real PostgreSQL)
 	uv run pytest -n auto --dist loadfile --no-loadscope-reorder
 
