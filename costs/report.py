@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.waker import WakerSettings
 from costs.billing import money, monthly, oracle_cost
@@ -19,6 +19,9 @@ from costs.model import (
 from costs.simulate import MINUTES, START, BootTimes, Result, Workload, simulate
 from costs.windows import window_holds
 from costs.workloads import standard
+
+if TYPE_CHECKING:
+    from offline.recording import Recording
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,15 +110,16 @@ class Report:
     database_stop_option: float | None  # prod: the idle month with waker.stopDatabase
 
 
-def build_report(stack: str, sensitivity: bool = True) -> Report:
-    """The stack's priced resources and one simulated month per standard workload (and per sensitivity)."""
+def build_report(stack: str, sensitivity: bool = True, recording: Recording | None = None) -> Report:
+    """The stack's priced resources and one simulated month per standard workload (and per sensitivity).
+    `recording`: the stack's program already recorded with its own settings (else it is run here)."""
     from infra.settings import load_settings
     from offline.recording import load_stack_file, run_stack
 
     config = load_stack_file(stack)
     settings = load_settings(stack, config)
     prices = Prices.load()
-    cost = price_stack(run_stack(stack), settings, prices)
+    cost = price_stack(recording or run_stack(stack), settings, prices)
     policy_settings = waker_settings(settings)
     holds = window_holds(settings.waker.windows, START, MINUTES)
     workloads = [with_windows(w, holds) for w in standard()]
