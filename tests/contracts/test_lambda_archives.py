@@ -72,8 +72,9 @@ def test_the_program_ships_these_archives_and_no_bytecode_cache(recordings):
         code = function.inputs["code"]
         assert isinstance(code, pulumi.AssetArchive)
         package = function.inputs["handler"].split(".")[0]
-        shipped[package] = {name: asset.path for name, asset in code.assets.items()}
-        assert all(isinstance(asset, pulumi.FileAsset) for asset in code.assets.values())
+        assets = {name: asset for name, asset in code.assets.items() if isinstance(asset, pulumi.FileAsset)}
+        assert assets.keys() == code.assets.keys(), "each file its own asset"
+        shipped[package] = {name: asset.path for name, asset in assets.items()}
     assert set(shipped) == set(PACKAGES)
     cache = LAMBDAS_DIR / "waker" / "__pycache__"
     created = not cache.exists()
