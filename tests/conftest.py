@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,36 @@ def airflow_database(migrated_airflow, request, tmp_path_factory) -> PostgresSer
         return migrated_airflow.clone(name)
     with locked(folder / "postgres.lock"):
         return migrated_airflow.clone(name)
+
+
+# What `prepare_airflow` leaves in a local Airflow home (`make dev`'s and `make dag-test`'s SQLite): the
+# database, and the marker that says which Airflow version migrated it.
+LOCAL_MIGRATED = ("airflow.db", ".migrated")
+
+
+@pytest.fixture(scope="session")
+def local_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
+    """Seeds a local Airflow home with a database `prepare_airflow` migrated once for the run (in a process of
+    its own, as `make dev` and `make dag-test` run it), so theirs finds it migrated and skips the migration."""
+    folder = run_folder(tmp_path_factory) or tmp_path_factory.getbasetemp()
+    template = folder / "local-airflow-template"
+    with locked(folder / "local-airflow.lock"):
+        if not (template / LOCAL_MIGRATED[-1]).exists():
+            prepare = "import sys, pathlib; from devtools.local_airflow import prepare_airflow; "
+            prepare += "prepare_airflow(pathlib.Path(sys.argv[1]))"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+            done = subprocess.run(
+                [sys.executable, "-c", prepare, str(template)], env=env, capture_output=True, text=True, timeout=600
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+
+    def seeded(home: Path) -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        for name in LOCAL_MIGRATED:
+            shutil.copy2(template / name, home / name)
+        return home
+
+    return seeded
 
 
 # The files that take longest, measured with `pytest --durations=0` on two cores (each over half a minute).

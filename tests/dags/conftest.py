@@ -58,11 +58,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def harness(tmp_path_factory):
+def harness(tmp_path_factory, local_airflow_home):
     """The harness as DAG authors run it. A `run` goes to one `dag_harness runs` process for the session (the
     same runs, without importing Airflow and building its execution API again for each); `cli=True` runs the
     command itself, as `make dag-test` does."""
-    home = tmp_path_factory.mktemp("airflow-local")
+    home = local_airflow_home(tmp_path_factory.mktemp("airflow-local"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
     env["AIRFLOW_HOME"] = str(home)
     runs: list[subprocess.Popen[str]] = []

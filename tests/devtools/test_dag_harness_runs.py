@@ -11,13 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_runs_answers_each_bad_line_and_goes_on(tmp_path):
+def test_runs_answers_each_bad_line_and_goes_on(tmp_path, local_airflow_home):
     lines = '["orders_transform", "--bogus"]\n{"not": "a list"}\nnot json\n'
     result = subprocess.run(
         [sys.executable, "-m", "devtools.dag_harness", "runs"],
         input=lines,
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "AIRFLOW_HOME": str(local_airflow_home(tmp_path))},
         capture_output=True,
         text=True,
         timeout=120,

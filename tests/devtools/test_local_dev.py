@@ -43,8 +43,9 @@ def gone_within(seconds: float, check) -> bool:
     return False
 
 
-def test_local_airflow_starts_with_the_dags_and_sigterm_to_make_stops_all_of_it(tmp_path):
+def test_local_airflow_starts_with_the_dags_and_sigterm_to_make_stops_all_of_it(tmp_path, local_airflow_home):
     port = free_port()
+    local_airflow_home(tmp_path / "home")  # as a second `make dev` finds it: migrated once
     make = subprocess.Popen(
         ["make", "--no-print-directory", "dev", f"PORT={port}"],
         cwd=ROOT,
