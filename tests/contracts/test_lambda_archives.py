@@ -66,7 +66,9 @@ def test_an_archive_without_the_contracts_fails_to_import(package, tmp_path):
 
 def test_the_program_ships_these_archives_and_no_bytecode_cache(recordings):
     """What `pulumi up` uploads is what the tests above unpack: the same files under the same names. A bytecode
-    cache beside the sources (Python writes one wherever they are imported) is left out."""
+    cache beside the sources (Python writes one wherever they are imported) is left out: a folder archive would
+    take it, since Pulumi's engine archives every file under the folder but a `.pulumi` one (readPath in
+    pulumi/pulumi's sdk/go/common/resource/archive), and an asset archive's names are its members' names."""
     shipped = {}
     for function in recordings["prod"].of_type("aws:lambda/function:Function"):
         code = function.inputs["code"]
