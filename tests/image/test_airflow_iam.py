@@ -44,12 +44,55 @@ def aws(tmp_path_factory, recordings, airflow_database):
         yield seeded
 
 
-def probe(aws, tmp_path_factory, component: str, script: str, container_name: str | None = None) -> dict:
+def probe(aws, tmp_path_factory, component: str, script: str, container_name: str | None = None, *args: str) -> dict:
     task = container(aws, component, container_name)
     env = process_environment(aws, task, tmp_path_factory.mktemp(f"home-{component}"))
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-c", script, *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# A component's probes in one process of its own (one Airflow start for all of them): each script runs in a
+# namespace of its own, in the order given, and its last printed line (or its traceback) is its answer alone.
+BATCH = """
+import contextlib, io, json, sys, traceback
+answers = {}
+for name, script in json.loads(sys.argv[1]).items():
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            exec(compile(script, name, "exec"), {"__name__": "__main__"})
+        answers[name] = {"answer": json.loads(printed.getvalue().strip().splitlines()[-1])}
+    except BaseException:
+        answers[name] = {"error": traceback.format_exc()}
+print(json.dumps(answers))
+"""
+
+
+def batch(aws, tmp_path_factory, component: str, scripts: dict[str, str]) -> dict[str, dict]:
+    answers = probe(aws, tmp_path_factory, component, BATCH, None, json.dumps(scripts))
+    return {name: answers[name] for name in scripts}
+
+
+@pytest.fixture(scope="module")
+def answers(aws, tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """What each component's probes answered, run in the order the calls depend on: the scheduler sends before
+    the worker receives, the worker writes a task log before the api-server reads it."""
+    plan = {
+        "scheduler": {"send": SEND},
+        "worker": {"bundle": BUNDLE, "write-log": WRITE_LOG, "receive": RECEIVE, "secrets": SECRETS},
+        "triggerer": {"bundle": BUNDLE, "secrets": SECRETS},
+        "dag-processor": {"bundle": BUNDLE},
+        "api-server": {"read-log": READ_LOG},
+    }
+    return {component: batch(aws, tmp_path_factory, component, scripts) for component, scripts in plan.items()}
+
+
+def answer(answers, component: str, name: str) -> dict:
+    found = answers[component][name]
+    assert "error" not in found, found.get("error")
+    return found["answer"]
 
 
 def refusals(aws, role: str) -> list[str]:
@@ -66,16 +109,17 @@ print(json.dumps({"files": sorted(p.name for p in bundle.path.iterdir())}))
 
 
 @pytest.mark.parametrize("component", ["dag-processor", "triggerer", "worker"])
-def test_the_dag_bundle_reads_the_bucket_with_each_readers_role(aws, tmp_path_factory, component):
+def test_the_dag_bundle_reads_the_bucket_with_each_readers_role(aws, answers, component):
     """Regression: HeadBucket is authorized as s3:ListBucket with no prefix; the prefix-conditioned grant
     refused it and no DAG was ever parsed."""
-    assert probe(aws, tmp_path_factory, component, BUNDLE)["files"] == ["probe.py"]
+    assert answer(answers, component, "bundle")["files"] == ["probe.py"]
     role = aws.task_role(component)
     assert {"s3:HeadBucket", "s3:ListBucket", "s3:GetObject"} <= aws.stand_in.calls_by(role)
     assert refusals(aws, role) == []
 
 
-def test_the_prefix_conditioned_listing_of_the_old_policy_stops_the_bundle(aws, tmp_path_factory):
+def test_the_prefix_conditioned_listing_of_the_old_policy_stops_the_bundle(aws, answers, tmp_path_factory):
+    # `answers`: the declared policy's probes are done before this one changes the policy.
     iam = aws.stand_in.client("iam")
     role = aws.task_role("dag-processor")
     (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
@@ -114,13 +158,13 @@ print(json.dumps({{"messages": messages, "logs": logs}}))
 """
 
 
-def test_a_task_log_is_written_by_the_worker_and_read_by_the_api_server(aws, tmp_path_factory):
+def test_a_task_log_is_written_by_the_worker_and_read_by_the_api_server(aws, answers):
     """Regression: writing a log first reads the (missing) key; without s3:ListBucket that is a 403, not a 404."""
-    assert probe(aws, tmp_path_factory, "worker", WRITE_LOG) == {"io": "S3RemoteLogIO"}
+    assert answer(answers, "worker", "write-log") == {"io": "S3RemoteLogIO"}
     bucket = aws.export("dagBucket")
     body = aws.stand_in.client("s3").get_object(Bucket=bucket, Key=f"logs/{LOG_PATH}")["Body"].read()
     assert body == b"hello from the worker\n"
-    read = probe(aws, tmp_path_factory, "api-server", READ_LOG)
+    read = answer(answers, "api-server", "read-log")
     assert read["logs"] == ["hello from the worker\n"]
     assert refusals(aws, aws.task_role("worker")) == [] and refusals(aws, aws.task_role("api-server")) == []
     assert {"s3:GetObject", "s3:PutObject"} <= aws.stand_in.calls_by(aws.task_role("worker"))
@@ -147,9 +191,9 @@ print(json.dumps({"payload": message.payload}))
 """
 
 
-def test_celery_on_sqs_the_scheduler_sends_and_the_worker_receives_and_deletes(aws, tmp_path_factory):
-    assert probe(aws, tmp_path_factory, "scheduler", SEND) == {"sent": True}
-    assert probe(aws, tmp_path_factory, "worker", RECEIVE) == {"payload": {"probe": "from the scheduler"}}
+def test_celery_on_sqs_the_scheduler_sends_and_the_worker_receives_and_deletes(aws, answers):
+    assert answer(answers, "scheduler", "send") == {"sent": True}
+    assert answer(answers, "worker", "receive") == {"payload": {"probe": "from the scheduler"}}
     # A missing sqs:DeleteMessage is silent with kombu: assert on the queue, not on the logs.
     queue_url = aws.export("brokerQueueUrl")
     attributes = aws.stand_in.client("sqs").get_queue_attributes(
@@ -175,8 +219,8 @@ print(json.dumps({
 
 
 @pytest.mark.parametrize("component", ["worker", "triggerer"])
-def test_the_secrets_backend_reads_the_stacks_connections(aws, tmp_path_factory, component):
-    found = probe(aws, tmp_path_factory, component, SECRETS)
+def test_the_secrets_backend_reads_the_stacks_connections(aws, answers, component):
+    found = answer(answers, component, "secrets")
     assert found == {
         "backend": "SecretsManagerBackend",
         "connection": "postgresql://wh:5432/sales",
