@@ -19,7 +19,8 @@ def users(env: dict[str, str]) -> dict[str, str]:
     """Each user of Airflow's auth manager (FAB) and its password hash, read from its table."""
     engine = sqlalchemy.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], poolclass=sqlalchemy.NullPool)
     with engine.connect() as connection:
-        return dict(connection.execute(sqlalchemy.text("SELECT username, password FROM ab_user")).tuples().all())
+        rows = connection.execute(sqlalchemy.text("SELECT username, password FROM ab_user")).all()
+    return {username: password for username, password in rows}
 
 
 def admin_password_hash(env: dict[str, str]) -> str:
