@@ -22,6 +22,10 @@ SAMPLE_EXPORT = {
 }
 
 
+# A local home's SQLite database, and the marker naming the Airflow version that migrated it.
+DATABASE_FILE, MIGRATED_MARKER = "airflow.db", ".migrated"
+
+
 def airflow_environment(home: Path) -> dict[str, str]:
     """A local Airflow: SQLite, the project's dags/, no examples, no login needed."""
     return {
@@ -29,7 +33,7 @@ def airflow_environment(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / DATABASE_FILE}",
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
@@ -72,8 +76,8 @@ def prepare_airflow(home: Path) -> None:
     os.environ.update(airflow_environment(home))
     # `airflow db migrate` costs seconds even when there is nothing to do: skip it when this home's
     # database was migrated by this very Airflow version.
-    marker, migrated = home / ".migrated", f"apache-airflow {version('apache-airflow')}"
-    if (home / "airflow.db").exists() and marker.exists() and marker.read_text() == migrated:
+    marker, migrated = home / MIGRATED_MARKER, f"apache-airflow {version('apache-airflow')}"
+    if (home / DATABASE_FILE).exists() and marker.exists() and marker.read_text() == migrated:
         return
     migrate = subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()

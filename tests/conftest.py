@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.local_airflow import DATABASE_FILE, MIGRATED_MARKER
 from infra.airflow_env import MIGRATE_SCRIPT, airflow_environment
 from infra.components.database import connection_document, result_backend_url
 from offline.recording import Recording, run_stack
@@ -136,11 +137,6 @@ def airflow_database(migrated_airflow, request, tmp_path_factory) -> PostgresSer
         return migrated_airflow.clone(name)
 
 
-# What `prepare_airflow` leaves in a local Airflow home (`make dev`'s and `make dag-test`'s SQLite): the
-# database, and the marker that says which Airflow version migrated it.
-LOCAL_MIGRATED = ("airflow.db", ".migrated")
-
-
 @pytest.fixture(scope="session")
 def local_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
     """Seeds a local Airflow home with a database `prepare_airflow` migrated once for the run (in a process of
@@ -148,7 +144,7 @@ def local_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
     folder = run_folder(tmp_path_factory) or tmp_path_factory.getbasetemp()
     template = folder / "local-airflow-template"
     with locked(folder / "local-airflow.lock"):
-        if not (template / LOCAL_MIGRATED[-1]).exists():
+        if not (template / MIGRATED_MARKER).exists():
             prepare = "import sys, pathlib; from devtools.local_airflow import prepare_airflow; "
             prepare += "prepare_airflow(pathlib.Path(sys.argv[1]))"
             env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -159,7 +155,7 @@ def local_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
 
     def seeded(home: Path) -> Path:
         home.mkdir(parents=True, exist_ok=True)
-        for name in LOCAL_MIGRATED:
+        for name in (DATABASE_FILE, MIGRATED_MARKER):
             shutil.copy2(template / name, home / name)
         return home
 

@@ -44,7 +44,9 @@ def aws(tmp_path_factory, recordings, airflow_database):
         yield seeded
 
 
-def probe(aws, tmp_path_factory, component: str, script: str, container_name: str | None = None, *args: str) -> dict:
+def probe(
+    aws, tmp_path_factory, component: str, script: str, container_name: str | None = None, args: tuple[str, ...] = ()
+) -> dict:
     task = container(aws, component, container_name)
     env = process_environment(aws, task, tmp_path_factory.mktemp(f"home-{component}"))
     command = [sys.executable, "-c", script, *args]
@@ -71,7 +73,7 @@ print(json.dumps(answers))
 
 
 def batch(aws, tmp_path_factory, component: str, scripts: dict[str, str]) -> dict[str, dict]:
-    answers = probe(aws, tmp_path_factory, component, BATCH, None, json.dumps(scripts))
+    answers = probe(aws, tmp_path_factory, component, BATCH, args=(json.dumps(scripts),))
     return {name: answers[name] for name in scripts}
 
 
