@@ -8,7 +8,7 @@ Invariants kept here (and checked by property tests):
 2. A DAG due at T finds the cluster up by T: asleep, the cluster wakes once `now >= T - lead` (the lead is
    learned from measured wakes within its bounds, and grows by the database's start time, once, while the
    database is stopped or being stopped), with the workers its first tasks need, and going to sleep
-   schedules a wake at that moment.
+   schedules a wake at that moment. Only a forced sleep's hold defers it: the wake is then at the hold's end.
 3. Desired counts are absolute and bounded: core services 0 or 1, workers 0..max_workers.
 4. A person's wake is never dropped: asked for while the database cannot serve it, it is kept until the
    stack is brought up, and its hold runs from then.
@@ -118,7 +118,7 @@ def decide(
     if reporter is not None:
         state = state.but(next_due_at=reporter.next_due_at, next_due_first_tasks=reporter.next_due_first_tasks)
     state = measure(now, observed, state, reporter)
-    refused_visit, visit = "", ""
+    ignored, visit = "", ""
     if isinstance(request, Wake) and request.source == "visit":
         # Only the visit that wakes the stack counts against the day's limit: visits while it is already up or
         # waking keep it up (the hold) and count for nothing, however many arrive at once.
@@ -130,17 +130,23 @@ def decide(
         elif _sleep_hold(state, now):
             assert state.sleep_hold_until is not None
             visit = "held"
-            refused_visit = f"visit wake ignored: put to sleep until {_fmt(state.sleep_hold_until)}; "
+            ignored = f"visit wake ignored: put to sleep until {_fmt(state.sleep_hold_until)}; "
             request = Tick()  # asleep on purpose: only an explicit wake request ends a forced sleep's hold
         elif up:
             visit = "already"
         elif visits >= settings.max_visit_wakes_per_day:
             visit = "limit"
-            refused_visit = f"visit wake ignored: {visits} today, the most max_visit_wakes_per_day allows; "
+            ignored = f"visit wake ignored: {visits} today, the most max_visit_wakes_per_day allows; "
             request = Tick()  # a crawler or checker must not keep the stack up: decide as if nobody came
         else:
             visit = "woke"
             state = state.but(visit_wakes_day=day, visit_wakes=visits + 1)
+    elif isinstance(request, Wake) and request.source == "schedule" and _sleep_hold(state, now):
+        # The one-time wake for a due DAG, written before the stack was put to sleep by force (or fired late):
+        # the hold outlasts it, and the wake is written again for the hold's end.
+        assert state.sleep_hold_until is not None
+        ignored = f"scheduled wake deferred: put to sleep until {_fmt(state.sleep_hold_until)}; "
+        request = Tick()
     if isinstance(request, Maintenance):
         if request.on:
             state = state.but(
@@ -193,8 +199,8 @@ def decide(
         decision = _decide_awake(now, settings, observed, state, reporter, request)
     else:
         decision = _decide_asleep(now, settings, observed, state, request)
-    if refused_visit:
-        decision = decision.but(reason=refused_visit + decision.reason)
+    if ignored:
+        decision = decision.but(reason=ignored + decision.reason)
     if visit:
         decision = decision.but(visit=visit)
     short_since, not_starting = services_not_starting(now, settings, observed, state)
@@ -312,7 +318,7 @@ def _decide_asleep(
             asleep,
             state.but(last_reason="already asleep"),
             "already asleep",
-            wake_at=_future(_next_wake(settings, observed, state), now),
+            wake_at=_wake_at(now, settings, observed, state),
         )
 
     reasons = _reasons_to_wake(now, settings, observed, state, request)
@@ -346,10 +352,10 @@ def _decide_asleep(
         )
         return Decision("waking", _awake_counts(settings, workers), state, f"waking: {reason}")
 
-    next_wake = _future(_next_wake(settings, observed, state), now)
+    next_wake = _wake_at(now, settings, observed, state)
     action = _database_while_asleep(now, settings, observed, next_wake, state)
     if action == "stop":
-        next_wake = _future(_next_wake(settings, observed, state, stopping_database=True), now)
+        next_wake = _wake_at(now, settings, observed, state, stopping_database=True)
     reason = f"asleep; next wake {_fmt(next_wake)}" if next_wake else "asleep; no DAG due"
     if _database_held(state, now):
         assert state.database_hold_until is not None
@@ -361,6 +367,18 @@ def _decide_asleep(
 
 def _future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment > now else None
+
+
+def _wake_at(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, stopping_database: bool = False
+) -> datetime | None:
+    """The one-time wake to write while asleep: the due DAG's, but never inside a forced sleep's hold; a DAG due
+    during it is woken for at the hold's end (the minute tick may be off by then, so the wake must stay written)."""
+    wake = _next_wake(settings, observed, state, stopping_database)
+    if wake is not None and _sleep_hold(state, now):
+        assert state.sleep_hold_until is not None
+        wake = max(wake, state.sleep_hold_until)
+    return _future(wake, now)
 
 
 def _in_maintenance(
@@ -421,8 +439,20 @@ def _database_while_asleep(
 
 
 def _sleep_holds(now: datetime, settings: WakerSettings, state: WakerState, request: Sleep) -> WakerState:
-    minutes = request.hold_minutes if request.hold_minutes is not None else settings.default_hold_minutes
-    return state.but(hold_until=None, hold_reason="", sleep_hold_until=now + _minutes(minutes), wake_pending=False)
+    """A forced sleep holds the stack asleep for its hold (`default_hold_minutes` unless it names one): only a
+    person's wake ends it early. A plain sleep holds nothing unless it names a hold, so a due DAG, queued
+    work or a visit wakes it as usual. The hold ends on a whole second, as the one-time wake written for
+    its end is (`at()` takes seconds): that wake must not fire inside it."""
+    state = state.but(hold_until=None, hold_reason="", wake_pending=False, sleep_hold_until=None)
+    minutes = request.hold_minutes
+    if minutes is None:
+        minutes = settings.default_hold_minutes if request.force else 0
+    if minutes == 0:
+        return state
+    until = now + _minutes(minutes)
+    if until.microsecond:
+        until = until.replace(microsecond=0) + timedelta(seconds=1)
+    return state.but(sleep_hold_until=until)
 
 
 def _database_serves(settings: WakerSettings, observed: Observation) -> bool:
@@ -504,10 +534,10 @@ def _decide_awake(
 def _go_to_sleep(
     now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, why: str
 ) -> Decision:
-    next_wake = _future(_next_wake(settings, observed, state), now)
+    next_wake = _wake_at(now, settings, observed, state)
     action = _database_while_asleep(now, settings, observed, next_wake, state)
     if action == "stop":  # one wake, written once: early enough to start the database again
-        next_wake = _future(_next_wake(settings, observed, state, stopping_database=True), now)
+        next_wake = _wake_at(now, settings, observed, state, stopping_database=True)
     when = f"next wake {_fmt(next_wake)}" if next_wake else "no DAG due"
     reason = f"going to sleep: {why}; {when}"
     state = state.but(

@@ -286,6 +286,51 @@ def test_sleep_when_idle_needs_no_force():
     assert decision.mode == "asleep" and not decision.refused
 
 
+def test_a_plain_sleep_holds_nothing_so_a_tick_after_the_due_wake_time_wakes_the_stack():
+    # The one-time wake for a due DAG and the minute tick race: whichever comes first after due - lead must
+    # wake the stack. A plain sleep used to hold it asleep for default_hold_minutes, so a tick just before the
+    # one-time wake fired found nothing to do, deleted that wake, and the DAG was missed.
+    due = NOW + minutes(20)
+    idle = reporter(seconds_until_next_due=20 * 60 + 60)  # published a minute ago
+    slept = decide(NOW, SETTINGS, observe(AWAKE, reporter=idle), awake_state(), Sleep(reason="done"))
+    assert slept.mode == "asleep" and slept.state.sleep_hold_until is None
+    wake_at = due - minutes(SETTINGS.wake_lead_minutes)
+    assert slept.wake_at == wake_at
+    tick = decide(wake_at + timedelta(seconds=5), SETTINGS, observe(), slept.state, Tick())
+    assert tick.mode == "waking" and f"a DAG is due at {due:%Y-%m-%dT%H:%MZ}" in tick.reason
+
+
+def test_a_plain_sleep_may_name_a_hold():
+    held = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter()), awake_state(), Sleep("done", hold_minutes=20))
+    assert held.state.sleep_hold_until == NOW + minutes(20)
+
+
+def test_a_forced_sleeps_hold_defers_a_due_dag_to_the_holds_end_and_keeps_its_wake_written():
+    due = NOW + minutes(10)
+    busy = reporter(dag_runs_running=1, seconds_until_next_due=10 * 60 + 60)
+    forced = decide(NOW, SETTINGS, observe(AWAKE, reporter=busy), awake_state(), Sleep("incident", force=True))
+    hold_end = NOW + minutes(SETTINGS.default_hold_minutes)
+    assert forced.state.sleep_hold_until == hold_end and forced.state.next_due_at == due
+    assert forced.wake_at == hold_end, "not the DAG's own wake time, which falls inside the hold"
+    tick = decide(due, SETTINGS, observe(), forced.state, Tick())
+    assert tick.mode == "asleep" and tick.wake_at == hold_end, "the wake for the hold's end is kept"
+    early = decide(due, SETTINGS, observe(), forced.state, Wake(0, "next DAG due", source="schedule"))
+    assert early.mode == "asleep" and early.wake_at == hold_end
+    assert early.reason.startswith(f"scheduled wake deferred: put to sleep until {hold_end:%Y-%m-%dT%H:%MZ}")
+    assert early.state.sleep_hold_until == hold_end, "the waker's own wake does not end the hold"
+    fired = decide(hold_end, SETTINGS, observe(), forced.state, Wake(0, "next DAG due", source="schedule"))
+    assert fired.mode == "waking"
+    person = decide(due, SETTINGS, observe(), forced.state, Wake(30, "on call"))
+    assert person.mode == "waking" and person.state.sleep_hold_until is None
+
+
+def test_a_sleep_hold_ends_on_a_whole_second_as_the_wake_written_for_it_does():
+    # at() takes whole seconds: a wake for a hold ending at .5 s would fire inside it, and be deferred again.
+    now = NOW + timedelta(seconds=7, microseconds=500_000)
+    forced = decide(now, SETTINGS, observe(AWAKE, reporter=reporter()), awake_state(), Sleep("x", True, 1))
+    assert forced.state.sleep_hold_until == NOW + timedelta(minutes=1, seconds=8)
+
+
 # --- events --------------------------------------------------------------------------------------------------
 
 
@@ -428,20 +473,33 @@ def test_forced_sleep_is_the_only_way_to_stop_busy_services(config, observed, st
 
 
 @settings(max_examples=400, deadline=None)
-@given(waker_settings, st.integers(min_value=-30, max_value=2880), observations, states)
-def test_a_due_dag_always_gets_a_wake_at_or_before_due_minus_lead(config, due_in, observed, state):
+@given(
+    waker_settings,
+    st.integers(min_value=-30, max_value=2880),
+    observations,
+    states,
+    st.sampled_from([Tick(), Wake(0, "next DAG due", source="schedule")]),
+)
+def test_a_due_dag_always_gets_a_wake_at_or_before_due_minus_lead(config, due_in, observed, state, request):
+    """Asleep, a due DAG wakes the stack at due - lead, or has its one-time wake written for then, whatever
+    arrives (the minute tick or the one-time wake itself); a forced sleep's hold only defers it to its end."""
     asleep = Observation(desired=ASLEEP, running=ASLEEP, reporter=None, database_status=observed.database_status)
     due = NOW + minutes(due_in)
-    state = state.but(next_due_at=due, sleep_hold_until=None, hold_until=None)
-    decision = decide(NOW, config, asleep, state, Tick())
+    state = state.but(next_due_at=due, hold_until=None)
+    decision = decide(NOW, config, asleep, state, request)
     lead = minutes(config.wake_lead_minutes)
     if config.stop_database and observed.database_status in ("stopped", "stopping"):
         lead += minutes(config.database_start_minutes)
-    if due - lead <= NOW:
+    wake = due - lead
+    held = state.sleep_hold_until is not None and state.sleep_hold_until > NOW
+    if held:
+        assert state.sleep_hold_until is not None
+        wake = max(wake, state.sleep_hold_until)
+    if wake <= NOW:
         assert decision.mode == "waking"
-    else:
+    elif isinstance(request, Tick) or held:  # the one-time wake itself, out of a hold, is obeyed (tested above)
         assert decision.mode == "asleep"
-        assert decision.wake_at is not None and decision.wake_at <= due - lead
+        assert decision.wake_at is not None and decision.wake_at <= wake
 
 
 @settings(max_examples=300, deadline=None)
