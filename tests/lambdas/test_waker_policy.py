@@ -300,6 +300,18 @@ def test_a_plain_sleep_holds_nothing_so_a_tick_after_the_due_wake_time_wakes_the
     assert tick.mode == "waking" and f"a DAG is due at {due:%Y-%m-%dT%H:%MZ}" in tick.reason
 
 
+def test_put_to_sleep_inside_a_due_dags_lead_keeps_the_database_up_and_says_so():
+    # Idle, so a plain sleep is taken, but the DAG's wake time has passed: the next tick wakes the stack again.
+    # Stopping the database then would make that wake wait for its start (minutes to hours, says AWS).
+    config = replace(SETTINGS, stop_database=True)
+    idle = reporter(seconds_until_next_due=3 * 60 + 60)  # due in 3 minutes, within the 5-minute lead
+    slept = decide(NOW, config, observe(AWAKE, reporter=idle, database_status="available"), awake_state(), Sleep("x"))
+    assert slept.mode == "asleep" and slept.database_action is None and slept.wake_at is None
+    assert slept.reason.endswith(f"a DAG is due at {NOW + minutes(3):%Y-%m-%dT%H:%MZ}"), slept.reason
+    tick = decide(NOW + minutes(1), config, observe(database_status="available"), slept.state, Tick())
+    assert tick.mode == "waking" and tick.reason.startswith("waking: a DAG is due")
+
+
 def test_a_plain_sleep_may_name_a_hold():
     held = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter()), awake_state(), Sleep("done", hold_minutes=20))
     assert held.state.sleep_hold_until == NOW + minutes(20)

@@ -23,10 +23,11 @@ from .rules import (
     due_now,
     first_task_workers,
     fmt,
+    future,
     held_awake,
     minutes,
-    one_time_wake,
     sleep_held,
+    wake_time,
     worker_target,
 )
 
@@ -75,7 +76,7 @@ def decide_asleep(
             asleep,
             state.but(last_reason="already asleep"),
             "already asleep",
-            wake_at=one_time_wake(now, settings, observed, state),
+            wake_at=future(wake_time(now, settings, observed, state), now),
         )
 
     reasons = reasons_to_wake(now, settings, observed, state, request)
@@ -109,10 +110,11 @@ def decide_asleep(
         )
         return Decision("waking", awake_counts(settings, workers), state, f"waking: {reason}")
 
-    next_wake = one_time_wake(now, settings, observed, state)
-    action = database_while_asleep(now, settings, observed, next_wake, state)
+    wake = wake_time(now, settings, observed, state)  # in the future or none: a past one woke it above
+    action = database_while_asleep(now, settings, observed, wake, state)
     if action == "stop":
-        next_wake = one_time_wake(now, settings, observed, state, stopping_database=True)
+        wake = wake_time(now, settings, observed, state, stopping_database=True)
+    next_wake = future(wake, now)
     reason = f"asleep; next wake {fmt(next_wake)}" if next_wake else "asleep; no DAG due"
     if database_held(state, now):
         assert state.database_hold_until is not None
@@ -123,17 +125,19 @@ def decide_asleep(
 
 
 def database_while_asleep(
-    now: datetime, settings: WakerSettings, observed: Observation, next_wake: datetime | None, state: WakerState
+    now: datetime, settings: WakerSettings, observed: Observation, wake: datetime | None, state: WakerState
 ) -> DatabaseAction | None:
+    """Start or stop the database while the services sleep; `wake` is when they must be up again (maybe now)."""
     if not settings.stop_database:
         return None
     if database_held(state, now):  # a deploy runs: started if stopped, never stopped
         return "start" if observed.database_status == "stopped" else None
     # A stopped database is started at the next wake, which is early by its start time already (wake_lead).
-    if observed.database_status == "stopped" and next_wake is not None:
-        return "start" if now >= next_wake else None
-    # Stop it when the sleep is long enough (again after AWS restarts it after seven days).
-    far = next_wake is None or next_wake - now >= minutes(settings.database_stop_after_minutes)
+    if observed.database_status == "stopped" and wake is not None:
+        return "start" if now >= wake else None
+    # Stop it when the sleep is long enough (again after AWS restarts it after seven days); never with a DAG
+    # due now, which the next tick wakes the stack for.
+    far = wake is None or wake - now >= minutes(settings.database_stop_after_minutes)
     if observed.database_status in DATABASE_READY and far:
         return "stop"
     return None
@@ -157,11 +161,18 @@ def with_sleep_hold(now: datetime, settings: WakerSettings, state: WakerState, r
 
 
 def go_to_sleep(now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, why: str) -> Decision:
-    next_wake = one_time_wake(now, settings, observed, state)
-    action = database_while_asleep(now, settings, observed, next_wake, state)
+    wake = wake_time(now, settings, observed, state)
+    action = database_while_asleep(now, settings, observed, wake, state)
     if action == "stop":  # one wake, written once: early enough to start the database again
-        next_wake = one_time_wake(now, settings, observed, state, stopping_database=True)
-    when = f"next wake {fmt(next_wake)}" if next_wake else "no DAG due"
+        wake = wake_time(now, settings, observed, state, stopping_database=True)
+    next_wake = future(wake, now)
+    if next_wake is not None:
+        when = f"next wake {fmt(next_wake)}"
+    elif wake is not None:  # put to sleep inside a due DAG's lead: the next tick wakes it again
+        assert state.next_due_at is not None
+        when = f"a DAG is due at {fmt(state.next_due_at)}"
+    else:
+        when = "no DAG due"
     reason = f"going to sleep: {why}; {when}"
     state = state.but(
         awake_since=None, asleep_since=now, idle_since=None, hold_until=None, hold_reason="", last_reason=reason

@@ -131,13 +131,14 @@ def future(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment > now else None
 
 
-def one_time_wake(
+def wake_time(
     now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, stopping_database: bool = False
 ) -> datetime | None:
-    """The one-time wake to write while asleep: the due DAG's, but never inside a forced sleep's hold; a DAG due
-    during it is woken for at the hold's end (the minute tick may be off by then, so the wake must stay written)."""
+    """When the stack must be up again while asleep (it may be past: a DAG due now): the due DAG's wake, but
+    never inside a forced sleep's hold; a DAG due during it is woken for at the hold's end (the minute tick may
+    be off by then, so that wake must stay written)."""
     wake = dag_wake(settings, observed, state, stopping_database)
     if wake is not None and sleep_held(state, now):
         assert state.sleep_hold_until is not None
         wake = max(wake, state.sleep_hold_until)
-    return future(wake, now)
+    return wake
