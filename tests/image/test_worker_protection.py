@@ -3,13 +3,19 @@ released after its last, and never failing a task when the agent cannot be reach
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from image import worker_protection
+
+@pytest.fixture(scope="module")
+def worker_protection():
+    """The module, imported by the worker that runs these tests only: it imports Airflow's Celery configuration
+    (seconds), which every other worker would otherwise pay for at collection."""
+    return importlib.import_module("image.worker_protection")
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def agent(monkeypatch, tmp_path):
     server.shutdown()
 
 
-def test_protected_by_the_first_task_and_released_after_the_last(agent):
+def test_protected_by_the_first_task_and_released_after_the_last(worker_protection, agent):
     worker_protection._worker_starting()
     worker_protection._task_started()
     worker_protection._task_started()  # a second pool process takes a task
@@ -48,7 +54,7 @@ def test_protected_by_the_first_task_and_released_after_the_last(agent):
     assert agent[-1] == {"ProtectionEnabled": False}
 
 
-def test_a_new_worker_forgets_a_count_left_by_one_that_died(agent, tmp_path):
+def test_a_new_worker_forgets_a_count_left_by_one_that_died(worker_protection, agent, tmp_path):
     (tmp_path / "running").write_text("3")
     worker_protection._worker_starting()
     worker_protection._task_started()
@@ -56,13 +62,13 @@ def test_a_new_worker_forgets_a_count_left_by_one_that_died(agent, tmp_path):
     assert [c["ProtectionEnabled"] for c in agent] == [True, False]
 
 
-def test_an_unreachable_agent_never_fails_a_task(monkeypatch, tmp_path):
+def test_an_unreachable_agent_never_fails_a_task(worker_protection, monkeypatch, tmp_path):
     monkeypatch.setenv("ECS_AGENT_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("AIRFLOW_WORKER_PROTECTION_STATE", str(tmp_path / "running"))
     worker_protection._task_started()
     worker_protection._task_finished()
 
 
-def test_without_an_agent_nothing_is_called(monkeypatch, tmp_path):
+def test_without_an_agent_nothing_is_called(worker_protection, monkeypatch, tmp_path):
     monkeypatch.delenv("ECS_AGENT_URI", raising=False)
     assert worker_protection.set_protection(True) is False
