@@ -336,6 +336,17 @@ def test_a_forced_sleeps_hold_defers_a_due_dag_to_the_holds_end_and_keeps_its_wa
     assert person.mode == "waking" and person.state.sleep_hold_until is None
 
 
+def test_a_later_sleep_never_shortens_a_forced_sleeps_hold():
+    forced = decide(NOW, SETTINGS, observe(AWAKE, reporter=reporter()), awake_state(), Sleep("x", True, 120))
+    hold_end = NOW + minutes(120)
+    plain = decide(NOW + minutes(10), SETTINGS, observe(), forced.state, Sleep("done"))
+    assert plain.state.sleep_hold_until == hold_end
+    shorter = decide(NOW + minutes(20), SETTINGS, observe(), plain.state, Sleep("x", True, 30))
+    assert shorter.state.sleep_hold_until == hold_end
+    longer = decide(NOW + minutes(30), SETTINGS, observe(), shorter.state, Sleep("x", True, 240))
+    assert longer.state.sleep_hold_until == NOW + minutes(270)
+
+
 def test_a_sleep_hold_ends_on_a_whole_second_as_the_wake_written_for_it_does():
     # at() takes whole seconds: a wake for a hold ending at .5 s would fire inside it, and be deferred again.
     now = NOW + timedelta(seconds=7, microseconds=500_000)

@@ -146,9 +146,10 @@ def database_while_asleep(
 def with_sleep_hold(now: datetime, settings: WakerSettings, state: WakerState, request: Sleep) -> WakerState:
     """A forced sleep holds the stack asleep for its hold (`default_hold_minutes` unless it names one): only a
     person's wake ends it early. A plain sleep holds nothing unless it names a hold, so a due DAG, queued
-    work or a visit wakes it as usual. The hold ends on a whole second, as the one-time wake written for
-    its end is (`at()` takes seconds): that wake must not fire inside it."""
-    state = state.but(hold_until=None, hold_reason="", wake_pending=False, sleep_hold_until=None)
+    work or a visit wakes it as usual. A sleep never shortens a hold already running (as a wake's hold). The
+    hold ends on a whole second, as the one-time wake written for its end is (`at()` takes seconds): that
+    wake must not fire inside it."""
+    state = state.but(hold_until=None, hold_reason="", wake_pending=False)
     hold_minutes = request.hold_minutes
     if hold_minutes is None:
         hold_minutes = settings.default_hold_minutes if request.force else 0
@@ -157,6 +158,8 @@ def with_sleep_hold(now: datetime, settings: WakerSettings, state: WakerState, r
     until = now + minutes(hold_minutes)
     if until.microsecond:
         until = until.replace(microsecond=0) + timedelta(seconds=1)
+    if state.sleep_hold_until is not None and state.sleep_hold_until > until:
+        until = state.sleep_hold_until
     return state.but(sleep_hold_until=until)
 
 
