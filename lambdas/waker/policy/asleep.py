@@ -110,11 +110,7 @@ def decide_asleep(
         )
         return Decision("waking", awake_counts(settings, workers), state, f"waking: {reason}")
 
-    wake = wake_time(now, settings, observed, state)  # in the future or none: a past one woke it above
-    action = database_while_asleep(now, settings, observed, wake, state)
-    if action == "stop":
-        wake = wake_time(now, settings, observed, state, stopping_database=True)
-    next_wake = future(wake, now)
+    _, next_wake, action = sleeping(now, settings, observed, state)  # a wake now or past woke it above
     reason = f"asleep; next wake {fmt(next_wake)}" if next_wake else "asleep; no DAG due"
     if database_held(state, now):
         assert state.database_hold_until is not None
@@ -122,6 +118,19 @@ def decide_asleep(
     if action:
         reason += f"; {'starting' if action == 'start' else 'stopping'} the database"
     return Decision("asleep", asleep, state.but(last_reason=reason), reason, wake_at=next_wake, database_action=action)
+
+
+def sleeping(
+    now: datetime, settings: WakerSettings, observed: Observation, state: WakerState
+) -> tuple[datetime | None, datetime | None, DatabaseAction | None]:
+    """While asleep: when the stack must be up again (maybe now), the one-time wake to write for it (in the
+    future, or none), and what to do with the database. A database stopped now makes the wake earlier by its
+    start time: one wake, written once, early enough to start it again."""
+    wake = wake_time(now, settings, observed, state)
+    action = database_while_asleep(now, settings, observed, wake, state)
+    if action == "stop":
+        wake = wake_time(now, settings, observed, state, stopping_database=True)
+    return wake, future(wake, now), action
 
 
 def database_while_asleep(
@@ -164,11 +173,7 @@ def with_sleep_hold(now: datetime, settings: WakerSettings, state: WakerState, r
 
 
 def go_to_sleep(now: datetime, settings: WakerSettings, observed: Observation, state: WakerState, why: str) -> Decision:
-    wake = wake_time(now, settings, observed, state)
-    action = database_while_asleep(now, settings, observed, wake, state)
-    if action == "stop":  # one wake, written once: early enough to start the database again
-        wake = wake_time(now, settings, observed, state, stopping_database=True)
-    next_wake = future(wake, now)
+    wake, next_wake, action = sleeping(now, settings, observed, state)
     if next_wake is not None:
         when = f"next wake {fmt(next_wake)}"
     elif wake is not None:  # put to sleep inside a due DAG's lead: the next tick wakes it again
