@@ -130,7 +130,8 @@ def test_a_changed_helper_module_tests_every_dag_that_imports_it(tmp_path):
 def test_the_dag_tests_run_only_the_changed_dags_end_to_end():
     # What deploy-dags asks pytest for when only orders_transform.py changed: every parse and policy test,
     # and orders_transform's run, none of the others'.
-    env = {**os.environ, "DAG_TESTS_FILES": "orders_transform.py"}
+    # The listing is read line by line: options from the caller's PYTEST_ADDOPTS (-q, -v) would change it.
+    env = {**os.environ, "DAG_TESTS_FILES": "orders_transform.py", "PYTEST_ADDOPTS": ""}
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "tests/dags"],
         cwd=ROOT,
