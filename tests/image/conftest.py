@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from tests.conftest import airflow_env_for
 from tests.support.variants import QUEUE_URL  # noqa: F401 (tests import it from here)
@@ -26,6 +27,14 @@ def run(env: dict[str, str], args: list[str], timeout: int = 300) -> subprocess.
 
 def airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return run(env, [sys.executable, "-m", "airflow", *args])
+
+
+def users(env: dict[str, str]) -> dict[str, str]:
+    """Each user of Airflow's auth manager (FAB) and its password hash, read from its table."""
+    engine = sqlalchemy.create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], poolclass=sqlalchemy.NullPool)
+    with engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.text("SELECT username, password FROM ab_user")).all()
+    return {username: password for username, password in rows}
 
 
 TEST_DAGS = Path(__file__).resolve().parent / "dags"

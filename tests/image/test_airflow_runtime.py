@@ -4,7 +4,7 @@ What the task definitions ask of Airflow is exercised here as the containers wou
 wait-for-migrations check, the health checks, every component's command line, and the configuration the
 environment builds (Celery on SQS, the S3 DAG bundle, the Secrets Manager backend, TLS connections through
 both database drivers). The migration script ran once for the template database; its second run (it must be
-repeatable) is watched in test_first_admin.py.
+repeatable) is watched in test_restore_guard.py.
 """
 
 from __future__ import annotations
