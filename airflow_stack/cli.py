@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow_stack import (
     aws,
@@ -72,8 +72,16 @@ def aws_stack(name: str, outputs_file: Path | None) -> operations.Stack:
     return operations.Stack(outputs, client, operations.lambda_invoker(client("lambda"), outputs["wakerFunction"]))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (its subcommands' too) with each error in one line, as every other bad input: the
+    command, what is wrong, and where its help is; exit 2. argparse's own prints the usage block first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_REFUSED, printable(f"{self.prog}: {message} (see `{self.prog} --help`)") + "\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="airflow-stack", description=__doc__)
+    parser = _Parser(prog="airflow-stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -266,7 +274,10 @@ def run(
     project_dir: Path | None = None,
     make_clients: ClientFactory = aws_clients,
 ) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a bad option (2, in one line): a code, as every other outcome
+        return stop.code if isinstance(stop.code, int) else EXIT_REFUSED
     if args.command == "deploy-dags":  # its own inputs and exit codes (tests, upload, wake)
         return deploy_dags.ship(args)
     project = project_dir or PROJECT_DIR
