@@ -1,7 +1,7 @@
 """The migration script run again, on a database restored from another stack's snapshot, as the migrate task
 runs it on every deploy of a restored stack: the restore guard against real Airflow 3 and PostgreSQL, and the
 first admin user's password, which is never on a command line. (The script's first run migrated the template
-database every module clones; one watched second run serves both, a minute of Airflow starts saved.)"""
+database every module clones; one watched second run serves both, where each ran it again before.)"""
 
 from __future__ import annotations
 
