@@ -3,7 +3,7 @@
 The 2-core build machine shares its host, and its speed moves with its neighbours: on 2026-12-07 this loop took
 from 0.38 s to 0.66 s within a minute, and clean clones' `make check` took from 331 s to 502 s that day with no
 change of code to explain it. `.ci/run` prints this figure just before and after `make check`: a rough gauge of
-the host at those moments (a loop of seconds cannot follow a load that changes within one), not a correction.
+the host at those two moments, not a correction (the load changes faster than half a second of looping can show).
 
 Usage: `uv run python -m devtools.machine_speed [--runs 3]`. Prints one line: the fastest and slowest run.
 """
