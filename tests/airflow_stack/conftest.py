@@ -66,6 +66,37 @@ def factory(world):
     return make_stack
 
 
+def state(world, project: Path) -> dict:
+    """What a command could change in the world: the services' counts, the waker's stored state, the snapshots,
+    and the project's files."""
+    try:
+        memory = world.clients.ssm.get_parameter(Name=world.config.state_parameter)["Parameter"]["Value"]
+    except world.clients.ssm.exceptions.ParameterNotFound:
+        memory = None
+    snapshots = world.clients.rds.describe_db_snapshots()["DBSnapshots"]
+    return {
+        "desired": world.desired(),
+        "memory": memory,
+        "snapshots": len(snapshots),
+        "files": sorted(p.name for p in project.iterdir()),
+    }
+
+
+def not_outputs_files(folder: Path) -> dict[str, Path]:
+    """Files an `--outputs` option may name that hold no stack's outputs, written into `folder`."""
+    contents = {
+        "list.json": b"[1, 2]",
+        "text.json": b"not json",
+        "empty.json": b"{}",
+        "latin1.json": '{"region": "caf\xe9"}'.encode("latin-1"),
+        "deep.json": b"[" * 100_000 + b"]" * 100_000,
+        "huge.json": b'{"padding": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+    }
+    for name, content in contents.items():
+        (folder / name).write_bytes(content)
+    return {name: folder / name for name in contents}
+
+
 def cli_run(world, *argv: str, project: Path | None = None) -> int:
     return cli.run(list(argv), make_stack=factory(world), project_dir=project)
 

@@ -9,18 +9,13 @@ from pathlib import Path
 import pytest
 
 from airflow_stack import aws, cli
-from tests.airflow_stack.conftest import cli_run, factory
+from tests.airflow_stack.conftest import cli_run, factory, not_outputs_files, state
 
 LONG = "x" * 201
 
 
 def invocations(tmp_path):
-    (tmp_path / "list.json").write_text("[1, 2]")
-    (tmp_path / "text.json").write_text("not json")
-    (tmp_path / "empty.json").write_text("{}")
-    (tmp_path / "latin1.json").write_bytes('{"region": "caf\xe9"}'.encode("latin-1"))
-    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
-    (tmp_path / "huge.json").write_text('{"padding": "' + "x" * (2 * 1024 * 1024) + '"}')
+    not_outputs_files(tmp_path)
     return [
         # (argv, exit code, words of the one line)
         (["wake", "--stack", "dev", "--hold", "soon"], 2, "--hold: a duration like 90m"),
@@ -59,20 +54,6 @@ def invocations(tmp_path):
         (["status", "--stack", "dev", "--outputs", str(tmp_path / "huge.json")], 2, "larger than 1024 KiB"),
         (["wake", "--stack", "dev", "--hold", "9" * 5000], 2, "--hold"),
     ]
-
-
-def state(world, project) -> dict:
-    try:
-        memory = world.clients.ssm.get_parameter(Name=world.config.state_parameter)["Parameter"]["Value"]
-    except world.clients.ssm.exceptions.ParameterNotFound:
-        memory = None
-    snapshots = world.clients.rds.describe_db_snapshots()["DBSnapshots"]
-    return {
-        "desired": world.desired(),
-        "memory": memory,
-        "snapshots": len(snapshots),
-        "files": sorted(p.name for p in project.iterdir()),
-    }
 
 
 def test_there_are_at_least_twenty_bad_invocations(tmp_path):

@@ -27,8 +27,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from airflow_stack import cli, deploy_dags, operations, preflight_command, probe, smoke
-from tests.airflow_stack.conftest import factory
-from tests.airflow_stack.test_bad_invocations import state
+from tests.airflow_stack.conftest import factory, not_outputs_files, state
 
 EXIT_CODES = {0, cli.EXIT_TIMEOUT, cli.EXIT_REFUSED, cli.EXIT_WAKER_REFUSED, cli.EXIT_AWS, cli.EXIT_WAKER_ERROR}
 EXIT_CODES.add(cli.EXIT_INTERRUPTED)
@@ -65,13 +64,8 @@ WORDS = [
 
 def files(folder: Path, outputs: dict[str, Path]) -> list[str]:
     """Files an `--outputs`-like option may name: the stacks' own, and what no stack's outputs are."""
-    (folder / "list.json").write_text("[1, 2]")
-    (folder / "text.json").write_text("not json")
-    (folder / "empty.json").write_text("{}")
-    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
-    (folder / "latin1.json").write_bytes('{"region": "caf\xe9"}'.encode("latin-1"))
-    names = ("list.json", "text.json", "empty.json", "deep.json", "latin1.json", "missing.json")
-    return [*(str(path) for path in outputs.values()), *(str(folder / n) for n in names), str(folder), "/dev/zero"]
+    hostile = [*not_outputs_files(folder).values(), folder / "missing.json", folder]
+    return [*(str(path) for path in [*outputs.values(), *hostile]), "/dev/zero"]
 
 
 def argument_lists(paths: list[str]) -> st.SearchStrategy[list[str]]:

@@ -20,8 +20,7 @@ from airflow_stack import cli, operations
 from infra.settings import load_settings, stack_config_from_yaml
 from offline.recording import run_program
 from standin.waker_world import START
-from tests.airflow_stack.conftest import ROOT, cli_run
-from tests.airflow_stack.test_bad_invocations import state
+from tests.airflow_stack.conftest import ROOT, cli_run, state
 
 
 def other_stacks_outputs(world, stack: str):
