@@ -28,7 +28,10 @@ NAMESPACE = f"Airflow/{STACK}"
 SERVICES = {c: c for c in COMPONENTS}
 FUNCTION_ARN = f"arn:aws-us-gov:lambda:{REGION}:123456789012:function:{STACK}-waker"
 SCHEDULER_ROLE_ARN = "arn:aws-us-gov:iam::123456789012:role/airflow-dev-scheduler"
-START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
+# Noon UTC yesterday: recent, as the metrics and logs the waker reads are, and at the same hour of the day
+# whenever the suite runs, so no scene's minutes cross a midnight (the day's visit count, calendar windows)
+# only because of the hour it ran at.
+START = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
 
 
 @functools.cache
