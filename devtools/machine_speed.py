@@ -1,9 +1,10 @@
 """How fast this machine runs Python at this moment: one fixed pure-Python loop, timed.
 
 The 2-core build machine shares its host, and its speed moves with its neighbours: on 2026-12-07 this loop took
-from 0.38 s to 0.66 s within a minute, and clean clones' `make check` took from 331 s to 502 s that day with no
-change of code to explain it. `.ci/run` prints this figure just before and after `make check`: a rough gauge of
-the host at those two moments, not a correction (the load changes faster than half a second of looping can show).
+from 0.38 s to 0.66 s within a minute in the morning and 0.19 s to 0.25 s at midday, and clean clones' `make check`
+took from 331 s to 502 s in the morning and 194 s to 228 s at midday, with no change of code to explain it.
+`.ci/run` prints this figure just before and after `make check`: a rough gauge of the host at those two moments,
+not a correction (the load changes faster than a fraction of a second of looping can show).
 
 Usage: `uv run python -m devtools.machine_speed [--runs 3]`. Prints one line: the fastest and slowest run.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-ITERATIONS = 5_000_000  # about 0.4 s on the build machine when its host is quiet
+ITERATIONS = 5_000_000  # about 0.2 s on the build machine when its host is quiet
 
 
 def loop_seconds(iterations: int = ITERATIONS) -> float:

@@ -29,8 +29,15 @@ from hypothesis import strategies as st
 from airflow_stack import cli, deploy_dags, operations, preflight_command, probe, smoke
 from tests.airflow_stack.conftest import factory, not_outputs_files, state
 
-EXIT_CODES = {0, cli.EXIT_TIMEOUT, cli.EXIT_REFUSED, cli.EXIT_WAKER_REFUSED, cli.EXIT_AWS, cli.EXIT_WAKER_ERROR}
-EXIT_CODES.add(cli.EXIT_INTERRUPTED)
+EXIT_CODES = {
+    0,
+    cli.EXIT_TIMEOUT,
+    cli.EXIT_REFUSED,
+    cli.EXIT_WAKER_REFUSED,
+    cli.EXIT_AWS,
+    cli.EXIT_WAKER_ERROR,
+    cli.EXIT_INTERRUPTED,
+}
 SECONDS, ALLOCATED = 20, 64 * 1024 * 1024
 
 

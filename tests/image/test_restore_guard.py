@@ -158,8 +158,8 @@ def test_the_script_runs_again_and_the_admin_password_is_on_no_command_line(rest
     assert migrated.password_seen_in == []
     assert password not in migrated.output
     assert "admin user admin: password set to this stack's" in migrated.output
-    assert list(users(restored_env)) == ["admin"]
-    assert check_password_hash(users(restored_env)["admin"], password)
+    accounts = users(restored_env)
+    assert list(accounts) == ["admin"] and check_password_hash(accounts["admin"], password)
 
 
 def guard(env: dict[str, str], restored_from: str, database: str = ""):
